@@ -1,0 +1,27 @@
+import { ForbiddenError, UnauthenticatedError } from '../errors.js';
+import { hasScope } from '../auth/viewer.js';
+import { TenantScope } from '../db/tenant-scope.js';
+import type { RequestContext } from './context.js';
+
+export type TenantRight = 'events:publish' | 'events:read' | 'subscriptions:read' | 'subscriptions:write';
+
+/**
+ * The tenant a request acts for, with the right it needs checked. Admin tokens act for the tenant
+ * they name (`tenant_id` claim, or a `tenantId` argument where the schema offers one).
+ */
+export function tenantScopeFor(context: RequestContext, right: TenantRight, explicitTenantId?: string | null): TenantScope {
+  const { viewer } = context;
+  if (explicitTenantId && !viewer.isAdmin) throw new ForbiddenError('Only admin tokens may name a tenantId');
+  const tenantId = (viewer.isAdmin && explicitTenantId) || viewer.tenantId;
+  if (!tenantId) {
+    throw viewer.isAdmin
+      ? new ForbiddenError('This admin token names no tenant: pass tenantId or use a tenant token')
+      : new UnauthenticatedError('The token carries no tenant');
+  }
+  if (!hasScope(viewer, right)) throw new ForbiddenError(`This token lacks the ${right} scope`);
+  return new TenantScope(context.services.db, tenantId);
+}
+
+export function requireAdmin(context: RequestContext): void {
+  if (!context.viewer.isAdmin) throw new ForbiddenError('Admin tokens only');
+}

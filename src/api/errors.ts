@@ -1,0 +1,48 @@
+import type { GraphQLFormattedError } from 'graphql';
+import type { Logger } from 'pino';
+import type { ErrorCode } from '../errors.js';
+
+const CONTRACT_CODES = new Set<ErrorCode>([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'CONFLICT',
+  'QUOTA_EXCEEDED',
+  'INTERNAL_SERVER_ERROR',
+]);
+
+// Apollo's own request errors are all the client's doing: they map onto BAD_USER_INPUT.
+const CLIENT_REQUEST_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+/**
+ * Every error leaves with a contract code. Anything that is not a deliberate HooklaneError or a
+ * client request error becomes INTERNAL_SERVER_ERROR with a generic message: SQL, stack traces
+ * and secrets stay in the server log.
+ */
+export function formatErrorFor(logger: Logger) {
+  return (formatted: GraphQLFormattedError, original: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    const { stacktrace: _stacktrace, http: _http, ...extensions } = formatted.extensions ?? {};
+    if (typeof code === 'string' && CONTRACT_CODES.has(code as ErrorCode) && code !== 'INTERNAL_SERVER_ERROR') {
+      return { ...formatted, extensions };
+    }
+    if (typeof code === 'string' && CLIENT_REQUEST_CODES.has(code)) {
+      return { ...formatted, extensions: { ...extensions, code: 'BAD_USER_INPUT', reason: code } };
+    }
+    logger.error({ err: original }, 'unexpected error in a GraphQL request');
+    return {
+      message: 'Internal server error',
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+  };
+}

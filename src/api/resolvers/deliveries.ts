@@ -1,0 +1,32 @@
+import { GraphQLError } from 'graphql';
+import { retryDelivery } from '../../domain/retry-delivery.js';
+import { tenantScopeFor } from '../access.js';
+import type { Resolvers } from '../generated/resolvers-types.js';
+
+async function required<T>(value: Promise<T | undefined>, what: string): Promise<T> {
+  const found = await value;
+  // The foreign keys make this unreachable; fail loudly rather than return a broken object.
+  if (found === undefined) throw new GraphQLError(`${what} of a delivery is missing`);
+  return found;
+}
+
+export const deliveryResolvers: Resolvers = {
+  Query: {
+    delivery: async (_parent, { id }, context) => {
+      const scope = tenantScopeFor(context, 'events:read');
+      return (await scope.deliveries.find(id)) ?? null;
+    },
+  },
+  Mutation: {
+    retryDelivery: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'events:publish');
+      return { delivery: await retryDelivery(scope, input.id) };
+    },
+  },
+  Delivery: {
+    subscription: (delivery, _args, context) =>
+      required(context.loaders(delivery.tenantId).subscription.load(delivery.subscriptionId), 'The subscription'),
+    event: (delivery, _args, context) => required(context.loaders(delivery.tenantId).event.load(delivery.eventId), 'The event'),
+    attempts: (delivery, _args, context) => context.loaders(delivery.tenantId).attemptsOfDelivery.load(delivery.id),
+  },
+};

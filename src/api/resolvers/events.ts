@@ -1,0 +1,34 @@
+import type { EventRow } from '../../db/schema.js';
+import { publishEvent } from '../../domain/publish-event.js';
+import { tenantScopeFor } from '../access.js';
+import { pageRequest, toConnection } from '../connection.js';
+import type { Resolvers } from '../generated/resolvers-types.js';
+
+/** The payload is the `data` member of the stored delivery body. */
+function payloadOf(event: EventRow): unknown {
+  return (JSON.parse(event.body) as { data: unknown }).data;
+}
+
+export const eventResolvers: Resolvers = {
+  Query: {
+    event: async (_parent, { id }, context) => {
+      const scope = tenantScopeFor(context, 'events:read');
+      return (await context.loaders(scope.tenantId).event.load(id)) ?? null;
+    },
+    events: async (_parent, args, context) => {
+      const scope = tenantScopeFor(context, 'events:read');
+      return toConnection(await scope.events.list(pageRequest(args, context.services.config.api.maxPageSize)));
+    },
+  },
+  Mutation: {
+    publishEvent: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'events:publish', input.tenantId);
+      const { event } = await publishEvent(scope, context.services.schemas, input);
+      return { event };
+    },
+  },
+  Event: {
+    payload: (event) => payloadOf(event),
+    deliveries: (event, _args, context) => context.loaders(event.tenantId).deliveriesOfEvent.load(event.id),
+  },
+};

@@ -1,0 +1,44 @@
+import {
+  createSubscription,
+  deleteSubscription,
+  rotateSubscriptionSecret,
+  updateSubscription,
+} from '../../domain/subscriptions.js';
+import { tenantScopeFor } from '../access.js';
+import { pageRequest, toConnection } from '../connection.js';
+import type { RequestContext } from '../context.js';
+import type { Resolvers } from '../generated/resolvers-types.js';
+
+const rules = (context: RequestContext) => ({ allowPrivateNetworks: context.services.config.delivery.allowPrivateNetworks });
+
+export const subscriptionResolvers: Resolvers = {
+  Query: {
+    subscription: async (_parent, { id }, context) => {
+      const scope = tenantScopeFor(context, 'subscriptions:read');
+      return (await context.loaders(scope.tenantId).subscription.load(id)) ?? null;
+    },
+    subscriptions: async (_parent, args, context) => {
+      const scope = tenantScopeFor(context, 'subscriptions:read');
+      return toConnection(await scope.subscriptions.list(pageRequest(args, context.services.config.api.maxPageSize)));
+    },
+  },
+  Mutation: {
+    createSubscription: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'subscriptions:write');
+      return createSubscription(scope, rules(context), input);
+    },
+    updateSubscription: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'subscriptions:write');
+      return { subscription: await updateSubscription(scope, rules(context), input) };
+    },
+    deleteSubscription: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'subscriptions:write');
+      await deleteSubscription(scope, input.id);
+      return { id: input.id };
+    },
+    rotateSubscriptionSecret: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'subscriptions:write');
+      return rotateSubscriptionSecret(scope, input.id);
+    },
+  },
+};

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import type { Logger } from 'pino';
+import { TokenError, type TokenVerifier } from '../auth/jwt.js';
+import { viewerFromClaims, type Viewer } from '../auth/viewer.js';
+import { UnauthenticatedError } from '../errors.js';
+import { TenantScope } from '../db/tenant-scope.js';
+import type { ApiServices, RequestContext } from './context.js';
+import { formatErrorFor } from './errors.js';
+import { createLoaders, type Loaders } from './loaders.js';
+import { buildResolvers } from './resolvers/index.js';
+
+export const SCHEMA_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema.graphql');
+const REQUEST_BODY_LIMIT = '1mb';
+
+export interface Readiness {
+  /** True once migrations are applied and, in roles that run one, the worker is running. */
+  ready(): boolean;
+}
+
+export interface ApiServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function authenticate(header: string | undefined, verifier: TokenVerifier, tenantClaim: string): Promise<Viewer> {
+  const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+  if (!match) throw new UnauthenticatedError('Send Authorization: Bearer <JWT>');
+  try {
+    return viewerFromClaims(await verifier.verify(match[1]!), tenantClaim);
+  } catch (error) {
+    if (error instanceof TokenError) throw new UnauthenticatedError(error.message);
+    throw error;
+  }
+}
+
+function loaderCache(services: ApiServices): (tenantId: string) => Loaders {
+  const byTenant = new Map<string, Loaders>();
+  return (tenantId) => {
+    let loaders = byTenant.get(tenantId);
+    if (!loaders) {
+      loaders = createLoaders(new TenantScope(services.db, tenantId));
+      byTenant.set(tenantId, loaders);
+    }
+    return loaders;
+  };
+}
+
+export async function startApiServer(options: {
+  services: ApiServices;
+  verifier: TokenVerifier;
+  readiness: Readiness;
+  logger: Logger;
+}): Promise<ApiServer> {
+  const { services, verifier, readiness, logger } = options;
+  const apollo = new ApolloServer<RequestContext>({
+    typeDefs: readFileSync(SCHEMA_PATH, 'utf8'),
+    resolvers: buildResolvers(),
+    formatError: formatErrorFor(logger),
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+  });
+  await apollo.start();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await services.sql`select 1`;
+      res.json({ status: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'database unavailable' });
+    }
+  });
+  app.get('/readyz', (_req, res) => {
+    if (readiness.ready()) res.json({ status: 'ready' });
+    else res.status(503).json({ status: 'starting' });
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: REQUEST_BODY_LIMIT }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => ({
+        viewer: await authenticate(req.headers.authorization, verifier, services.config.auth.tenantClaim),
+        services,
+        loaders: loaderCache(services),
+      }),
+    }),
+  );
+
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(services.config.port, services.config.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : services.config.port;
+  const host = services.config.host.includes(':') ? `[${services.config.host}]` : services.config.host;
+  return {
+    url: `http://${host}:${port}/graphql`,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await apollo.stop();
+    },
+  };
+}

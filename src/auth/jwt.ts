@@ -1,0 +1,62 @@
+import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { errors as joseErrors } from 'jose';
+import type { Config } from '../config.js';
+
+export const CLOCK_SKEW_SECONDS = 60;
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
+
+export class TokenError extends Error {
+  override readonly name = 'TokenError';
+}
+
+/** Verifies bearer tokens against the configured HS256 secret or JWKS; never accepts `alg: none`. */
+export class TokenVerifier {
+  private readonly secret: Uint8Array | undefined;
+  private readonly jwks: JWTVerifyGetKey | undefined;
+
+  constructor(private readonly auth: Config['auth'] & { jwtSecret: string | undefined }) {
+    this.secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : undefined;
+    this.jwks = auth.jwksUrl ? createRemoteJWKSet(new URL(auth.jwksUrl)) : undefined;
+    if (!this.secret && !this.jwks) throw new Error('TokenVerifier needs AUTH_JWT_SECRET or AUTH_JWKS_URL');
+  }
+
+  async verify(token: string): Promise<JWTPayload> {
+    const options = {
+      issuer: this.auth.issuer,
+      audience: this.auth.audience,
+      clockTolerance: CLOCK_SKEW_SECONDS,
+    };
+    try {
+      if (this.jwks) {
+        // A JWKS never verifies HS tokens: that would let a public key act as a shared secret.
+        const { payload } = await jwtVerify(token, this.jwks, { ...options, algorithms: ASYMMETRIC_ALGORITHMS });
+        return payload;
+      }
+      const { payload } = await jwtVerify(token, this.secret!, { ...options, algorithms: ['HS256'] });
+      return payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError) throw new TokenError(describeJoseError(error));
+      throw error;
+    }
+  }
+}
+
+function describeJoseError(error: InstanceType<typeof joseErrors.JOSEError>): string {
+  if (error instanceof joseErrors.JWTExpired) return 'The token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `The token's ${error.claim} claim is not accepted`;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'The token signature is invalid';
+  return 'The token is malformed or not accepted';
+}
+
+/** Signs an HS256 token, for the token command and the tests. */
+export async function signHs256Token(
+  secret: string,
+  claims: JWTPayload,
+  options: { expiresIn?: string | number; issuer?: string; audience?: string } = {},
+): Promise<string> {
+  let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt();
+  if (options.expiresIn !== undefined) jwt = jwt.setExpirationTime(options.expiresIn);
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,115 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { parseDuration, parseDurationList } from './duration.js';
+
+const duration = (fallback: string) => z.string().default(fallback).transform((text, ctx) => {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const durationList = (fallback: string) => z.string().default(fallback).transform((text, ctx) => {
+  try {
+    return parseDurationList(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value === '' ? undefined : value));
+
+/** Every environment variable Hooklane reads, parsed once at start-up. */
+const environmentSchema = z.object({
+  ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  DATABASE_URL: optionalText.pipe(z.string().url().optional()),
+  DATA_DIR: z.string().default('./.data'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  AUTH_JWT_SECRET: optionalText,
+  AUTH_JWKS_URL: optionalText.pipe(z.string().url().optional()),
+  AUTH_ISSUER: optionalText,
+  AUTH_AUDIENCE: optionalText,
+  AUTH_TENANT_CLAIM: z.string().default('tenant_id'),
+  DELIVERY_RETRY_SCHEDULE: durationList('5s,5m,30m,2h,5h,10h,10h'),
+  DELIVERY_TIMEOUT: duration('15s'),
+  DELIVERY_ALLOW_PRIVATE_NETWORKS: booleanFlag.default(false),
+  DELIVERY_RESPONSE_BODY_LIMIT: z.coerce.number().int().min(0).default(4096),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+  WORKER_POLL_INTERVAL: duration('1s'),
+  GRAPHQL_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+export interface Config {
+  role: Environment['ROLE'];
+  databaseUrl: string | undefined;
+  dataDir: string;
+  host: string;
+  port: number;
+  auth: {
+    jwtSecret: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+    tenantClaim: string;
+  };
+  delivery: {
+    retryScheduleMs: number[];
+    timeoutMs: number;
+    allowPrivateNetworks: boolean;
+    responseBodyLimit: number;
+  };
+  worker: { concurrency: number; pollIntervalMs: number };
+  api: { maxPageSize: number };
+  logLevel: Environment['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment; a bad value throws a ConfigError naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    role: e.ROLE,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+    host: e.HOST,
+    port: e.PORT,
+    auth: {
+      jwtSecret: e.AUTH_JWT_SECRET,
+      jwksUrl: e.AUTH_JWKS_URL,
+      issuer: e.AUTH_ISSUER,
+      audience: e.AUTH_AUDIENCE,
+      tenantClaim: e.AUTH_TENANT_CLAIM,
+    },
+    delivery: {
+      retryScheduleMs: e.DELIVERY_RETRY_SCHEDULE,
+      timeoutMs: e.DELIVERY_TIMEOUT,
+      allowPrivateNetworks: e.DELIVERY_ALLOW_PRIVATE_NETWORKS,
+      responseBodyLimit: e.DELIVERY_RESPONSE_BODY_LIMIT,
+    },
+    worker: { concurrency: e.WORKER_CONCURRENCY, pollIntervalMs: e.WORKER_POLL_INTERVAL },
+    api: { maxPageSize: e.GRAPHQL_MAX_PAGE_SIZE },
+    logLevel: e.LOG_LEVEL,
+  };
+}

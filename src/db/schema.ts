@@ -1,0 +1,145 @@
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  check,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+
+export const tenants = pgTable('tenants', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  createdAt: createdAt(),
+});
+
+export const eventTypes = pgTable(
+  'event_types',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description'),
+    schema: jsonb('schema'),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    uniqueIndex('event_types_tenant_name_key').on(table.tenantId, table.name),
+    unique('event_types_tenant_id_key').on(table.tenantId, table.id),
+    check('event_types_name_format', sql`${table.name} ~ '^[a-zA-Z0-9_-]+(\\.[a-zA-Z0-9_-]+)*$'`),
+  ],
+);
+
+export const subscriptions = pgTable(
+  'subscriptions',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    eventTypes: text('event_types').array().notNull(),
+    description: text('description'),
+    enabled: boolean('enabled').notNull().default(true),
+    /** Secrets that sign deliveries, newest first: one `whsec_` value per entry. */
+    secrets: text('secrets').array().notNull(),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [
+    unique('subscriptions_tenant_id_key').on(table.tenantId, table.id),
+    index('subscriptions_event_types_idx').using('gin', table.eventTypes),
+    check('subscriptions_has_secret', sql`cardinality(${table.secrets}) >= 1`),
+  ],
+);
+
+export const events = pgTable(
+  'events',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    eventType: text('event_type').notNull(),
+    /** The exact bytes every delivery sends and signs: `{"type","timestamp","data"}`. */
+    body: text('body').notNull(),
+    idempotencyKey: text('idempotency_key'),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    unique('events_tenant_id_key').on(table.tenantId, table.id),
+    uniqueIndex('events_tenant_idempotency_key').on(table.tenantId, table.idempotencyKey),
+  ],
+);
+
+export const deliveryStatus = pgEnum('delivery_status', ['PENDING', 'SUCCEEDED', 'FAILED']);
+
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    eventId: text('event_id').notNull(),
+    subscriptionId: text('subscription_id').notNull(),
+    status: deliveryStatus('status').notNull().default('PENDING'),
+    attemptCount: integer('attempt_count').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  },
+  (table) => [
+    // Composite keys keep a delivery inside its tenant: it cannot point at another tenant's rows.
+    foreignKey({ columns: [table.tenantId, table.eventId], foreignColumns: [events.tenantId, events.id] }).onDelete(
+      'cascade',
+    ),
+    foreignKey({
+      columns: [table.tenantId, table.subscriptionId],
+      foreignColumns: [subscriptions.tenantId, subscriptions.id],
+    }).onDelete('cascade'),
+    unique('deliveries_tenant_id_key').on(table.tenantId, table.id),
+    index('deliveries_event_idx').on(table.eventId),
+    index('deliveries_subscription_idx').on(table.subscriptionId, table.id),
+    check('deliveries_attempt_count_nonnegative', sql`${table.attemptCount} >= 0`),
+  ],
+);
+
+export const deliveryAttempts = pgTable(
+  'delivery_attempts',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    deliveryId: text('delivery_id').notNull(),
+    statusCode: integer('status_code'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+    responseBody: text('response_body'),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    foreignKey({
+      columns: [table.tenantId, table.deliveryId],
+      foreignColumns: [deliveries.tenantId, deliveries.id],
+    }).onDelete('cascade'),
+    index('delivery_attempts_delivery_idx').on(table.deliveryId, table.id),
+    check('delivery_attempts_duration_nonnegative', sql`${table.durationMs} >= 0`),
+  ],
+);
+
+export type TenantRow = typeof tenants.$inferSelect;
+export type EventTypeRow = typeof eventTypes.$inferSelect;
+export type SubscriptionRow = typeof subscriptions.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
+export type DeliveryRow = typeof deliveries.$inferSelect;
+export type DeliveryAttemptRow = typeof deliveryAttempts.$inferSelect;
+export type DeliveryStatus = (typeof deliveryStatus.enumValues)[number];

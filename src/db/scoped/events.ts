@@ -1,0 +1,63 @@
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import type { Executor } from '../client.js';
+import { toPage, type Page, type PageRequest } from '../pagination.js';
+import { events, type EventRow } from '../schema.js';
+
+export interface NewEvent {
+  id: string;
+  eventType: string;
+  body: string;
+  idempotencyKey: string | null;
+  createdAt: Date;
+}
+
+export class EventStore {
+  constructor(
+    private readonly db: Executor,
+    private readonly tenantId: string,
+  ) {}
+
+  /** Inserts the event; returns undefined when its idempotency key was already used. */
+  async insert(event: NewEvent): Promise<EventRow | undefined> {
+    const [row] = await this.db
+      .insert(events)
+      .values({ ...event, tenantId: this.tenantId })
+      .onConflictDoNothing({ target: [events.tenantId, events.idempotencyKey] })
+      .returning();
+    return row;
+  }
+
+  async findByIdempotencyKey(key: string): Promise<EventRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(events)
+      .where(and(eq(events.tenantId, this.tenantId), eq(events.idempotencyKey, key)));
+    return row;
+  }
+
+  async find(id: string): Promise<EventRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(events)
+      .where(and(eq(events.tenantId, this.tenantId), eq(events.id, id)));
+    return row;
+  }
+
+  async findMany(ids: readonly string[]): Promise<EventRow[]> {
+    if (ids.length === 0) return [];
+    return this.db
+      .select()
+      .from(events)
+      .where(and(eq(events.tenantId, this.tenantId), inArray(events.id, [...ids])));
+  }
+
+  async list(page: PageRequest): Promise<Page<EventRow>> {
+    const rows = await this.db
+      .select()
+      .from(events)
+      .where(and(eq(events.tenantId, this.tenantId), page.afterId ? lt(events.id, page.afterId) : undefined))
+      .orderBy(desc(events.id))
+      .limit(page.first + 1);
+    return toPage(rows, page.first);
+  }
+}

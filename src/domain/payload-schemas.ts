@@ -1,0 +1,47 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import { BadUserInputError } from '../errors.js';
+
+const MAX_CACHED_VALIDATORS = 1_000;
+
+/** Compiles each event type's JSON Schema once and checks payloads against it. */
+export class PayloadSchemas {
+  private readonly ajv = new Ajv({ allErrors: false, strict: false });
+  private readonly validators = new Map<string, ValidateFunction>();
+
+  /** Throws BAD_USER_INPUT when `schema` is not a usable JSON Schema. */
+  assertValidSchema(schema: unknown): void {
+    if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+      if (typeof schema !== 'boolean') throw new BadUserInputError('schema must be a JSON Schema object', 'schema');
+    }
+    try {
+      this.ajv.compile(schema as object);
+    } catch (error) {
+      throw new BadUserInputError(`schema is not a valid JSON Schema: ${(error as Error).message}`, 'schema');
+    }
+  }
+
+  /** Throws BAD_USER_INPUT listing what is wrong when the payload fails the event type's schema. */
+  assertPayload(eventType: { id: string; name: string; schema: unknown }, payload: unknown): void {
+    if (eventType.schema === null || eventType.schema === undefined) return;
+    const validate = this.validatorFor(eventType.id, eventType.schema);
+    if (validate(payload)) return;
+    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+    throw new BadUserInputError(
+      `payload does not match the schema of ${eventType.name}: ${problems.join('; ')}`,
+      'payload',
+      problems,
+    );
+  }
+
+  private validatorFor(id: string, schema: unknown): ValidateFunction {
+    const cached = this.validators.get(id);
+    if (cached) return cached;
+    const validate = this.ajv.compile(schema as object);
+    if (this.validators.size >= MAX_CACHED_VALIDATORS) {
+      const oldest = this.validators.keys().next().value;
+      if (oldest !== undefined) this.validators.delete(oldest);
+    }
+    this.validators.set(id, validate);
+    return validate;
+  }
+}

@@ -1,0 +1,59 @@
+import { GraphQLError } from 'graphql';
+
+/** The contract's error codes: every error a client sees carries one of them. */
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'CONFLICT'
+  | 'QUOTA_EXCEEDED'
+  | 'INTERNAL_SERVER_ERROR';
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401 };
+
+export class HooklaneError extends GraphQLError {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
+    const status = HTTP_STATUS[code];
+    super(message, { extensions: { code, ...extra, ...(status ? { http: { status } } : {}) } });
+    this.code = code;
+  }
+}
+
+export class UnauthenticatedError extends HooklaneError {
+  constructor(message = 'A valid bearer token is required') {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class ForbiddenError extends HooklaneError {
+  constructor(message = 'This token may not do that') {
+    super('FORBIDDEN', message);
+  }
+}
+
+export class NotFoundError extends HooklaneError {
+  constructor(what: string, id: string) {
+    super('NOT_FOUND', `${what} ${JSON.stringify(id)} was not found`);
+  }
+}
+
+export class BadUserInputError extends HooklaneError {
+  constructor(message: string, field?: string, details?: unknown) {
+    super('BAD_USER_INPUT', message, { ...(field ? { field } : {}), ...(details ? { details } : {}) });
+  }
+}
+
+export class ConflictError extends HooklaneError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}
+
+export class QuotaExceededError extends HooklaneError {
+  constructor(message: string, retryAfterSeconds?: number) {
+    super('QUOTA_EXCEEDED', message, retryAfterSeconds === undefined ? {} : { retryAfter: retryAfterSeconds });
+  }
+}

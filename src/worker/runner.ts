@@ -1,0 +1,39 @@
+import { Logger as GraphileLogger, run, type LogFunctionFactory, type Runner } from 'graphile-worker';
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.js';
+import type { HttpSender } from '../delivery/http-sender.js';
+import { deliverTask } from './deliver-task.js';
+
+export interface WorkerSettings {
+  databaseUrl: string;
+  concurrency: number;
+  pollIntervalMs: number;
+  retryScheduleMs: readonly number[];
+}
+
+const toPino: (logger: Logger) => LogFunctionFactory = (logger) => (scope) => (level, message, meta) => {
+  const child = logger.child({ worker: scope.workerId, job: scope.jobId, task: scope.taskIdentifier });
+  const method = level === 'warning' ? 'warn' : level;
+  child[method]({ ...meta }, message);
+};
+
+/** Starts graphile-worker with Hooklane's tasks; returns its runner for shutdown. */
+export async function startWorker(settings: WorkerSettings, db: Database, sender: HttpSender, logger: Logger): Promise<Runner> {
+  return run({
+    connectionString: settings.databaseUrl,
+    concurrency: settings.concurrency,
+    pollInterval: settings.pollIntervalMs,
+    noHandleSignals: true,
+    logger: new GraphileLogger(toPino(logger)),
+    taskList: { deliver: deliverTask({ db, sender, retryScheduleMs: settings.retryScheduleMs }) },
+    preset: {
+      worker: {
+        // Fetch jobs in batches and complete them in batches: far fewer round trips per delivery.
+        localQueue: { size: Math.max(settings.concurrency + 1, 32) },
+        completeJobBatchDelay: 2,
+        failJobBatchDelay: 2,
+        maxPoolSize: Math.min(Math.max(10, Math.ceil(settings.concurrency / 4)), 50),
+      },
+    },
+  });
+}
