@@ -1,0 +1,97 @@
+import postgres, { type Sql } from 'postgres';
+import { startHooklane, type Hooklane } from '../../src/app.js';
+import { signHs256Token } from '../../src/auth/jwt.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase } from './database.js';
+
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> & { code?: string } }[];
+}
+
+export interface TestHooklane {
+  app: Hooklane;
+  graphqlUrl: string;
+  databaseUrl: string;
+  /** A direct connection for asserting on what was (not) written. */
+  sql: Sql;
+  adminToken: string;
+  tenantToken(tenantId: string, extra?: Record<string, unknown>): Promise<string>;
+  gql<T = Record<string, any>>(token: string | undefined, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
+  /** Creates a tenant and returns its id and a token for it. */
+  createTenant(name?: string): Promise<{ id: string; token: string }>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a whole Hooklane (API and worker) in this process against a fresh database, with short
+ * retry and timeout durations so that the suite stays fast.
+ */
+export async function startTestHooklane(env: Record<string, string> = {}): Promise<TestHooklane> {
+  const databaseUrl = await createTestDatabase();
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    DELIVERY_RETRY_SCHEDULE: '50ms,100ms',
+    DELIVERY_TIMEOUT: '1s',
+    DELIVERY_ALLOW_PRIVATE_NETWORKS: 'true',
+    WORKER_CONCURRENCY: '16',
+    WORKER_POLL_INTERVAL: '100ms',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+  const app = await startHooklane(config, createLogger(config.logLevel));
+  const graphqlUrl = app.graphqlUrl!;
+  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+  const adminToken = await signHs256Token(TEST_JWT_SECRET, { sub: 'test-admin', roles: ['admin'] }, { expiresIn: '1h' });
+
+  const gql: TestHooklane['gql'] = async (token, query, variables) => {
+    const response = await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, ...((await response.json()) as object) };
+  };
+  const tenantToken = (tenantId: string, extra: Record<string, unknown> = {}) =>
+    signHs256Token(TEST_JWT_SECRET, { sub: `user-of-${tenantId}`, tenant_id: tenantId, ...extra }, { expiresIn: '1h' });
+
+  return {
+    app,
+    graphqlUrl,
+    databaseUrl,
+    sql,
+    adminToken,
+    tenantToken,
+    gql,
+    async createTenant(name = 'Tenant') {
+      const result = await gql<{ createTenant: { tenant: { id: string } } }>(
+        adminToken,
+        'mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } } }',
+        { input: { name } },
+      );
+      const id = result.data!.createTenant.tenant.id;
+      return { id, token: await tenantToken(id) };
+    },
+    async stop() {
+      await sql.end({ timeout: 5 });
+      await app.stop();
+    },
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs}ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

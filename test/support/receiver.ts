@@ -1,0 +1,79 @@
+import http from 'node:http';
+
+export interface ReceivedRequest {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  rawBody: string;
+  receivedAt: number;
+}
+
+export interface Reply {
+  status: number;
+  body?: string;
+  headers?: Record<string, string>;
+  /** Hold the response this long before answering. */
+  delayMs?: number;
+}
+
+/**
+ * A webhook receiver on 127.0.0.1 that records every request and answers from a script:
+ * replies are taken in order, and the last one repeats.
+ */
+export class TestReceiver {
+  readonly requests: ReceivedRequest[] = [];
+  private replies: Reply[] = [{ status: 200, body: 'ok' }];
+  private readonly server = http.createServer((req, res) => this.handle(req, res));
+
+  static async start(): Promise<TestReceiver> {
+    const receiver = new TestReceiver();
+    await new Promise<void>((resolve) => receiver.server.listen(0, '127.0.0.1', resolve));
+    return receiver;
+  }
+
+  get url(): string {
+    const address = this.server.address();
+    if (typeof address !== 'object' || !address) throw new Error('receiver is not listening');
+    return `http://127.0.0.1:${address.port}/webhook`;
+  }
+
+  /** Sets the answers to the next requests; the last one repeats. */
+  replyWith(...replies: Reply[]): void {
+    this.replies = replies;
+  }
+
+  async waitForRequests(count: number, timeoutMs = 10_000): Promise<ReceivedRequest[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.requests.length < count) {
+      if (Date.now() > deadline) throw new Error(`receiver got ${this.requests.length} of ${count} requests in ${timeoutMs}ms`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return this.requests.slice(0, count);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse) {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      this.requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawBody: Buffer.concat(chunks).toString('utf8'),
+        receivedAt: Date.now(),
+      });
+      const reply = this.replies.length > 1 ? this.replies.shift()! : this.replies[0]!;
+      const send = () => {
+        res.writeHead(reply.status, reply.headers ?? { 'content-type': 'text/plain' });
+        res.end(reply.body ?? '');
+      };
+      if (reply.delayMs) setTimeout(send, reply.delayMs);
+      else send();
+    });
+  }
+}
