@@ -7,6 +7,7 @@ import { connectDatabase, type DatabaseClient } from './db/client.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
 import { applyMigrations } from './db/migrate.js';
 import { PayloadSchemas } from './domain/payload-schemas.js';
+import { SubscriptionFairness } from './delivery/fairness.js';
 import { HttpSender } from './delivery/http-sender.js';
 import { startApiServer, type ApiServer } from './api/server.js';
 import { startWorker } from './worker/runner.js';
@@ -57,15 +58,20 @@ export async function startHooklane(config: Config, logger: Logger): Promise<Hoo
         allowPrivateNetworks: config.delivery.allowPrivateNetworks,
         responseBodyLimit: config.delivery.responseBodyLimit,
       });
+      const fairness = new SubscriptionFairness(
+        Math.max(1, Math.floor(config.worker.concurrency * config.worker.subscriptionShare)),
+        config.delivery.timeoutMs,
+      );
       worker = await startWorker(
+        { databaseUrl: database.url, concurrency: config.worker.concurrency, pollIntervalMs: config.worker.pollIntervalMs },
         {
-          databaseUrl: database.url,
-          concurrency: config.worker.concurrency,
-          pollIntervalMs: config.worker.pollIntervalMs,
+          db: client.db,
+          sender,
+          fairness,
           retryScheduleMs: config.delivery.retryScheduleMs,
+          timeoutMs: config.delivery.timeoutMs,
+          disableAfterMs: config.delivery.disableAfterMs,
         },
-        client.db,
-        sender,
         logger,
       );
     }

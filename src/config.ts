@@ -45,7 +45,9 @@ const environmentSchema = z.object({
   DELIVERY_TIMEOUT: duration('15s'),
   DELIVERY_ALLOW_PRIVATE_NETWORKS: booleanFlag.default(false),
   DELIVERY_RESPONSE_BODY_LIMIT: z.coerce.number().int().min(0).default(4096),
+  SUBSCRIPTION_DISABLE_AFTER: duration('5d'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+  WORKER_SUBSCRIPTION_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
   WORKER_POLL_INTERVAL: duration('1s'),
   GRAPHQL_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -71,8 +73,9 @@ export interface Config {
     timeoutMs: number;
     allowPrivateNetworks: boolean;
     responseBodyLimit: number;
+    disableAfterMs: number;
   };
-  worker: { concurrency: number; pollIntervalMs: number };
+  worker: { concurrency: number; pollIntervalMs: number; subscriptionShare: number };
   api: { maxPageSize: number };
   logLevel: Environment['LOG_LEVEL'];
 }
@@ -107,8 +110,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.DELIVERY_TIMEOUT,
       allowPrivateNetworks: e.DELIVERY_ALLOW_PRIVATE_NETWORKS,
       responseBodyLimit: e.DELIVERY_RESPONSE_BODY_LIMIT,
+      disableAfterMs: e.SUBSCRIPTION_DISABLE_AFTER,
     },
-    worker: { concurrency: e.WORKER_CONCURRENCY, pollIntervalMs: e.WORKER_POLL_INTERVAL },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      pollIntervalMs: e.WORKER_POLL_INTERVAL,
+      subscriptionShare: e.WORKER_SUBSCRIPTION_SHARE,
+    },
     api: { maxPageSize: e.GRAPHQL_MAX_PAGE_SIZE },
     logLevel: e.LOG_LEVEL,
   };

@@ -12,3 +12,11 @@ export function parseDurationList(text: string): number[] {
   const parts = text.split(',').map((part) => part.trim()).filter((part) => part.length > 0);
   return parts.map(parseDuration);
 }
+
+/** The shortest exact spelling of a duration: 300000 → `5m`, 1500 → `1500ms`. */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}

@@ -1,4 +1,4 @@
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import type { ErrorCode } from '../errors.js';
 
@@ -36,6 +36,11 @@ export function formatErrorFor(logger: Logger) {
     }
     if (typeof code === 'string' && CLIENT_REQUEST_CODES.has(code)) {
       return { ...formatted, extensions: { ...extensions, code: 'BAD_USER_INPUT', reason: code } };
+    }
+    // graphql-js reports request-level problems (an operation the schema cannot run, an ambiguous
+    // operation name) as plain errors with no path and no cause: the request is at fault.
+    if (original instanceof GraphQLError && !original.originalError && !original.path) {
+      return { ...formatted, extensions: { ...extensions, code: 'BAD_USER_INPUT', reason: 'BAD_REQUEST' } };
     }
     logger.error({ err: original }, 'unexpected error in a GraphQL request');
     return {

@@ -8,6 +8,7 @@ export interface Loaders {
   subscription: DataLoader<string, SubscriptionRow | undefined>;
   deliveriesOfEvent: DataLoader<string, DeliveryRow[]>;
   attemptsOfDelivery: DataLoader<string, DeliveryAttemptRow[]>;
+  heldCount: DataLoader<string, number>;
 }
 
 function byKey<T>(rows: T[], key: (row: T) => string): Map<string, T> {
@@ -41,6 +42,10 @@ export function createLoaders(scope: TenantScope): Loaders {
     attemptsOfDelivery: new DataLoader(async (deliveryIds) => {
       const groups = groupBy(await scope.deliveries.listAttempts(deliveryIds), (row) => row.deliveryId);
       return deliveryIds.map((id) => groups.get(id) ?? []);
+    }),
+    heldCount: new DataLoader(async (subscriptionIds) => {
+      const counts = await scope.subscriptions.countHeld(subscriptionIds);
+      return subscriptionIds.map((id) => counts.get(id) ?? 0);
     }),
   };
 }

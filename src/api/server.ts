@@ -5,15 +5,26 @@ import { fileURLToPath } from 'node:url';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
+import { GraphQLError, type ValidationRule } from 'graphql';
 import type { Logger } from 'pino';
 import { TokenError, type TokenVerifier } from '../auth/jwt.js';
 import { viewerFromClaims, type Viewer } from '../auth/viewer.js';
 import { UnauthenticatedError } from '../errors.js';
 import { TenantScope } from '../db/tenant-scope.js';
+import { TenantDirectory } from '../tenancy/tenant-directory.js';
 import type { ApiServices, RequestContext } from './context.js';
 import { formatErrorFor } from './errors.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import { buildResolvers } from './resolvers/index.js';
+
+/** The schema has no subscriptions: refuse them as a validation error (a client mistake). */
+const noSubscriptionOperations: ValidationRule = (context) => ({
+  OperationDefinition(node) {
+    if (node.operation === 'subscription') {
+      context.reportError(new GraphQLError('Subscription operations are not supported', { nodes: [node] }));
+    }
+  },
+});
 
 export const SCHEMA_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema.graphql');
 const REQUEST_BODY_LIMIT = '1mb';
@@ -28,16 +39,34 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-async function authenticate(header: string | undefined, verifier: TokenVerifier, tenantClaim: string): Promise<Viewer> {
+async function authenticate(
+  header: string | undefined,
+  verifier: TokenVerifier,
+  tenants: TenantDirectory,
+  tenantClaim: string,
+): Promise<Viewer> {
   const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
   if (!match) throw new UnauthenticatedError('Send Authorization: Bearer <JWT>');
+  let viewer: Viewer;
   try {
-    return viewerFromClaims(await verifier.verify(match[1]!), tenantClaim);
+    viewer = viewerFromClaims(await verifier.verify(match[1]!), tenantClaim);
   } catch (error) {
     if (error instanceof TokenError) throw new UnauthenticatedError(error.message);
     throw error;
   }
+  if (viewer.tenantId && !(await tenants.isActive(viewer.tenantId))) {
+    throw new UnauthenticatedError('The token names a tenant that does not exist or is not active');
+  }
+  return viewer;
 }
+
+/** Body parser failures (bad JSON, too large) answered as GraphQL errors, never as an HTML stack trace. */
+const requestBodyErrors: express.ErrorRequestHandler = (error: { status?: number; type?: string }, _req, res, next) => {
+  if (res.headersSent) return next(error);
+  const status = error.status === 413 ? 413 : 400;
+  const message = status === 413 ? `The request body is larger than ${REQUEST_BODY_LIMIT}` : 'The request body is not valid JSON';
+  res.status(status).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT', reason: error.type ?? 'BAD_REQUEST' } }] });
+};
 
 function loaderCache(services: ApiServices): (tenantId: string) => Loaders {
   const byTenant = new Map<string, Loaders>();
@@ -58,12 +87,14 @@ export async function startApiServer(options: {
   logger: Logger;
 }): Promise<ApiServer> {
   const { services, verifier, readiness, logger } = options;
+  const tenants = new TenantDirectory(services.db);
   const apollo = new ApolloServer<RequestContext>({
     typeDefs: readFileSync(SCHEMA_PATH, 'utf8'),
     resolvers: buildResolvers(),
     formatError: formatErrorFor(logger),
     includeStacktraceInErrorResponses: false,
     introspection: true,
+    validationRules: [noSubscriptionOperations],
   });
   await apollo.start();
 
@@ -86,12 +117,13 @@ export async function startApiServer(options: {
     express.json({ limit: REQUEST_BODY_LIMIT }),
     expressMiddleware(apollo, {
       context: async ({ req }) => ({
-        viewer: await authenticate(req.headers.authorization, verifier, services.config.auth.tenantClaim),
+        viewer: await authenticate(req.headers.authorization, verifier, tenants, services.config.auth.tenantClaim),
         services,
         loaders: loaderCache(services),
       }),
     }),
   );
+  app.use(requestBodyErrors);
 
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;

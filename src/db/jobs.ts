@@ -7,26 +7,37 @@ import type { Executor } from './client.js';
  * rows it works on were committed.
  */
 export interface JobCatalogue {
-  /** Make the next attempt of one delivery. */
+  /** Make the next attempt of one delivery (unordered subscriptions). */
   deliver: { tenantId: string; deliveryId: string };
+  /** Work through the pending deliveries of one ordered stream, oldest first. */
+  deliver_stream: { tenantId: string; subscriptionId: string; orderingKey: string | null };
+  /** Re-send the FAILED deliveries of a subscription created in [since, until). */
+  recover_subscription: { tenantId: string; subscriptionId: string; since: string; until: string };
 }
 
 export type JobName = keyof JobCatalogue;
 
-export interface JobSpec<Name extends JobName = JobName> {
-  task: Name;
-  payload: JobCatalogue[Name];
-  runAt?: Date;
-  /** At most one pending job per key: a newer spec replaces the pending one. */
-  jobKey?: string;
-  maxAttempts?: number;
-  queueName?: string;
-}
+export type JobSpec = {
+  [Name in JobName]: {
+    task: Name;
+    payload: JobCatalogue[Name];
+    runAt?: Date;
+    /** At most one pending job per key: a newer spec replaces the pending one. */
+    jobKey?: string;
+    maxAttempts?: number;
+    /** Jobs of one queue run one at a time, oldest first. */
+    queueName?: string;
+  };
+}[JobName];
 
 /** Retries of a job that threw (database down, process killed) rather than of a failed HTTP attempt. */
 export const DEFAULT_JOB_MAX_ATTEMPTS = 25;
 
-export async function enqueueJobs(db: Executor, specs: readonly JobSpec[]): Promise<void> {
+/**
+ * Enqueues jobs with one statement. `preserveRunAt` keeps the run time of a keyed job that has not
+ * started yet: an ordered stream waiting for a retry is not woken early by a new event.
+ */
+export async function enqueueJobs(db: Executor, specs: readonly JobSpec[], options: { preserveRunAt?: boolean } = {}): Promise<void> {
   if (specs.length === 0) return;
   const rows = specs.map((spec) => ({
     identifier: spec.task,
@@ -43,10 +54,30 @@ export async function enqueueJobs(db: Executor, specs: readonly JobSpec[]): Prom
     select 1 from graphile_worker.add_jobs(array(
       select json_populate_record(null::graphile_worker.job_spec, spec)
       from json_array_elements(${JSON.stringify(rows)}::json) as spec
-    ))`);
+    ), ${options.preserveRunAt ?? false})`);
 }
 
 /** The job key of a delivery's next attempt: at most one pending job per delivery. */
 export function deliveryJobKey(deliveryId: string): string {
   return `deliver:${deliveryId}`;
+}
+
+/** The queue and job key of an ordered stream: one job per subscription and ordering key. */
+export function streamKey(subscriptionId: string, orderingKey: string | null): string {
+  return orderingKey === null ? `stream:${subscriptionId}` : `stream:${subscriptionId}:${orderingKey}`;
+}
+
+export function deliverJob(tenantId: string, deliveryId: string, options: { runAt?: Date; queueName?: string } = {}): JobSpec {
+  return { task: 'deliver', payload: { tenantId, deliveryId }, jobKey: deliveryJobKey(deliveryId), ...options };
+}
+
+export function streamJob(tenantId: string, subscriptionId: string, orderingKey: string | null, runAt?: Date): JobSpec {
+  const key = streamKey(subscriptionId, orderingKey);
+  return {
+    task: 'deliver_stream',
+    payload: { tenantId, subscriptionId, orderingKey },
+    jobKey: key,
+    queueName: key,
+    ...(runAt ? { runAt } : {}),
+  };
 }

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   boolean,
+  doublePrecision,
   check,
   foreignKey,
   index,
@@ -41,6 +42,9 @@ export const eventTypes = pgTable(
   ],
 );
 
+export const payloadMode = pgEnum('payload_mode', ['FULL', 'THIN']);
+export const disabledReason = pgEnum('subscription_disabled_reason', ['MANUAL', 'FAILING', 'GONE']);
+
 export const subscriptions = pgTable(
   'subscriptions',
   {
@@ -54,10 +58,29 @@ export const subscriptions = pgTable(
     enabled: boolean('enabled').notNull().default(true),
     /** Secrets that sign deliveries, newest first: one `whsec_` value per entry. */
     secrets: text('secrets').array().notNull(),
+    /** Overrides DELIVERY_RETRY_SCHEDULE for this subscription. */
+    retryScheduleMs: integer('retry_schedule_ms').array(),
+    /** Deliver strictly in publish order (per ordering key). */
+    ordered: boolean('ordered').notNull().default(false),
+    /** Receives only events published on one of these channels; null receives all. */
+    channels: text('channels').array(),
+    payloadMode: payloadMode('payload_mode').notNull().default('FULL'),
+    /** Deliveries per second; null is unlimited. The token bucket lives in the row. */
+    rateLimit: integer('rate_limit'),
+    rateTokens: doublePrecision('rate_tokens'),
+    rateUpdatedAt: timestamp('rate_updated_at', { withTimezone: true, mode: 'date' }),
+    /** Deliveries in flight at once, across all workers; null is unlimited. */
+    maxInFlight: integer('max_in_flight'),
+    disabledReason: disabledReason('disabled_reason'),
+    /** Endpoint health: since when every attempt has failed, and how many deliveries failed in a row. */
+    failingSince: timestamp('failing_since', { withTimezone: true, mode: 'date' }),
+    failedDeliveriesInRow: integer('failed_deliveries_in_row').notNull().default(0),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (table) => [
+    check('subscriptions_rate_limit_positive', sql`${table.rateLimit} is null or ${table.rateLimit} > 0`),
+    check('subscriptions_max_in_flight_positive', sql`${table.maxInFlight} is null or ${table.maxInFlight} > 0`),
     unique('subscriptions_tenant_id_key').on(table.tenantId, table.id),
     index('subscriptions_event_types_idx').using('gin', table.eventTypes),
     check('subscriptions_has_secret', sql`cardinality(${table.secrets}) >= 1`),
@@ -75,6 +98,8 @@ export const events = pgTable(
     /** The exact bytes every delivery sends and signs: `{"type","timestamp","data"}`. */
     body: text('body').notNull(),
     idempotencyKey: text('idempotency_key'),
+    orderingKey: text('ordering_key'),
+    channels: text('channels').array(),
     createdAt: createdAt(),
   },
   (table) => [
@@ -83,7 +108,8 @@ export const events = pgTable(
   ],
 );
 
-export const deliveryStatus = pgEnum('delivery_status', ['PENDING', 'SUCCEEDED', 'FAILED']);
+/** HELD: kept while the subscription is disabled; drains in publish order when it is enabled. */
+export const deliveryStatus = pgEnum('delivery_status', ['PENDING', 'SUCCEEDED', 'FAILED', 'HELD']);
 
 export const deliveries = pgTable(
   'deliveries',
@@ -93,7 +119,11 @@ export const deliveries = pgTable(
     eventId: text('event_id').notNull(),
     subscriptionId: text('subscription_id').notNull(),
     status: deliveryStatus('status').notNull().default('PENDING'),
+    /** Copied from the event: an ordered subscription keeps order per key. */
+    orderingKey: text('ordering_key'),
     attemptCount: integer('attempt_count').notNull().default(0),
+    /** Set while a worker makes an attempt: no second attempt starts, and maxInFlight counts these. */
+    claimedUntil: timestamp('claimed_until', { withTimezone: true, mode: 'date' }),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -110,9 +140,23 @@ export const deliveries = pgTable(
     unique('deliveries_tenant_id_key').on(table.tenantId, table.id),
     index('deliveries_event_idx').on(table.eventId),
     index('deliveries_subscription_idx').on(table.subscriptionId, table.id),
+    index('deliveries_subscription_status_idx').on(table.subscriptionId, table.status, table.id),
+    index('deliveries_claimed_idx').on(table.subscriptionId).where(sql`${table.claimedUntil} is not null`),
     check('deliveries_attempt_count_nonnegative', sql`${table.attemptCount} >= 0`),
   ],
 );
+
+export const attemptOutcome = pgEnum('attempt_outcome', [
+  'SUCCESS',
+  'HTTP_ERROR',
+  'RATE_LIMITED',
+  'GONE',
+  'TIMEOUT',
+  'DNS_ERROR',
+  'CONNECTION_ERROR',
+  'TLS_ERROR',
+  'REFUSED',
+]);
 
 export const deliveryAttempts = pgTable(
   'delivery_attempts',
@@ -121,6 +165,7 @@ export const deliveryAttempts = pgTable(
     tenantId: text('tenant_id').notNull(),
     deliveryId: text('delivery_id').notNull(),
     statusCode: integer('status_code'),
+    outcome: attemptOutcome('outcome').notNull(),
     error: text('error'),
     durationMs: integer('duration_ms').notNull(),
     responseBody: text('response_body'),
@@ -143,3 +188,6 @@ export type EventRow = typeof events.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
 export type DeliveryAttemptRow = typeof deliveryAttempts.$inferSelect;
 export type DeliveryStatus = (typeof deliveryStatus.enumValues)[number];
+export type PayloadMode = (typeof payloadMode.enumValues)[number];
+export type DisabledReason = (typeof disabledReason.enumValues)[number];
+export type AttemptOutcomeName = (typeof attemptOutcome.enumValues)[number];

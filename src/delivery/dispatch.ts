@@ -1,75 +1,224 @@
-import type { Database } from '../db/client.js';
-import { deliveryJobKey, enqueueJobs, type JobCatalogue } from '../db/jobs.js';
-import type { DeliveryWork } from '../db/scoped/deliveries.js';
+import type { Database, Executor } from '../db/client.js';
+import { deliverJob, enqueueJobs, streamJob, type JobCatalogue } from '../db/jobs.js';
+import type { AttemptRecord, DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
+import { bodyForMode } from './body.js';
+import type { SubscriptionFairness } from './fairness.js';
 import type { HttpSender, SendResult } from './http-sender.js';
-import { decideNextStep, type RetryDecision } from './retry-policy.js';
+import { publishDeliveryFailed } from './operational-events.js';
+import { decideNextStep, outcomeLabel, type RetryDecision } from './retry-policy.js';
 import { webhookHeaders } from './signer.js';
+import { disableSubscription } from './subscription-lifecycle.js';
 
-export const USER_AGENT = 'Hooklane-Webhooks/0.1 (+https://github.com/hooklane)';
+export const USER_AGENT = 'Hooklane-Webhooks/0.1';
+/** A claim outlives the attempt's timeout by this much before another worker may try. */
+const CLAIM_MARGIN_MS = 30_000;
+/** An endpoint is disabled for failing only after this many failed deliveries in a row. */
+export const MIN_FAILED_DELIVERIES_TO_DISABLE = 3;
 
 export interface DispatchDependencies {
   db: Database;
   sender: HttpSender;
+  fairness: SubscriptionFairness;
   retryScheduleMs: readonly number[];
-  now?: () => Date;
+  timeoutMs: number;
+  /** SUBSCRIPTION_DISABLE_AFTER: how long every delivery must have failed before auto-disable. */
+  disableAfterMs: number;
   random?: () => number;
 }
 
+/** Which job carries a delivery forward: its own, or its ordered stream's. */
+export type Continuation = 'delivery' | 'stream';
+
 export type DispatchOutcome =
-  | { kind: 'skipped'; reason: 'not_found' | 'not_pending' | 'subscription_disabled' }
+  | { kind: 'skipped'; reason: 'not_claimable' | 'held' }
+  | { kind: 'deferred'; until: Date; reason: 'fairness' | 'max_in_flight' | 'rate_limit' }
   | { kind: 'attempted'; result: SendResult; decision: RetryDecision };
 
 /**
- * One attempt of one delivery as small stages: load → sign → send → decide → record.
+ * One attempt of one delivery as small stages: claim → admit → sign → send → decide → record.
  * An HTTP failure is a result that the retry policy turns into the next step, never an exception;
  * only infrastructure failures (the database) throw, and graphile-worker retries the job.
  */
 export async function dispatchDelivery(
   deps: DispatchDependencies,
   job: JobCatalogue['deliver'],
+  continuation: Continuation = 'delivery',
 ): Promise<DispatchOutcome> {
   const scope = new TenantScope(deps.db, job.tenantId);
-  const work = await scope.deliveries.loadWork(job.deliveryId);
-  if (!work) return { kind: 'skipped', reason: 'not_found' };
-  if (work.status !== 'PENDING') return { kind: 'skipped', reason: 'not_pending' };
+  const work = await scope.deliveries.claim(job.deliveryId, deps.timeoutMs + CLAIM_MARGIN_MS);
+  if (!work) return { kind: 'skipped', reason: 'not_claimable' };
   if (!work.subscriptionEnabled) {
-    await scope.deliveries.recordAttempt(work.id, undefined, { status: 'FAILED', nextAttemptAt: null });
-    return { kind: 'skipped', reason: 'subscription_disabled' };
+    await scope.deliveries.hold(work.id);
+    return { kind: 'skipped', reason: 'held' };
   }
+  if (!deps.fairness.tryEnter(work.subscriptionId)) {
+    return defer(scope, work, continuation, deps.fairness.backoffMs(work.subscriptionId), 'fairness');
+  }
+  try {
+    const refusal = await admit(scope, deps, work);
+    if (refusal) return defer(scope, work, continuation, refusal.waitMs, refusal.reason);
+    const result = await deps.sender.send(signedRequest(work, new Date()));
+    const decision = decideNextStep({
+      attemptNumber: work.attemptCount + 1,
+      outcome: result.outcome,
+      scheduleMs: work.retryScheduleMs ?? deps.retryScheduleMs,
+      random: deps.random,
+    });
+    await record(scope, deps, work, result, decision, continuation);
+    return { kind: 'attempted', result, decision };
+  } finally {
+    deps.fairness.leave(work.subscriptionId);
+  }
+}
 
-  const now = deps.now ?? (() => new Date());
-  const result = await deps.sender.send(signedRequest(work, now()));
-  const decision = decideNextStep({
-    attemptNumber: work.attemptCount + 1,
-    outcome: result.outcome,
-    scheduleMs: deps.retryScheduleMs,
-    random: deps.random,
+/** The subscription's own flow control: maxInFlight across all workers, then its rate limit. */
+async function admit(
+  scope: TenantScope,
+  deps: DispatchDependencies,
+  work: DeliveryWork,
+): Promise<{ reason: 'max_in_flight' | 'rate_limit'; waitMs: number } | undefined> {
+  if (work.maxInFlight !== null) {
+    // The count includes this delivery's own claim, taken before counting: two workers racing for
+    // the last slot both see each other and back off, so the limit is never exceeded.
+    const inFlight = await scope.subscriptions.countInFlight(work.subscriptionId);
+    if (inFlight > work.maxInFlight) return { reason: 'max_in_flight', waitMs: deps.fairness.backoffMs(work.subscriptionId) };
+  }
+  if (work.rateLimit !== null) {
+    const waitMs = await scope.subscriptions.takeRateToken(work.subscriptionId, work.rateLimit);
+    if (waitMs > 0) return { reason: 'rate_limit', waitMs };
+  }
+  return undefined;
+}
+
+function nextJob(work: DeliveryWork, tenantId: string, continuation: Continuation, runAt: Date) {
+  return continuation === 'stream'
+    ? streamJob(tenantId, work.subscriptionId, work.orderingKey, runAt)
+    : deliverJob(tenantId, work.id, { runAt });
+}
+
+async function defer(
+  scope: TenantScope,
+  work: DeliveryWork,
+  continuation: Continuation,
+  waitMs: number,
+  reason: 'fairness' | 'max_in_flight' | 'rate_limit',
+): Promise<DispatchOutcome> {
+  const until = new Date(Date.now() + waitMs);
+  await scope.transaction(async (tx, executor) => {
+    await tx.deliveries.defer(work.id, until);
+    await enqueueJobs(executor, [nextJob(work, scope.tenantId, continuation, until)]);
   });
-  await record(scope, work, result, decision, now());
-  return { kind: 'attempted', result, decision };
+  return { kind: 'deferred', until, reason };
 }
 
 function signedRequest(work: DeliveryWork, at: Date) {
-  const message = { msgId: work.eventId, timestampSeconds: Math.floor(at.getTime() / 1000), body: work.body };
-  return { url: work.url, body: work.body, headers: webhookHeaders(message, work.secrets, USER_AGENT) };
+  const body = bodyForMode(work.payloadMode, {
+    id: work.eventId,
+    eventType: work.eventType,
+    createdAt: work.eventCreatedAt,
+    body: work.body,
+  });
+  const message = { msgId: work.eventId, timestampSeconds: Math.floor(at.getTime() / 1000), body };
+  return { url: work.url, body, headers: webhookHeaders(message, work.secrets, USER_AGENT) };
 }
 
-async function record(scope: TenantScope, work: DeliveryWork, result: SendResult, decision: RetryDecision, at: Date) {
-  const attempt = {
+async function record(
+  scope: TenantScope,
+  deps: DispatchDependencies,
+  work: DeliveryWork,
+  result: SendResult,
+  decision: RetryDecision,
+  continuation: Continuation,
+): Promise<void> {
+  const attempt: AttemptRecord = {
     statusCode: result.statusCode,
+    outcome: outcomeLabel(result.outcome),
     error: result.error,
     durationMs: result.durationMs,
     responseBody: result.responseBody,
   };
-  const retryAt = decision.action === 'retry' ? new Date(at.getTime() + decision.delayMs) : null;
+  const retryAt = decision.action === 'retry' ? new Date(Date.now() + decision.delayMs) : null;
   const status = decision.action === 'succeed' ? 'SUCCEEDED' : decision.action === 'fail' ? 'FAILED' : 'PENDING';
   await scope.transaction(async (tx, executor) => {
     await tx.deliveries.recordAttempt(work.id, attempt, { status, nextAttemptAt: retryAt });
-    if (retryAt) {
-      await enqueueJobs(executor, [
-        { task: 'deliver', payload: { tenantId: scope.tenantId, deliveryId: work.id }, runAt: retryAt, jobKey: deliveryJobKey(work.id) },
-      ]);
-    }
+    if (retryAt) await enqueueJobs(executor, [nextJob(work, scope.tenantId, continuation, retryAt)]);
+    await updateEndpointHealth(tx, executor, deps, work, attempt, decision);
   });
+}
+
+/**
+ * Endpoint health, in the attempt's transaction: a success stops the failing clock; a delivery
+ * that spent its schedule counts towards disabling the subscription; a 410 disables it at once.
+ */
+async function updateEndpointHealth(
+  scope: TenantScope,
+  executor: Executor,
+  deps: DispatchDependencies,
+  work: DeliveryWork,
+  attempt: AttemptRecord,
+  decision: RetryDecision,
+): Promise<void> {
+  if (decision.action === 'succeed') {
+    await scope.subscriptions.markHealthy(work.subscriptionId);
+    return;
+  }
+  await scope.subscriptions.markFailingAttempt(work.subscriptionId);
+  if (decision.action !== 'fail') return;
+
+  await publishDeliveryFailed(scope, executor, {
+    deliveryId: work.id,
+    eventId: work.eventId,
+    eventType: work.eventType,
+    subscriptionId: work.subscriptionId,
+    url: work.url,
+    attempts: work.attemptCount + 1,
+    lastStatusCode: attempt.statusCode,
+    lastError: attempt.error,
+  });
+  const health = await scope.subscriptions.markFailedDelivery(work.subscriptionId);
+  const failingLongEnough =
+    health?.failingSince !== null &&
+    health?.failingSince !== undefined &&
+    Date.now() - health.failingSince.getTime() >= deps.disableAfterMs &&
+    health.failedDeliveriesInRow >= MIN_FAILED_DELIVERIES_TO_DISABLE;
+  if (decision.reason === 'gone' || failingLongEnough) {
+    const subscription = await scope.subscriptions.findForUpdate(work.subscriptionId);
+    if (subscription?.enabled) {
+      await disableSubscription(scope, executor, subscription, decision.reason === 'gone' ? 'GONE' : 'FAILING');
+    }
+  }
+}
+
+/** How many deliveries a stream job sends before yielding its worker slot to other jobs. */
+const STREAM_BATCH = 100;
+const STREAM_RECHECK_MS = 1_000;
+
+/**
+ * An ordered stream's job: sends the oldest PENDING delivery of (subscription, ordering key), and
+ * only after it is settled the next one. A retry parks the whole stream until it is due, so
+ * order holds; other keys have their own streams and are not blocked.
+ */
+export async function drainStream(deps: DispatchDependencies, job: JobCatalogue['deliver_stream']): Promise<void> {
+  const scope = new TenantScope(deps.db, job.tenantId);
+  const wakeAt = (runAt: Date) =>
+    enqueueJobs(deps.db, [streamJob(job.tenantId, job.subscriptionId, job.orderingKey, runAt)]);
+  for (let sent = 0; sent < STREAM_BATCH; sent++) {
+    const head = await scope.deliveries.headOfStream(job.subscriptionId, job.orderingKey);
+    if (!head) return;
+    const now = Date.now();
+    const busyUntil = [head.nextAttemptAt, head.claimedUntil].filter((time): time is Date => time !== null && time.getTime() > now);
+    if (busyUntil.length > 0) {
+      await wakeAt(new Date(Math.max(...busyUntil.map((time) => time.getTime()))));
+      return;
+    }
+    const outcome = await dispatchDelivery(deps, { tenantId: job.tenantId, deliveryId: head.id }, 'stream');
+    if (outcome.kind === 'skipped') {
+      // Held: enabling the subscription wakes the stream. Otherwise another worker has it: look again soon.
+      if (outcome.reason === 'not_claimable') await wakeAt(new Date(Date.now() + STREAM_RECHECK_MS));
+      return;
+    }
+    if (outcome.kind === 'deferred' || outcome.decision.action === 'retry') return;
+  }
+  await wakeAt(new Date());
 }

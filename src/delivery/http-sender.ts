@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import { Agent, request } from 'undici';
 import { isPublicAddress, literalIp, refusalReason } from './network-policy.js';
-import { classifyStatus, type AttemptOutcome } from './retry-policy.js';
+import { classifyStatus, type AttemptOutcome, type NetworkFailure } from './retry-policy.js';
 
 export interface SendRequest {
   url: string;
@@ -117,6 +117,17 @@ function describeNetworkError(error: unknown): string {
   return `${code}: ${message}`;
 }
 
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME']);
+
+function networkFailureOf(chain: ErrorLike[]): NetworkFailure {
+  const codes = chain.map((e) => (typeof e.code === 'string' ? e.code : ''));
+  if (codes.some((code) => DNS_CODES.has(code))) return 'dns';
+  if (codes.some((code) => code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code))) {
+    return 'tls';
+  }
+  return 'connection';
+}
+
 function classifyError(error: unknown, timeoutMs: number, timedOut: boolean): { outcome: AttemptOutcome; error: string } {
   const chain = errorChain(error);
   const refused = chain.find((e) => e.code === REFUSED_CODE);
@@ -128,7 +139,7 @@ function classifyError(error: unknown, timeoutMs: number, timedOut: boolean): { 
     return { outcome: { kind: 'timeout' }, error: `timed out after ${timeoutMs}ms` };
   }
   const message = describeNetworkError(error);
-  return { outcome: { kind: 'network_error', message }, error: message };
+  return { outcome: { kind: 'network_error', cause: networkFailureOf(chain), message }, error: message };
 }
 
 export class HttpSender {
@@ -219,7 +230,9 @@ export class HttpSender {
         // drop the connection instead of buffering an oversized body.
         if (truncated && !response.body.destroyed) response.body.destroy();
       }
-      return { outcome: classifyStatus(statusCode), statusCode, error: null, durationMs: elapsed(), responseBody };
+      const outcome = classifyStatus(statusCode, response.headers['retry-after']);
+      const error = outcome.kind === 'success' ? null : `HTTP ${statusCode} (not 2xx)`;
+      return { outcome, statusCode, error, durationMs: elapsed(), responseBody };
     } catch (error) {
       const classified = classifyError(error, timeoutMs, timedOut);
       return { outcome: classified.outcome, statusCode, error: classified.error, durationMs: elapsed(), responseBody };

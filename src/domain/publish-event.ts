@@ -1,71 +1,91 @@
-import { newId } from '../ids.js';
 import { BadUserInputError } from '../errors.js';
-import { enqueueJobs } from '../db/jobs.js';
-import type { EventRow } from '../db/schema.js';
+import { newId } from '../ids.js';
+import type { EventTypeRow } from '../db/schema.js';
+import type { NewEvent } from '../db/scoped/events.js';
 import type { TenantScope } from '../db/tenant-scope.js';
-import { MAX_IDEMPOTENCY_KEY_LENGTH, MAX_PAYLOAD_BYTES, requireEventTypeName } from './input-rules.js';
+import { deliveryBody } from '../delivery/body.js';
+import { writeEvents, type WrittenEvent } from '../delivery/fan-out.js';
+import { isBuiltInEventType } from '../delivery/operational-events.js';
+import {
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_PAYLOAD_BYTES,
+  optionalChannels,
+  optionalOrderingKey,
+  requireEventTypeName,
+} from './input-rules.js';
 import type { PayloadSchemas } from './payload-schemas.js';
+
+export const MAX_EVENTS_PER_BATCH = 1_000;
 
 export interface PublishRequest {
   eventType: string;
   payload: unknown;
   idempotencyKey?: string | null;
+  orderingKey?: string | null;
+  channels?: readonly string[] | null;
 }
 
-export interface PublishResult {
-  event: EventRow;
-  /** False when the idempotency key returned an earlier event. */
-  created: boolean;
+function fieldPrefix(index: number | undefined) {
+  return index === undefined ? '' : `events[${index}].`;
 }
 
-/**
- * The body every delivery of the event sends, byte for byte, and the bytes its signatures cover.
- * Built once at publish time so that attempts sign and send stored bytes.
- */
-export function deliveryBody(eventType: string, createdAt: Date, payload: unknown): string {
-  return `{"type":${JSON.stringify(eventType)},"timestamp":${JSON.stringify(createdAt.toISOString())},"data":${JSON.stringify(payload)}}`;
-}
-
-/**
- * Checks the event, then writes it, one delivery per matching enabled subscription and their
- * jobs in ONE transaction: once this returns, the event cannot be lost; if it throws, nothing was written.
- */
-export async function publishEvent(scope: TenantScope, schemas: PayloadSchemas, request: PublishRequest): Promise<PublishResult> {
-  const eventTypeName = requireEventTypeName(request.eventType, 'eventType');
+function checkShape(request: PublishRequest, index?: number) {
+  const prefix = fieldPrefix(index);
+  const eventType = requireEventTypeName(request.eventType, `${prefix}eventType`);
+  if (isBuiltInEventType(eventType)) {
+    throw new BadUserInputError(`${eventType} is a built-in event type: only Hooklane publishes it`, `${prefix}eventType`);
+  }
   const idempotencyKey = request.idempotencyKey ?? null;
   if (idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
-    throw new BadUserInputError(`idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, 'idempotencyKey');
+    throw new BadUserInputError(`idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`, `${prefix}idempotencyKey`);
   }
-  if (request.payload === undefined) throw new BadUserInputError('payload is required', 'payload');
+  if (request.payload === undefined) throw new BadUserInputError('payload is required', `${prefix}payload`);
+  return {
+    eventType,
+    idempotencyKey,
+    orderingKey: optionalOrderingKey(request.orderingKey),
+    channels: optionalChannels(request.channels, `${prefix}channels`),
+  };
+}
 
-  if (idempotencyKey !== null) {
-    const earlier = await scope.events.findByIdempotencyKey(idempotencyKey);
-    if (earlier) return { event: earlier, created: false };
+/**
+ * Checks every event (shape, event type, JSON Schema, size) before anything is written, then writes
+ * them with their deliveries and jobs in ONE transaction: once this returns, the events cannot be
+ * lost; if it throws, nothing was written.
+ */
+export async function publishEvents(
+  scope: TenantScope,
+  schemas: PayloadSchemas,
+  requests: readonly PublishRequest[],
+  options: { batch: boolean } = { batch: true },
+): Promise<WrittenEvent[]> {
+  if (requests.length === 0 || requests.length > MAX_EVENTS_PER_BATCH) {
+    throw new BadUserInputError(`events must hold 1 to ${MAX_EVENTS_PER_BATCH} events`, 'events');
   }
-
-  const eventType = await scope.eventTypes.findByName(eventTypeName);
-  if (!eventType) throw new BadUserInputError(`unknown event type ${JSON.stringify(eventTypeName)}: create it first`, 'eventType');
-  schemas.assertPayload(eventType, request.payload);
+  const shaped = requests.map((request, index) => checkShape(request, options.batch ? index : undefined));
+  const names = [...new Set(shaped.map((event) => event.eventType))];
+  const eventTypes = new Map<string, EventTypeRow>((await scope.eventTypes.findByNames(names)).map((row) => [row.name, row]));
 
   const createdAt = new Date();
-  const body = deliveryBody(eventTypeName, createdAt, request.payload);
-  if (Buffer.byteLength(body) > MAX_PAYLOAD_BYTES) {
-    throw new BadUserInputError(`payload must be at most ${MAX_PAYLOAD_BYTES} bytes of JSON`, 'payload');
-  }
-
-  return scope.transaction(async (tx, executor) => {
-    const event = await tx.events.insert({ id: newId('event'), eventType: eventTypeName, body, idempotencyKey, createdAt });
-    if (!event) {
-      // A concurrent publish with the same key won the race: return its event.
-      const winner = await tx.events.findByIdempotencyKey(idempotencyKey!);
-      return { event: winner!, created: false };
+  const rows: NewEvent[] = shaped.map((event, index) => {
+    const prefix = fieldPrefix(options.batch ? index : undefined);
+    const eventType = eventTypes.get(event.eventType);
+    if (!eventType) {
+      throw new BadUserInputError(`unknown event type ${JSON.stringify(event.eventType)}: create it first`, `${prefix}eventType`);
     }
-    const targets = await tx.subscriptions.matching(eventTypeName);
-    const deliveries = await tx.deliveries.insertForEvent(event.id, targets.map((target) => target.id));
-    await enqueueJobs(
-      executor,
-      deliveries.map((delivery) => ({ task: 'deliver' as const, payload: { tenantId: scope.tenantId, deliveryId: delivery.id } })),
-    );
-    return { event, created: true };
+    const payload = requests[index]!.payload;
+    schemas.assertPayload(eventType, payload, `${prefix}payload`);
+    const body = deliveryBody(event.eventType, createdAt, payload);
+    if (Buffer.byteLength(body) > MAX_PAYLOAD_BYTES) {
+      throw new BadUserInputError(`payload must be at most ${MAX_PAYLOAD_BYTES} bytes of JSON`, `${prefix}payload`);
+    }
+    return { id: newId('event'), body, createdAt, ...event };
   });
+
+  return scope.transaction((tx, executor) => writeEvents(tx, executor, rows));
+}
+
+export async function publishEvent(scope: TenantScope, schemas: PayloadSchemas, request: PublishRequest): Promise<WrittenEvent> {
+  const [written] = await publishEvents(scope, schemas, [request], { batch: false });
+  return written!;
 }

@@ -1,13 +1,40 @@
 import { BadUserInputError, NotFoundError } from '../errors.js';
-import type { SubscriptionRow } from '../db/schema.js';
+import { parseDuration } from '../duration.js';
+import type { PayloadMode, SubscriptionRow } from '../db/schema.js';
 import type { SubscriptionChanges } from '../db/scoped/subscriptions.js';
 import type { TenantScope } from '../db/tenant-scope.js';
+import { isWildcardPattern } from '../delivery/event-matching.js';
 import { checkSubscriptionUrl } from '../delivery/network-policy.js';
+import { BUILT_IN_EVENT_TYPE_NAMES, isBuiltInEventType } from '../delivery/operational-events.js';
 import { generateSecret } from '../delivery/signer.js';
-import { MAX_DESCRIPTION_LENGTH, optionalText, requireEventTypeList } from './input-rules.js';
+import { disableSubscription, enableSubscription } from '../delivery/subscription-lifecycle.js';
+import {
+  MAX_DESCRIPTION_LENGTH,
+  optionalChannels,
+  optionalIntegerInRange,
+  optionalText,
+  requireEventTypePatterns,
+} from './input-rules.js';
 
 export interface SubscriptionRules {
   allowPrivateNetworks: boolean;
+}
+
+export const MAX_RETRY_SCHEDULE_ENTRIES = 20;
+const MAX_RETRY_DELAY_MS = 24 * 60 * 60 * 1000;
+export const MAX_RATE_LIMIT = 10_000;
+export const MAX_IN_FLIGHT_LIMIT = 1_000;
+
+export interface SubscriptionInput {
+  url?: string | null;
+  eventTypes?: readonly string[] | null;
+  description?: string | null;
+  channels?: readonly string[] | null;
+  retrySchedule?: readonly string[] | null;
+  ordered?: boolean | null;
+  payloadMode?: PayloadMode | null;
+  rateLimit?: number | null;
+  maxInFlight?: number | null;
 }
 
 function requireUrl(raw: string, rules: SubscriptionRules): string {
@@ -16,43 +43,92 @@ function requireUrl(raw: string, rules: SubscriptionRules): string {
   return checked.url.toString();
 }
 
-async function requireKnownEventTypes(scope: TenantScope, names: readonly string[]): Promise<string[]> {
-  const list = requireEventTypeList(names);
-  const missing = await scope.eventTypes.missingNames(list);
+/** Names must be event types of the tenant or built-in ones; wildcards need not match anything yet. */
+async function requireKnownEventTypes(scope: TenantScope, patterns: readonly string[]): Promise<string[]> {
+  const list = requireEventTypePatterns(patterns);
+  const names = list.filter((pattern) => !isWildcardPattern(pattern) && !isBuiltInEventType(pattern));
+  const unknownBuiltIns = list.filter((pattern) => isBuiltInEventType(pattern) && !isWildcardPattern(pattern) && !BUILT_IN_EVENT_TYPE_NAMES.includes(pattern));
+  const missing = [...unknownBuiltIns, ...(await scope.eventTypes.missingNames(names))];
   if (missing.length > 0) {
     throw new BadUserInputError(`unknown event type(s): ${missing.join(', ')}`, 'eventTypes', { missing });
   }
   return list;
 }
 
+export function parseRetrySchedule(entries: readonly string[] | null | undefined): number[] | null {
+  if (entries === null || entries === undefined) return null;
+  if (entries.length > MAX_RETRY_SCHEDULE_ENTRIES) {
+    throw new BadUserInputError(`retrySchedule may have at most ${MAX_RETRY_SCHEDULE_ENTRIES} entries`, 'retrySchedule');
+  }
+  return entries.map((entry) => {
+    let delay: number;
+    try {
+      delay = parseDuration(entry);
+    } catch (error) {
+      throw new BadUserInputError(`retrySchedule: ${(error as Error).message}`, 'retrySchedule');
+    }
+    if (delay > MAX_RETRY_DELAY_MS) throw new BadUserInputError('retrySchedule delays may be at most 1d', 'retrySchedule');
+    return delay;
+  });
+}
+
+/** Checks the settings present in `input`; absent ones stay absent, explicit nulls clear. */
+async function settingsFrom(scope: TenantScope, rules: SubscriptionRules, input: SubscriptionInput): Promise<SubscriptionChanges> {
+  const changes: SubscriptionChanges = {};
+  if (input.url !== undefined && input.url !== null) changes.url = requireUrl(input.url, rules);
+  if (input.eventTypes !== undefined && input.eventTypes !== null) changes.eventTypes = await requireKnownEventTypes(scope, input.eventTypes);
+  if (input.description !== undefined) changes.description = optionalText(input.description, 'description', MAX_DESCRIPTION_LENGTH);
+  if (input.channels !== undefined) changes.channels = optionalChannels(input.channels);
+  if (input.retrySchedule !== undefined) changes.retryScheduleMs = parseRetrySchedule(input.retrySchedule);
+  if (input.ordered !== undefined && input.ordered !== null) changes.ordered = input.ordered;
+  if (input.payloadMode !== undefined && input.payloadMode !== null) changes.payloadMode = input.payloadMode;
+  if (input.rateLimit !== undefined) changes.rateLimit = optionalIntegerInRange(input.rateLimit, 'rateLimit', 1, MAX_RATE_LIMIT);
+  if (input.maxInFlight !== undefined) {
+    changes.maxInFlight = optionalIntegerInRange(input.maxInFlight, 'maxInFlight', 1, MAX_IN_FLIGHT_LIMIT);
+  }
+  return changes;
+}
+
 export async function createSubscription(
   scope: TenantScope,
   rules: SubscriptionRules,
-  input: { url: string; eventTypes: readonly string[]; description?: string | null },
+  input: SubscriptionInput & { url: string; eventTypes: readonly string[] },
 ): Promise<{ subscription: SubscriptionRow; secret: string }> {
-  const url = requireUrl(input.url, rules);
-  const description = optionalText(input.description, 'description', MAX_DESCRIPTION_LENGTH);
-  const eventTypes = await requireKnownEventTypes(scope, input.eventTypes);
+  const settings = await settingsFrom(scope, rules, input);
   const secret = generateSecret();
-  const subscription = await scope.subscriptions.create({ url, eventTypes, description, secret });
+  const subscription = await scope.subscriptions.create({
+    url: settings.url!,
+    eventTypes: settings.eventTypes!,
+    description: settings.description ?? null,
+    channels: settings.channels ?? null,
+    retryScheduleMs: settings.retryScheduleMs ?? null,
+    ordered: settings.ordered ?? false,
+    payloadMode: settings.payloadMode ?? 'FULL',
+    rateLimit: settings.rateLimit ?? null,
+    maxInFlight: settings.maxInFlight ?? null,
+    secret,
+  });
   return { subscription, secret };
 }
 
+/**
+ * Applies the changes and, when `enabled` flips, the transition: disabling keeps new events as
+ * HELD; enabling sends them in publish order. All in one transaction.
+ */
 export async function updateSubscription(
   scope: TenantScope,
   rules: SubscriptionRules,
-  input: { id: string; url?: string | null; eventTypes?: readonly string[] | null; description?: string | null; enabled?: boolean | null },
+  input: SubscriptionInput & { id: string; enabled?: boolean | null },
 ): Promise<SubscriptionRow> {
-  const changes: SubscriptionChanges = {};
-  if (input.url !== undefined && input.url !== null) changes.url = requireUrl(input.url, rules);
-  if (input.eventTypes !== undefined && input.eventTypes !== null) {
-    changes.eventTypes = await requireKnownEventTypes(scope, input.eventTypes);
-  }
-  if (input.description !== undefined) changes.description = optionalText(input.description, 'description', MAX_DESCRIPTION_LENGTH);
-  if (input.enabled !== undefined && input.enabled !== null) changes.enabled = input.enabled;
-  const updated = await scope.subscriptions.update(input.id, changes);
-  if (!updated) throw new NotFoundError('Subscription', input.id);
-  return updated;
+  const changes = await settingsFrom(scope, rules, input);
+  return scope.transaction(async (tx, executor) => {
+    let subscription = await tx.subscriptions.findForUpdate(input.id);
+    if (!subscription) throw new NotFoundError('Subscription', input.id);
+    if (Object.keys(changes).length > 0) subscription = (await tx.subscriptions.update(input.id, changes))!;
+    if (input.enabled === false) subscription = await disableSubscription(tx, executor, subscription, 'MANUAL');
+    if (input.enabled === true) subscription = await enableSubscription(tx, executor, subscription);
+    return subscription;
+  });
 }
 
 export async function rotateSubscriptionSecret(scope: TenantScope, id: string): Promise<{ subscription: SubscriptionRow; secret: string }> {
@@ -64,4 +140,12 @@ export async function rotateSubscriptionSecret(scope: TenantScope, id: string): 
 
 export async function deleteSubscription(scope: TenantScope, id: string): Promise<void> {
   if (!(await scope.subscriptions.delete(id))) throw new NotFoundError('Subscription', id);
+}
+
+export async function discardHeldDeliveries(scope: TenantScope, subscriptionId: string): Promise<{ subscription: SubscriptionRow; discardedCount: number }> {
+  return scope.transaction(async (tx) => {
+    const subscription = await tx.subscriptions.findForUpdate(subscriptionId);
+    if (!subscription) throw new NotFoundError('Subscription', subscriptionId);
+    return { subscription, discardedCount: await tx.deliveries.discardHeld(subscriptionId) };
+  });
 }

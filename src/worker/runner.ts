@@ -1,14 +1,12 @@
 import { Logger as GraphileLogger, run, type LogFunctionFactory, type Runner } from 'graphile-worker';
 import type { Logger } from 'pino';
-import type { Database } from '../db/client.js';
-import type { HttpSender } from '../delivery/http-sender.js';
-import { deliverTask } from './deliver-task.js';
+import type { DispatchDependencies } from '../delivery/dispatch.js';
+import { taskList } from './tasks.js';
 
 export interface WorkerSettings {
   databaseUrl: string;
   concurrency: number;
   pollIntervalMs: number;
-  retryScheduleMs: readonly number[];
 }
 
 const toPino: (logger: Logger) => LogFunctionFactory = (logger) => (scope) => (level, message, meta) => {
@@ -18,21 +16,21 @@ const toPino: (logger: Logger) => LogFunctionFactory = (logger) => (scope) => (l
 };
 
 /** Starts graphile-worker with Hooklane's tasks; returns its runner for shutdown. */
-export async function startWorker(settings: WorkerSettings, db: Database, sender: HttpSender, logger: Logger): Promise<Runner> {
+export async function startWorker(settings: WorkerSettings, deps: DispatchDependencies, logger: Logger): Promise<Runner> {
   return run({
     connectionString: settings.databaseUrl,
     concurrency: settings.concurrency,
     pollInterval: settings.pollIntervalMs,
     noHandleSignals: true,
     logger: new GraphileLogger(toPino(logger)),
-    taskList: { deliver: deliverTask({ db, sender, retryScheduleMs: settings.retryScheduleMs }) },
+    taskList: taskList(deps),
     preset: {
       worker: {
         // Fetch jobs in batches and complete them in batches: far fewer round trips per delivery.
         localQueue: { size: Math.max(settings.concurrency + 1, 32) },
         completeJobBatchDelay: 2,
         failJobBatchDelay: 2,
-        maxPoolSize: Math.min(Math.max(10, Math.ceil(settings.concurrency / 4)), 50),
+        maxPoolSize: Math.max(10, settings.concurrency),
       },
     },
   });

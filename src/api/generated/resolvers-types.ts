@@ -33,9 +33,25 @@ export type CreateEventTypePayload = {
 };
 
 export type CreateSubscriptionInput = {
+  /** Receive only events published on one of these channels. Omitted: every channel and none. */
+  channels?: InputMaybe<Array<Scalars['String']['input']>>;
   description?: InputMaybe<Scalars['String']['input']>;
-  /** The event type names this subscription receives; each must exist. */
+  /**
+   * The event types this subscription receives: names of existing event types, or wildcards
+   * (`invoice.*` matches `invoice.paid` and `invoice.paid.late`; `*` matches every event type).
+   * Built-in `hooklane.*` event types report on the tenant's own subscriptions and deliveries.
+   */
   eventTypes: Array<Scalars['String']['input']>;
+  /** At most this many deliveries in flight at once to this subscription, across all workers (1 to 1,000). */
+  maxInFlight?: InputMaybe<Scalars['Int']['input']>;
+  /** Deliver strictly in publish order, one at a time per `orderingKey`. Default false: in parallel. */
+  ordered?: InputMaybe<Scalars['Boolean']['input']>;
+  /** FULL (default) sends the payload; THIN sends only `{"id"}` and the receiver fetches the event. */
+  payloadMode?: InputMaybe<PayloadMode>;
+  /** At most this many deliveries per second to this subscription (1 to 10,000). */
+  rateLimit?: InputMaybe<Scalars['Int']['input']>;
+  /** Delays before each retry (`5s`, `5m`, …), overriding `DELIVERY_RETRY_SCHEDULE`; at most 20 entries of at most 1d. */
+  retrySchedule?: InputMaybe<Array<Scalars['String']['input']>>;
   /** Where deliveries are POSTed: an `http` or `https` URL. */
   url: Scalars['String']['input'];
 };
@@ -91,29 +107,66 @@ export type DeliveryAttempt = {
   /** Why the attempt failed (timeout, connection error, refused address, non-2xx), null on success. */
   error: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
+  outcome: DeliveryAttemptOutcome;
   /** The first few KiB of the response body. */
   responseBody: Maybe<Scalars['String']['output']>;
   /** The receiver's HTTP status, null when no response arrived. */
   statusCode: Maybe<Scalars['Int']['output']>;
 };
 
+/** What one attempt came to. */
+export type DeliveryAttemptOutcome =
+  /** The connection was refused, reset or closed. */
+  | 'CONNECTION_ERROR'
+  /** The host name did not resolve. */
+  | 'DNS_ERROR'
+  /** 410 Gone: the delivery fails and the subscription is disabled at once. */
+  | 'GONE'
+  /** A non-2xx answer (3xx included: redirects are not followed). */
+  | 'HTTP_ERROR'
+  /** A 429 or 503 with Retry-After: the next attempt waits at least that long (at most a day). */
+  | 'RATE_LIMITED'
+  /** The address is loopback, private, link-local or otherwise not allowed. */
+  | 'REFUSED'
+  /** A 2xx answer. */
+  | 'SUCCESS'
+  /** No complete answer within `DELIVERY_TIMEOUT`. */
+  | 'TIMEOUT'
+  /** The TLS handshake or the certificate failed. */
+  | 'TLS_ERROR';
+
 export type DeliveryStatus =
-  /** The retry schedule is spent without a 2xx. */
+  /** The retry schedule is spent without a 2xx, or the receiver answered 410 Gone. */
   | 'FAILED'
+  /** Kept while the subscription is disabled; sent in publish order when it is enabled again. */
+  | 'HELD'
   /** More attempts are to come. */
   | 'PENDING'
   /** A receiver answered 2xx. */
   | 'SUCCEEDED';
 
+export type DiscardHeldDeliveriesInput = {
+  subscriptionId: Scalars['ID']['input'];
+};
+
+export type DiscardHeldDeliveriesPayload = {
+  __typename?: 'DiscardHeldDeliveriesPayload';
+  /** How many held deliveries were dropped. */
+  discardedCount: Scalars['Int']['output'];
+  subscription: WebhookSubscription;
+};
+
 /** Something that happened in the tenant's system; its id is the `webhook-id` header of every delivery. */
 export type Event = {
   __typename?: 'Event';
+  channels: Maybe<Array<Scalars['String']['output']>>;
   createdAt: Scalars['DateTime']['output'];
-  /** One delivery per subscription that matched when the event was published. */
+  /** One delivery per subscription that matched when the event was published, plus replays. */
   deliveries: Array<Delivery>;
   eventType: Scalars['String']['output'];
   id: Scalars['ID']['output'];
   idempotencyKey: Maybe<Scalars['String']['output']>;
+  orderingKey: Maybe<Scalars['String']['output']>;
   payload: Scalars['JSON']['output'];
 };
 
@@ -161,11 +214,28 @@ export type Mutation = {
   createTenant: CreateTenantPayload;
   /** Delete a subscription, its deliveries and their attempts. */
   deleteSubscription: DeleteSubscriptionPayload;
+  /** Drop the deliveries held for a disabled subscription instead of sending them when it is enabled. */
+  discardHeldDeliveries: DiscardHeldDeliveriesPayload;
   /**
    * Publish an event: it is stored with one delivery per matching enabled subscription, in one
    * transaction, before this returns. A repeat with the same `idempotencyKey` returns the first event.
    */
   publishEvent: PublishEventPayload;
+  /**
+   * Publish up to 1,000 events in one transaction and one round trip. Each is checked as by
+   * `publishEvent`; if any is refused, none is written.
+   */
+  publishEvents: PublishEventsPayload;
+  /**
+   * Re-send, as a background job, every FAILED delivery of a subscription created in
+   * [`since`, `until`). Returns how many deliveries are being re-sent.
+   */
+  recoverSubscription: RecoverSubscriptionPayload;
+  /**
+   * Deliver an event again as new deliveries (same `webhook-id`) to the listed subscriptions, or to
+   * every subscription it matches now when `subscriptionIds` is omitted.
+   */
+  replayEvent: ReplayEventPayload;
   /** Send a delivery again now; a FAILED delivery returns to PENDING. */
   retryDelivery: RetryDeliveryPayload;
   /** Replace a subscription's signing secret; the new secret is returned once. */
@@ -195,8 +265,28 @@ export type MutationDeleteSubscriptionArgs = {
 };
 
 
+export type MutationDiscardHeldDeliveriesArgs = {
+  input: DiscardHeldDeliveriesInput;
+};
+
+
 export type MutationPublishEventArgs = {
   input: PublishEventInput;
+};
+
+
+export type MutationPublishEventsArgs = {
+  input: PublishEventsInput;
+};
+
+
+export type MutationRecoverSubscriptionArgs = {
+  input: RecoverSubscriptionInput;
+};
+
+
+export type MutationReplayEventArgs = {
+  input: ReplayEventInput;
 };
 
 
@@ -221,11 +311,21 @@ export type PageInfo = {
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+export type PayloadMode =
+  /** The body carries the event's payload as `data`. */
+  | 'FULL'
+  /** The body's `data` is `{"id": <event id>}`: the receiver fetches the event with the `event` query. */
+  | 'THIN';
+
 export type PublishEventInput = {
+  /** The channels the event is published on; subscriptions with `channels` receive it only on a match. */
+  channels?: InputMaybe<Array<Scalars['String']['input']>>;
   /** The name of an event type of the tenant. */
   eventType: Scalars['String']['input'];
   /** A key unique per tenant: publishing it again returns the first event and delivers nothing new. */
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  /** Ordered subscriptions keep publish order per key; a stuck key blocks only itself. At most 200 characters. */
+  orderingKey?: InputMaybe<Scalars['String']['input']>;
   /** The event's data, sent as `data` in the delivery body. */
   payload: Scalars['JSON']['input'];
   /** The tenant to publish for. Admin tokens only; tenant tokens publish for their own tenant. */
@@ -235,6 +335,28 @@ export type PublishEventInput = {
 export type PublishEventPayload = {
   __typename?: 'PublishEventPayload';
   event: Event;
+};
+
+export type PublishEventsInput = {
+  /** 1 to 1,000 events. */
+  events: Array<PublishEventsItem>;
+  /** The tenant to publish for. Admin tokens only. */
+  tenantId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** One event of a `publishEvents` batch: the fields of `PublishEventInput` without `tenantId`. */
+export type PublishEventsItem = {
+  channels?: InputMaybe<Array<Scalars['String']['input']>>;
+  eventType: Scalars['String']['input'];
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  orderingKey?: InputMaybe<Scalars['String']['input']>;
+  payload: Scalars['JSON']['input'];
+};
+
+export type PublishEventsPayload = {
+  __typename?: 'PublishEventsPayload';
+  /** The events in input order (for a repeated idempotency key, the first event). */
+  events: Array<Event>;
 };
 
 export type Query = {
@@ -296,6 +418,36 @@ export type QueryTenantsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+export type RecoverSubscriptionInput = {
+  /** The subscription whose FAILED deliveries are re-sent. */
+  id: Scalars['ID']['input'];
+  /** Deliveries created at or after this time. */
+  since: Scalars['DateTime']['input'];
+  /** Deliveries created before this time; omitted: now. */
+  until?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
+export type RecoverSubscriptionPayload = {
+  __typename?: 'RecoverSubscriptionPayload';
+  /** How many FAILED deliveries are being re-sent. */
+  deliveryCount: Scalars['Int']['output'];
+  subscription: WebhookSubscription;
+};
+
+export type ReplayEventInput = {
+  /** The event to deliver again. */
+  id: Scalars['ID']['input'];
+  /** The subscriptions to deliver to; omitted: every enabled subscription the event matches now. */
+  subscriptionIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+};
+
+export type ReplayEventPayload = {
+  __typename?: 'ReplayEventPayload';
+  /** The new deliveries. */
+  deliveries: Array<Delivery>;
+  event: Event;
+};
+
 export type RetryDeliveryInput = {
   id: Scalars['ID']['input'];
 };
@@ -315,6 +467,14 @@ export type RotateSubscriptionSecretPayload = {
   secret: Scalars['String']['output'];
   subscription: WebhookSubscription;
 };
+
+export type SubscriptionDisabledReason =
+  /** Every delivery failed for `SUBSCRIPTION_DISABLE_AFTER` (and at least 3 deliveries). */
+  | 'FAILING'
+  /** The receiver answered 410 Gone. */
+  | 'GONE'
+  /** Disabled with `updateSubscription(enabled: false)`. */
+  | 'MANUAL';
 
 /** A customer of the platform: every other object belongs to exactly one tenant. */
 export type Tenant = {
@@ -336,12 +496,22 @@ export type TenantEdge = {
   node: Tenant;
 };
 
+/** Omitted fields keep their value; `null` clears `channels`, `retrySchedule`, `rateLimit` and `maxInFlight`. */
 export type UpdateSubscriptionInput = {
+  channels?: InputMaybe<Array<Scalars['String']['input']>>;
   description?: InputMaybe<Scalars['String']['input']>;
-  /** False stops new deliveries to this subscription. */
+  /**
+   * False disables the subscription: new matching events are kept as HELD deliveries. True enables it
+   * again and the held deliveries drain in publish order.
+   */
   enabled?: InputMaybe<Scalars['Boolean']['input']>;
   eventTypes?: InputMaybe<Array<Scalars['String']['input']>>;
   id: Scalars['ID']['input'];
+  maxInFlight?: InputMaybe<Scalars['Int']['input']>;
+  ordered?: InputMaybe<Scalars['Boolean']['input']>;
+  payloadMode?: InputMaybe<PayloadMode>;
+  rateLimit?: InputMaybe<Scalars['Int']['input']>;
+  retrySchedule?: InputMaybe<Array<Scalars['String']['input']>>;
   url?: InputMaybe<Scalars['String']['input']>;
 };
 
@@ -353,11 +523,26 @@ export type UpdateSubscriptionPayload = {
 /** A URL that receives the tenant's events of the listed types. */
 export type WebhookSubscription = {
   __typename?: 'WebhookSubscription';
+  channels: Maybe<Array<Scalars['String']['output']>>;
   createdAt: Scalars['DateTime']['output'];
   description: Maybe<Scalars['String']['output']>;
+  /** Why the subscription is disabled; null while enabled. */
+  disabledReason: Maybe<SubscriptionDisabledReason>;
   enabled: Scalars['Boolean']['output'];
   eventTypes: Array<Scalars['String']['output']>;
+  /** Since when every attempt to this subscription has failed; null while it is healthy. */
+  failingSince: Maybe<Scalars['DateTime']['output']>;
+  /** True when `retrySchedule` is this subscription's own rather than `DELIVERY_RETRY_SCHEDULE`. */
+  hasCustomRetrySchedule: Scalars['Boolean']['output'];
+  /** Deliveries kept while the subscription is disabled. */
+  heldDeliveryCount: Scalars['Int']['output'];
   id: Scalars['ID']['output'];
+  maxInFlight: Maybe<Scalars['Int']['output']>;
+  ordered: Scalars['Boolean']['output'];
+  payloadMode: PayloadMode;
+  rateLimit: Maybe<Scalars['Int']['output']>;
+  /** The retry delays in force for this subscription, e.g. `["5s", "5m"]`. */
+  retrySchedule: Array<Scalars['String']['output']>;
   updatedAt: Scalars['DateTime']['output'];
   url: Scalars['String']['output'];
 };
@@ -459,7 +644,10 @@ export type ResolversTypes = {
   DeleteSubscriptionPayload: ResolverTypeWrapper<DeleteSubscriptionPayload>;
   Delivery: ResolverTypeWrapper<DeliveryRow>;
   DeliveryAttempt: ResolverTypeWrapper<DeliveryAttemptRow>;
+  DeliveryAttemptOutcome: DeliveryAttemptOutcome;
   DeliveryStatus: DeliveryStatus;
+  DiscardHeldDeliveriesInput: DiscardHeldDeliveriesInput;
+  DiscardHeldDeliveriesPayload: ResolverTypeWrapper<Omit<DiscardHeldDeliveriesPayload, 'subscription'> & { subscription: ResolversTypes['WebhookSubscription'] }>;
   Event: ResolverTypeWrapper<EventRow>;
   EventConnection: ResolverTypeWrapper<Omit<EventConnection, 'edges'> & { edges: Array<ResolversTypes['EventEdge']> }>;
   EventEdge: ResolverTypeWrapper<Omit<EventEdge, 'node'> & { node: ResolversTypes['Event'] }>;
@@ -471,14 +659,23 @@ export type ResolversTypes = {
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PayloadMode: PayloadMode;
   PublishEventInput: PublishEventInput;
   PublishEventPayload: ResolverTypeWrapper<Omit<PublishEventPayload, 'event'> & { event: ResolversTypes['Event'] }>;
+  PublishEventsInput: PublishEventsInput;
+  PublishEventsItem: PublishEventsItem;
+  PublishEventsPayload: ResolverTypeWrapper<Omit<PublishEventsPayload, 'events'> & { events: Array<ResolversTypes['Event']> }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RecoverSubscriptionInput: RecoverSubscriptionInput;
+  RecoverSubscriptionPayload: ResolverTypeWrapper<Omit<RecoverSubscriptionPayload, 'subscription'> & { subscription: ResolversTypes['WebhookSubscription'] }>;
+  ReplayEventInput: ReplayEventInput;
+  ReplayEventPayload: ResolverTypeWrapper<Omit<ReplayEventPayload, 'deliveries' | 'event'> & { deliveries: Array<ResolversTypes['Delivery']>, event: ResolversTypes['Event'] }>;
   RetryDeliveryInput: RetryDeliveryInput;
   RetryDeliveryPayload: ResolverTypeWrapper<Omit<RetryDeliveryPayload, 'delivery'> & { delivery: ResolversTypes['Delivery'] }>;
   RotateSubscriptionSecretInput: RotateSubscriptionSecretInput;
   RotateSubscriptionSecretPayload: ResolverTypeWrapper<Omit<RotateSubscriptionSecretPayload, 'subscription'> & { subscription: ResolversTypes['WebhookSubscription'] }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  SubscriptionDisabledReason: SubscriptionDisabledReason;
   Tenant: ResolverTypeWrapper<TenantRow>;
   TenantConnection: ResolverTypeWrapper<Omit<TenantConnection, 'edges'> & { edges: Array<ResolversTypes['TenantEdge']> }>;
   TenantEdge: ResolverTypeWrapper<Omit<TenantEdge, 'node'> & { node: ResolversTypes['Tenant'] }>;
@@ -503,6 +700,8 @@ export type ResolversParentTypes = {
   DeleteSubscriptionPayload: DeleteSubscriptionPayload;
   Delivery: DeliveryRow;
   DeliveryAttempt: DeliveryAttemptRow;
+  DiscardHeldDeliveriesInput: DiscardHeldDeliveriesInput;
+  DiscardHeldDeliveriesPayload: Omit<DiscardHeldDeliveriesPayload, 'subscription'> & { subscription: ResolversParentTypes['WebhookSubscription'] };
   Event: EventRow;
   EventConnection: Omit<EventConnection, 'edges'> & { edges: Array<ResolversParentTypes['EventEdge']> };
   EventEdge: Omit<EventEdge, 'node'> & { node: ResolversParentTypes['Event'] };
@@ -516,7 +715,14 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   PublishEventInput: PublishEventInput;
   PublishEventPayload: Omit<PublishEventPayload, 'event'> & { event: ResolversParentTypes['Event'] };
+  PublishEventsInput: PublishEventsInput;
+  PublishEventsItem: PublishEventsItem;
+  PublishEventsPayload: Omit<PublishEventsPayload, 'events'> & { events: Array<ResolversParentTypes['Event']> };
   Query: Record<PropertyKey, never>;
+  RecoverSubscriptionInput: RecoverSubscriptionInput;
+  RecoverSubscriptionPayload: Omit<RecoverSubscriptionPayload, 'subscription'> & { subscription: ResolversParentTypes['WebhookSubscription'] };
+  ReplayEventInput: ReplayEventInput;
+  ReplayEventPayload: Omit<ReplayEventPayload, 'deliveries' | 'event'> & { deliveries: Array<ResolversParentTypes['Delivery']>, event: ResolversParentTypes['Event'] };
   RetryDeliveryInput: RetryDeliveryInput;
   RetryDeliveryPayload: Omit<RetryDeliveryPayload, 'delivery'> & { delivery: ResolversParentTypes['Delivery'] };
   RotateSubscriptionSecretInput: RotateSubscriptionSecretInput;
@@ -569,16 +775,24 @@ export type DeliveryAttemptResolvers<ContextType = RequestContext, ParentType ex
   durationMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  outcome?: Resolver<ResolversTypes['DeliveryAttemptOutcome'], ParentType, ContextType>;
   responseBody?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   statusCode?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
 
+export type DiscardHeldDeliveriesPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['DiscardHeldDeliveriesPayload'] = ResolversParentTypes['DiscardHeldDeliveriesPayload']> = {
+  discardedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  subscription?: Resolver<ResolversTypes['WebhookSubscription'], ParentType, ContextType>;
+};
+
 export type EventResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
+  channels?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   deliveries?: Resolver<Array<ResolversTypes['Delivery']>, ParentType, ContextType>;
   eventType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   idempotencyKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  orderingKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   payload?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
 };
 
@@ -619,7 +833,11 @@ export type MutationResolvers<ContextType = RequestContext, ParentType extends R
   createSubscription?: Resolver<ResolversTypes['CreateSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationCreateSubscriptionArgs, 'input'>>;
   createTenant?: Resolver<ResolversTypes['CreateTenantPayload'], ParentType, ContextType, RequireFields<MutationCreateTenantArgs, 'input'>>;
   deleteSubscription?: Resolver<ResolversTypes['DeleteSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationDeleteSubscriptionArgs, 'input'>>;
+  discardHeldDeliveries?: Resolver<ResolversTypes['DiscardHeldDeliveriesPayload'], ParentType, ContextType, RequireFields<MutationDiscardHeldDeliveriesArgs, 'input'>>;
   publishEvent?: Resolver<ResolversTypes['PublishEventPayload'], ParentType, ContextType, RequireFields<MutationPublishEventArgs, 'input'>>;
+  publishEvents?: Resolver<ResolversTypes['PublishEventsPayload'], ParentType, ContextType, RequireFields<MutationPublishEventsArgs, 'input'>>;
+  recoverSubscription?: Resolver<ResolversTypes['RecoverSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationRecoverSubscriptionArgs, 'input'>>;
+  replayEvent?: Resolver<ResolversTypes['ReplayEventPayload'], ParentType, ContextType, RequireFields<MutationReplayEventArgs, 'input'>>;
   retryDelivery?: Resolver<ResolversTypes['RetryDeliveryPayload'], ParentType, ContextType, RequireFields<MutationRetryDeliveryArgs, 'input'>>;
   rotateSubscriptionSecret?: Resolver<ResolversTypes['RotateSubscriptionSecretPayload'], ParentType, ContextType, RequireFields<MutationRotateSubscriptionSecretArgs, 'input'>>;
   updateSubscription?: Resolver<ResolversTypes['UpdateSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationUpdateSubscriptionArgs, 'input'>>;
@@ -634,6 +852,10 @@ export type PublishEventPayloadResolvers<ContextType = RequestContext, ParentTyp
   event?: Resolver<ResolversTypes['Event'], ParentType, ContextType>;
 };
 
+export type PublishEventsPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['PublishEventsPayload'] = ResolversParentTypes['PublishEventsPayload']> = {
+  events?: Resolver<Array<ResolversTypes['Event']>, ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   delivery?: Resolver<Maybe<ResolversTypes['Delivery']>, ParentType, ContextType, RequireFields<QueryDeliveryArgs, 'id'>>;
   event?: Resolver<Maybe<ResolversTypes['Event']>, ParentType, ContextType, RequireFields<QueryEventArgs, 'id'>>;
@@ -643,6 +865,16 @@ export type QueryResolvers<ContextType = RequestContext, ParentType extends Reso
   subscriptions?: Resolver<ResolversTypes['WebhookSubscriptionConnection'], ParentType, ContextType, Partial<QuerySubscriptionsArgs>>;
   tenant?: Resolver<Maybe<ResolversTypes['Tenant']>, ParentType, ContextType>;
   tenants?: Resolver<ResolversTypes['TenantConnection'], ParentType, ContextType, Partial<QueryTenantsArgs>>;
+};
+
+export type RecoverSubscriptionPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RecoverSubscriptionPayload'] = ResolversParentTypes['RecoverSubscriptionPayload']> = {
+  deliveryCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  subscription?: Resolver<ResolversTypes['WebhookSubscription'], ParentType, ContextType>;
+};
+
+export type ReplayEventPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ReplayEventPayload'] = ResolversParentTypes['ReplayEventPayload']> = {
+  deliveries?: Resolver<Array<ResolversTypes['Delivery']>, ParentType, ContextType>;
+  event?: Resolver<ResolversTypes['Event'], ParentType, ContextType>;
 };
 
 export type RetryDeliveryPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RetryDeliveryPayload'] = ResolversParentTypes['RetryDeliveryPayload']> = {
@@ -675,11 +907,21 @@ export type UpdateSubscriptionPayloadResolvers<ContextType = RequestContext, Par
 };
 
 export type WebhookSubscriptionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['WebhookSubscription'] = ResolversParentTypes['WebhookSubscription']> = {
+  channels?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  disabledReason?: Resolver<Maybe<ResolversTypes['SubscriptionDisabledReason']>, ParentType, ContextType>;
   enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   eventTypes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  failingSince?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  hasCustomRetrySchedule?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  heldDeliveryCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  maxInFlight?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  ordered?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  payloadMode?: Resolver<ResolversTypes['PayloadMode'], ParentType, ContextType>;
+  rateLimit?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  retrySchedule?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
@@ -702,6 +944,7 @@ export type Resolvers<ContextType = RequestContext> = {
   DeleteSubscriptionPayload?: DeleteSubscriptionPayloadResolvers<ContextType>;
   Delivery?: DeliveryResolvers<ContextType>;
   DeliveryAttempt?: DeliveryAttemptResolvers<ContextType>;
+  DiscardHeldDeliveriesPayload?: DiscardHeldDeliveriesPayloadResolvers<ContextType>;
   Event?: EventResolvers<ContextType>;
   EventConnection?: EventConnectionResolvers<ContextType>;
   EventEdge?: EventEdgeResolvers<ContextType>;
@@ -712,7 +955,10 @@ export type Resolvers<ContextType = RequestContext> = {
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   PublishEventPayload?: PublishEventPayloadResolvers<ContextType>;
+  PublishEventsPayload?: PublishEventsPayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RecoverSubscriptionPayload?: RecoverSubscriptionPayloadResolvers<ContextType>;
+  ReplayEventPayload?: ReplayEventPayloadResolvers<ContextType>;
   RetryDeliveryPayload?: RetryDeliveryPayloadResolvers<ContextType>;
   RotateSubscriptionSecretPayload?: RotateSubscriptionSecretPayloadResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;

@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
-import { retryDelivery } from '../../domain/retry-delivery.js';
+import { BadUserInputError } from '../../errors.js';
+import { recoverSubscription, retryDelivery } from '../../domain/deliveries.js';
 import { tenantScopeFor } from '../access.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 
@@ -8,6 +9,12 @@ async function required<T>(value: Promise<T | undefined>, what: string): Promise
   // The foreign keys make this unreachable; fail loudly rather than return a broken object.
   if (found === undefined) throw new GraphQLError(`${what} of a delivery is missing`);
   return found;
+}
+
+function toDate(value: Date | string, field: string): Date {
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) throw new BadUserInputError(`${field} is not a date-time`, field);
+  return date;
 }
 
 export const deliveryResolvers: Resolvers = {
@@ -21,6 +28,10 @@ export const deliveryResolvers: Resolvers = {
     retryDelivery: async (_parent, { input }, context) => {
       const scope = tenantScopeFor(context, 'events:publish');
       return { delivery: await retryDelivery(scope, input.id) };
+    },
+    recoverSubscription: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'events:publish');
+      return recoverSubscription(scope, { id: input.id, since: toDate(input.since, 'since'), until: input.until ? toDate(input.until, 'until') : null });
     },
   },
   Delivery: {

@@ -1,5 +1,6 @@
 import type { EventRow } from '../../db/schema.js';
-import { publishEvent } from '../../domain/publish-event.js';
+import { replayEvent } from '../../domain/deliveries.js';
+import { publishEvent, publishEvents } from '../../domain/publish-event.js';
 import { tenantScopeFor } from '../access.js';
 import { pageRequest, toConnection } from '../connection.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
@@ -25,6 +26,15 @@ export const eventResolvers: Resolvers = {
       const scope = tenantScopeFor(context, 'events:publish', input.tenantId);
       const { event } = await publishEvent(scope, context.services.schemas, input);
       return { event };
+    },
+    publishEvents: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'events:publish', input.tenantId);
+      const written = await publishEvents(scope, context.services.schemas, input.events);
+      return { events: written.map(({ event }) => event) };
+    },
+    replayEvent: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'events:publish');
+      return replayEvent(scope, input);
     },
   },
   Event: {

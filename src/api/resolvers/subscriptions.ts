@@ -1,6 +1,8 @@
+import { formatDuration } from '../../duration.js';
 import {
   createSubscription,
   deleteSubscription,
+  discardHeldDeliveries,
   rotateSubscriptionSecret,
   updateSubscription,
 } from '../../domain/subscriptions.js';
@@ -40,5 +42,15 @@ export const subscriptionResolvers: Resolvers = {
       const scope = tenantScopeFor(context, 'subscriptions:write');
       return rotateSubscriptionSecret(scope, input.id);
     },
+    discardHeldDeliveries: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'subscriptions:write');
+      return discardHeldDeliveries(scope, input.subscriptionId);
+    },
+  },
+  WebhookSubscription: {
+    retrySchedule: (subscription, _args, context) =>
+      (subscription.retryScheduleMs ?? context.services.config.delivery.retryScheduleMs).map(formatDuration),
+    hasCustomRetrySchedule: (subscription) => subscription.retryScheduleMs !== null,
+    heldDeliveryCount: (subscription, _args, context) => context.loaders(subscription.tenantId).heldCount.load(subscription.id),
   },
 };

@@ -1,34 +1,69 @@
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
 import type { Executor } from '../client.js';
 import {
   deliveries,
   deliveryAttempts,
-  events,
-  subscriptions,
+  type AttemptOutcomeName,
   type DeliveryAttemptRow,
   type DeliveryRow,
   type DeliveryStatus,
+  type PayloadMode,
 } from '../schema.js';
 
-/** Everything one attempt needs, read in one query. */
+/** Everything one attempt needs, read by the claim that starts it. */
 export interface DeliveryWork {
   id: string;
-  status: DeliveryStatus;
   attemptCount: number;
+  orderingKey: string | null;
   eventId: string;
+  eventType: string;
+  eventCreatedAt: Date;
   body: string;
+  subscriptionId: string;
   url: string;
   secrets: string[];
   subscriptionEnabled: boolean;
+  payloadMode: PayloadMode;
+  retryScheduleMs: number[] | null;
+  rateLimit: number | null;
+  maxInFlight: number | null;
+  ordered: boolean;
 }
 
 export interface AttemptRecord {
   statusCode: number | null;
+  outcome: AttemptOutcomeName;
   error: string | null;
   durationMs: number;
   responseBody: string | null;
 }
+
+export interface NewDelivery {
+  eventId: string;
+  subscriptionId: string;
+  status: 'PENDING' | 'HELD';
+  orderingKey: string | null;
+}
+
+type WorkRow = {
+  id: string;
+  attempt_count: number;
+  ordering_key: string | null;
+  event_id: string;
+  event_type: string;
+  event_created_at: Date | string;
+  body: string;
+  subscription_id: string;
+  url: string;
+  secrets: string[];
+  enabled: boolean;
+  payload_mode: PayloadMode;
+  retry_schedule_ms: number[] | null;
+  rate_limit: number | null;
+  max_in_flight: number | null;
+  ordered: boolean;
+};
 
 export class DeliveryStore {
   constructor(
@@ -40,17 +75,16 @@ export class DeliveryStore {
     return and(eq(deliveries.tenantId, this.tenantId), eq(deliveries.id, id));
   }
 
-  async insertForEvent(eventId: string, subscriptionIds: readonly string[]): Promise<DeliveryRow[]> {
-    if (subscriptionIds.length === 0) return [];
+  async insertMany(rows: readonly NewDelivery[]): Promise<DeliveryRow[]> {
+    if (rows.length === 0) return [];
     return this.db
       .insert(deliveries)
       .values(
-        subscriptionIds.map((subscriptionId) => ({
+        rows.map((row) => ({
           id: newId('delivery'),
           tenantId: this.tenantId,
-          eventId,
-          subscriptionId,
-          nextAttemptAt: sql`now()`,
+          ...row,
+          nextAttemptAt: row.status === 'PENDING' ? sql`now()` : null,
         })),
       )
       .returning();
@@ -79,54 +113,146 @@ export class DeliveryStore {
       .orderBy(asc(deliveryAttempts.id));
   }
 
-  async loadWork(id: string): Promise<DeliveryWork | undefined> {
+  /**
+   * Starts an attempt: marks the delivery claimed for `claimMs` and returns what the attempt needs,
+   * in one statement. Undefined when it is not PENDING, not yet due, or already being attempted:
+   * so two jobs for one delivery never make two attempts at once.
+   */
+  async claim(id: string, claimMs: number): Promise<DeliveryWork | undefined> {
+    const rows = (await this.db.execute(sql`
+      update deliveries d
+      set claimed_until = now() + ${claimMs} * interval '1 millisecond'
+      from events e, subscriptions s
+      where d.tenant_id = ${this.tenantId} and d.id = ${id}
+        and d.status = 'PENDING'
+        and (d.claimed_until is null or d.claimed_until < now())
+        and (d.next_attempt_at is null or d.next_attempt_at <= now())
+        and e.tenant_id = d.tenant_id and e.id = d.event_id
+        and s.tenant_id = d.tenant_id and s.id = d.subscription_id
+      returning d.id, d.attempt_count, d.ordering_key, d.event_id, e.event_type, e.created_at as event_created_at,
+        e.body, d.subscription_id, s.url, s.secrets, s.enabled, s.payload_mode, s.retry_schedule_ms,
+        s.rate_limit, s.max_in_flight, s.ordered`)) as unknown as WorkRow[];
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      id: row.id,
+      attemptCount: row.attempt_count,
+      orderingKey: row.ordering_key,
+      eventId: row.event_id,
+      eventType: row.event_type,
+      eventCreatedAt: new Date(row.event_created_at),
+      body: row.body,
+      subscriptionId: row.subscription_id,
+      url: row.url,
+      secrets: row.secrets,
+      subscriptionEnabled: row.enabled,
+      payloadMode: row.payload_mode,
+      retryScheduleMs: row.retry_schedule_ms,
+      rateLimit: row.rate_limit,
+      maxInFlight: row.max_in_flight,
+      ordered: row.ordered,
+    };
+  }
+
+  /** The oldest PENDING delivery of an ordered stream, with when it is due. */
+  async headOfStream(subscriptionId: string, orderingKey: string | null): Promise<Pick<DeliveryRow, 'id' | 'nextAttemptAt' | 'claimedUntil'> | undefined> {
     const [row] = await this.db
-      .select({
-        id: deliveries.id,
-        status: deliveries.status,
-        attemptCount: deliveries.attemptCount,
-        eventId: deliveries.eventId,
-        body: events.body,
-        url: subscriptions.url,
-        secrets: subscriptions.secrets,
-        subscriptionEnabled: subscriptions.enabled,
-      })
+      .select({ id: deliveries.id, nextAttemptAt: deliveries.nextAttemptAt, claimedUntil: deliveries.claimedUntil })
       .from(deliveries)
-      .innerJoin(events, and(eq(events.tenantId, deliveries.tenantId), eq(events.id, deliveries.eventId)))
-      .innerJoin(
-        subscriptions,
-        and(eq(subscriptions.tenantId, deliveries.tenantId), eq(subscriptions.id, deliveries.subscriptionId)),
+      .where(
+        and(
+          eq(deliveries.tenantId, this.tenantId),
+          eq(deliveries.subscriptionId, subscriptionId),
+          eq(deliveries.status, 'PENDING'),
+          orderingKey === null ? sql`${deliveries.orderingKey} is null` : eq(deliveries.orderingKey, orderingKey),
+        ),
       )
-      .where(this.owned(id));
+      .orderBy(asc(deliveries.id))
+      .limit(1);
     return row;
   }
 
-  /** Stores one attempt and the delivery's new state together. */
-  async recordAttempt(
-    id: string,
-    attempt: AttemptRecord | undefined,
-    next: { status: DeliveryStatus; nextAttemptAt: Date | null },
-  ): Promise<void> {
-    if (attempt) {
-      await this.db.insert(deliveryAttempts).values({ id: newId('attempt'), tenantId: this.tenantId, deliveryId: id, ...attempt });
-    }
+  /** Gives a claimed delivery back without an attempt, due again at `runAt`. */
+  async defer(id: string, runAt: Date): Promise<void> {
+    await this.db.update(deliveries).set({ claimedUntil: null, nextAttemptAt: runAt, updatedAt: sql`now()` }).where(this.owned(id));
+  }
+
+  /** Keeps a delivery while its subscription is disabled. */
+  async hold(id: string): Promise<void> {
+    await this.db
+      .update(deliveries)
+      .set({ status: 'HELD', claimedUntil: null, nextAttemptAt: null, updatedAt: sql`now()` })
+      .where(this.owned(id));
+  }
+
+  /** Stores one attempt and the delivery's new state; the claim ends. */
+  async recordAttempt(id: string, attempt: AttemptRecord, next: { status: DeliveryStatus; nextAttemptAt: Date | null }): Promise<void> {
+    await this.db.insert(deliveryAttempts).values({ id: newId('attempt'), tenantId: this.tenantId, deliveryId: id, ...attempt });
     await this.db
       .update(deliveries)
       .set({
         status: next.status,
         nextAttemptAt: next.nextAttemptAt,
-        attemptCount: attempt ? sql`${deliveries.attemptCount} + 1` : deliveries.attemptCount,
+        claimedUntil: null,
+        attemptCount: sql`${deliveries.attemptCount} + 1`,
         updatedAt: sql`now()`,
       })
       .where(this.owned(id));
   }
 
-  async markPending(id: string, nextAttemptAt: Date): Promise<DeliveryRow | undefined> {
+  /** Makes a delivery due now (manual retry); an attempt in flight keeps its claim. */
+  async makeDueNow(id: string): Promise<DeliveryRow | undefined> {
     const [row] = await this.db
       .update(deliveries)
-      .set({ status: 'PENDING', nextAttemptAt, updatedAt: sql`now()` })
+      .set({ status: 'PENDING', nextAttemptAt: sql`now()`, updatedAt: sql`now()` })
       .where(this.owned(id))
       .returning();
     return row;
+  }
+
+  /** HELD deliveries of a subscription become PENDING, returned in publish order. */
+  async releaseHeld(subscriptionId: string): Promise<DeliveryRow[]> {
+    const rows = await this.db
+      .update(deliveries)
+      .set({ status: 'PENDING', nextAttemptAt: sql`now()`, updatedAt: sql`now()` })
+      .where(and(eq(deliveries.tenantId, this.tenantId), eq(deliveries.subscriptionId, subscriptionId), eq(deliveries.status, 'HELD')))
+      .returning();
+    return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async discardHeld(subscriptionId: string): Promise<number> {
+    const rows = await this.db
+      .delete(deliveries)
+      .where(and(eq(deliveries.tenantId, this.tenantId), eq(deliveries.subscriptionId, subscriptionId), eq(deliveries.status, 'HELD')))
+      .returning({ id: deliveries.id });
+    return rows.length;
+  }
+
+  private failedInWindow(subscriptionId: string, since: Date, until: Date) {
+    return and(
+      eq(deliveries.tenantId, this.tenantId),
+      eq(deliveries.subscriptionId, subscriptionId),
+      eq(deliveries.status, 'FAILED'),
+      gte(deliveries.createdAt, since),
+      lt(deliveries.createdAt, until),
+    );
+  }
+
+  async countFailed(subscriptionId: string, since: Date, until: Date): Promise<number> {
+    const [row] = await this.db
+      .select({ count: sql<number>`count(*)::int` })
+      .from(deliveries)
+      .where(this.failedInWindow(subscriptionId, since, until));
+    return row?.count ?? 0;
+  }
+
+  /** FAILED deliveries created in [since, until) become PENDING and due now, in publish order. */
+  async reopenFailed(subscriptionId: string, since: Date, until: Date): Promise<DeliveryRow[]> {
+    const rows = await this.db
+      .update(deliveries)
+      .set({ status: 'PENDING', nextAttemptAt: sql`now()`, updatedAt: sql`now()` })
+      .where(this.failedInWindow(subscriptionId, since, until))
+      .returning();
+    return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 }

@@ -8,6 +8,8 @@ export interface NewEvent {
   eventType: string;
   body: string;
   idempotencyKey: string | null;
+  orderingKey: string | null;
+  channels: string[] | null;
   createdAt: Date;
 }
 
@@ -17,22 +19,22 @@ export class EventStore {
     private readonly tenantId: string,
   ) {}
 
-  /** Inserts the event; returns undefined when its idempotency key was already used. */
-  async insert(event: NewEvent): Promise<EventRow | undefined> {
-    const [row] = await this.db
+  /** Inserts the events in one statement; those whose idempotency key was already used are skipped. */
+  async insertMany(rows: readonly NewEvent[]): Promise<EventRow[]> {
+    if (rows.length === 0) return [];
+    return this.db
       .insert(events)
-      .values({ ...event, tenantId: this.tenantId })
+      .values(rows.map((row) => ({ ...row, tenantId: this.tenantId })))
       .onConflictDoNothing({ target: [events.tenantId, events.idempotencyKey] })
       .returning();
-    return row;
   }
 
-  async findByIdempotencyKey(key: string): Promise<EventRow | undefined> {
-    const [row] = await this.db
+  async findByIdempotencyKeys(keys: readonly string[]): Promise<EventRow[]> {
+    if (keys.length === 0) return [];
+    return this.db
       .select()
       .from(events)
-      .where(and(eq(events.tenantId, this.tenantId), eq(events.idempotencyKey, key)));
-    return row;
+      .where(and(eq(events.tenantId, this.tenantId), inArray(events.idempotencyKey, [...keys])));
   }
 
   async find(id: string): Promise<EventRow | undefined> {

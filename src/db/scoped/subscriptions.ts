@@ -1,15 +1,23 @@
-import { and, arrayContains, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, arrayOverlaps, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
 import type { Executor } from '../client.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
-import { subscriptions, type SubscriptionRow } from '../schema.js';
+import { deliveries, subscriptions, type DisabledReason, type PayloadMode, type SubscriptionRow } from '../schema.js';
 
-export interface SubscriptionChanges {
-  url?: string;
-  eventTypes?: string[];
-  description?: string | null;
-  enabled?: boolean;
+/** The settings a tenant chooses; every one of them optional on update. */
+export interface SubscriptionSettings {
+  url: string;
+  eventTypes: string[];
+  description: string | null;
+  channels: string[] | null;
+  retryScheduleMs: number[] | null;
+  ordered: boolean;
+  payloadMode: PayloadMode;
+  rateLimit: number | null;
+  maxInFlight: number | null;
 }
+
+export type SubscriptionChanges = Partial<SubscriptionSettings>;
 
 export class SubscriptionStore {
   constructor(
@@ -21,23 +29,23 @@ export class SubscriptionStore {
     return and(eq(subscriptions.tenantId, this.tenantId), eq(subscriptions.id, id));
   }
 
-  async create(input: { url: string; eventTypes: string[]; description: string | null; secret: string }): Promise<SubscriptionRow> {
+  async create(settings: SubscriptionSettings & { secret: string }): Promise<SubscriptionRow> {
+    const { secret, ...rest } = settings;
     const [row] = await this.db
       .insert(subscriptions)
-      .values({
-        id: newId('subscription'),
-        tenantId: this.tenantId,
-        url: input.url,
-        eventTypes: input.eventTypes,
-        description: input.description,
-        secrets: [input.secret],
-      })
+      .values({ id: newId('subscription'), tenantId: this.tenantId, ...rest, secrets: [secret] })
       .returning();
     return row!;
   }
 
   async find(id: string): Promise<SubscriptionRow | undefined> {
     const [row] = await this.db.select().from(subscriptions).where(this.owned(id));
+    return row;
+  }
+
+  /** Reads the row and locks it until the transaction ends: enable/disable transitions are serialised. */
+  async findForUpdate(id: string): Promise<SubscriptionRow | undefined> {
+    const [row] = await this.db.select().from(subscriptions).where(this.owned(id)).for('update');
     return row;
   }
 
@@ -49,18 +57,13 @@ export class SubscriptionStore {
       .where(and(eq(subscriptions.tenantId, this.tenantId), inArray(subscriptions.id, [...ids])));
   }
 
-  /** Enabled subscriptions that receive `eventType`: the fan-out of one publish. */
-  async matching(eventType: string): Promise<Pick<SubscriptionRow, 'id'>[]> {
+  /** Subscriptions with an event type pattern among `patterns` (enabled or not): fan-out candidates. */
+  async candidates(patterns: readonly string[]): Promise<SubscriptionRow[]> {
+    if (patterns.length === 0) return [];
     return this.db
-      .select({ id: subscriptions.id })
+      .select()
       .from(subscriptions)
-      .where(
-        and(
-          eq(subscriptions.tenantId, this.tenantId),
-          eq(subscriptions.enabled, true),
-          arrayContains(subscriptions.eventTypes, [eventType]),
-        ),
-      );
+      .where(and(eq(subscriptions.tenantId, this.tenantId), arrayOverlaps(subscriptions.eventTypes, [...patterns])));
   }
 
   async list(page: PageRequest): Promise<Page<SubscriptionRow>> {
@@ -82,6 +85,21 @@ export class SubscriptionStore {
     return row;
   }
 
+  async setEnabled(id: string, enabled: boolean, reason: DisabledReason | null): Promise<SubscriptionRow | undefined> {
+    const [row] = await this.db
+      .update(subscriptions)
+      .set({
+        enabled,
+        disabledReason: enabled ? null : reason,
+        // A fresh start: an enabled subscription's health clock starts again.
+        ...(enabled ? { failingSince: null, failedDeliveriesInRow: 0 } : {}),
+        updatedAt: sql`now()`,
+      })
+      .where(this.owned(id))
+      .returning();
+    return row;
+  }
+
   async replaceSecret(id: string, secret: string): Promise<SubscriptionRow | undefined> {
     const [row] = await this.db
       .update(subscriptions)
@@ -94,5 +112,85 @@ export class SubscriptionStore {
   async delete(id: string): Promise<boolean> {
     const rows = await this.db.delete(subscriptions).where(this.owned(id)).returning({ id: subscriptions.id });
     return rows.length > 0;
+  }
+
+  /** Endpoint health after a success: the failing clock stops (written only when it was running). */
+  async markHealthy(id: string): Promise<void> {
+    await this.db
+      .update(subscriptions)
+      .set({ failingSince: null, failedDeliveriesInRow: 0 })
+      .where(and(this.owned(id), sql`(${subscriptions.failingSince} is not null or ${subscriptions.failedDeliveriesInRow} > 0)`));
+  }
+
+  /** Endpoint health after a failed attempt: the failing clock starts if it was not running. */
+  async markFailingAttempt(id: string): Promise<void> {
+    await this.db
+      .update(subscriptions)
+      .set({ failingSince: sql`now()` })
+      .where(and(this.owned(id), sql`${subscriptions.failingSince} is null`));
+  }
+
+  /** A delivery of this subscription spent its schedule; returns the health counters after it. */
+  async markFailedDelivery(id: string): Promise<Pick<SubscriptionRow, 'failingSince' | 'failedDeliveriesInRow' | 'enabled'> | undefined> {
+    const [row] = await this.db
+      .update(subscriptions)
+      .set({
+        failingSince: sql`coalesce(${subscriptions.failingSince}, now())`,
+        failedDeliveriesInRow: sql`${subscriptions.failedDeliveriesInRow} + 1`,
+      })
+      .where(this.owned(id))
+      .returning({
+        failingSince: subscriptions.failingSince,
+        failedDeliveriesInRow: subscriptions.failedDeliveriesInRow,
+        enabled: subscriptions.enabled,
+      });
+    return row;
+  }
+
+  /**
+   * Takes one token from the subscription's bucket (capacity and refill = rateLimit per second),
+   * atomically in PostgreSQL so that every worker shares one budget. Returns 0 when a token was
+   * taken, else the milliseconds until one will be there.
+   */
+  async takeRateToken(id: string, rateLimit: number): Promise<number> {
+    const refilled = sql`least(${rateLimit}::float8, coalesce(${subscriptions.rateTokens}, ${rateLimit}::float8)
+      + extract(epoch from clock_timestamp() - coalesce(${subscriptions.rateUpdatedAt}, clock_timestamp())) * ${rateLimit}::float8)`;
+    const [taken] = await this.db
+      .update(subscriptions)
+      .set({ rateTokens: sql`${refilled} - 1`, rateUpdatedAt: sql`clock_timestamp()` })
+      .where(and(this.owned(id), sql`${refilled} >= 1`))
+      .returning({ id: subscriptions.id });
+    if (taken) return 0;
+    const [state] = await this.db.select({ tokens: sql<number>`${refilled}` }).from(subscriptions).where(this.owned(id));
+    const missing = 1 - Number(state?.tokens ?? 0);
+    return Math.max(1, Math.ceil((missing / rateLimit) * 1000));
+  }
+
+  /** How many deliveries of this subscription are being attempted right now, by any worker. */
+  async countInFlight(id: string): Promise<number> {
+    const [row] = await this.db
+      .select({ count: sql<number>`count(*)::int` })
+      .from(deliveries)
+      .where(
+        and(
+          eq(deliveries.tenantId, this.tenantId),
+          eq(deliveries.subscriptionId, id),
+          sql`${deliveries.claimedUntil} is not null`,
+          sql`${deliveries.claimedUntil} > now()`,
+        ),
+      );
+    return row?.count ?? 0;
+  }
+
+  async countHeld(ids: readonly string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db
+      .select({ subscriptionId: deliveries.subscriptionId, count: sql<number>`count(*)::int` })
+      .from(deliveries)
+      .where(
+        and(eq(deliveries.tenantId, this.tenantId), inArray(deliveries.subscriptionId, [...ids]), eq(deliveries.status, 'HELD')),
+      )
+      .groupBy(deliveries.subscriptionId);
+    return new Map(rows.map((row) => [row.subscriptionId, row.count]));
   }
 }

@@ -1,0 +1,42 @@
+/**
+ * Which subscriptions receive an event: event type patterns (exact names and `prefix.*` / `*`
+ * wildcards) and channels. Pure, so the rules are unit-tested and the database only has to
+ * pre-select candidates with an indexed array overlap.
+ */
+
+export const WILDCARD = '*';
+
+export const BUILT_IN_PREFIX = 'hooklane.';
+
+/**
+ * Every subscription pattern that matches `eventType`: itself, each `prefix.*`, and `*`.
+ * Built-in `hooklane.*` events are not matched by `*`: they are received only when asked for.
+ */
+export function patternsMatching(eventType: string): string[] {
+  const segments = eventType.split('.');
+  const patterns = [eventType];
+  for (let length = segments.length - 1; length >= 1; length--) {
+    patterns.push(`${segments.slice(0, length).join('.')}.${WILDCARD}`);
+  }
+  if (!eventType.startsWith(BUILT_IN_PREFIX)) patterns.push(WILDCARD);
+  return patterns;
+}
+
+export function isWildcardPattern(pattern: string): boolean {
+  return pattern === WILDCARD || pattern.endsWith(`.${WILDCARD}`);
+}
+
+export interface MatchableSubscription {
+  eventTypes: readonly string[];
+  channels: readonly string[] | null;
+}
+
+export function subscriptionReceives(
+  subscription: MatchableSubscription,
+  event: { eventType: string; channels: readonly string[] | null },
+): boolean {
+  const patterns = patternsMatching(event.eventType);
+  if (!subscription.eventTypes.some((pattern) => patterns.includes(pattern))) return false;
+  if (subscription.channels === null) return true;
+  return (event.channels ?? []).some((channel) => subscription.channels!.includes(channel));
+}

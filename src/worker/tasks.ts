@@ -1,0 +1,40 @@
+import type { Task, TaskList } from 'graphile-worker';
+import { z } from 'zod';
+import type { JobCatalogue, JobName } from '../db/jobs.js';
+import { TenantScope } from '../db/tenant-scope.js';
+import { dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
+import { reopenFailedDeliveries } from '../delivery/recovery.js';
+
+/** Payload schemas of the job catalogue: a job is checked before any work is done for it. */
+const payloadSchemas: { [Name in JobName]: z.ZodType<JobCatalogue[Name]> } = {
+  deliver: z.object({ tenantId: z.string(), deliveryId: z.string() }),
+  deliver_stream: z.object({ tenantId: z.string(), subscriptionId: z.string(), orderingKey: z.string().nullable() }),
+  recover_subscription: z.object({ tenantId: z.string(), subscriptionId: z.string(), since: z.string(), until: z.string() }),
+};
+
+function typedTask<Name extends JobName>(name: Name, handler: (payload: JobCatalogue[Name]) => Promise<unknown>): Task {
+  return async (payload, helpers) => {
+    const parsed = payloadSchemas[name].safeParse(payload);
+    if (!parsed.success) {
+      // Retrying cannot fix a malformed payload: log it and let the job complete.
+      helpers.logger.error(`${name} job ${helpers.job.id} has a malformed payload; dropped`);
+      return;
+    }
+    await handler(parsed.data);
+  };
+}
+
+/** The task handlers: thin, each handing its checked payload to the delivery engine. */
+export function taskList(deps: DispatchDependencies): TaskList {
+  return {
+    deliver: typedTask('deliver', (job) => dispatchDelivery(deps, job)),
+    deliver_stream: typedTask('deliver_stream', (job) => drainStream(deps, job)),
+    recover_subscription: typedTask('recover_subscription', (job) =>
+      reopenFailedDeliveries(new TenantScope(deps.db, job.tenantId), {
+        subscriptionId: job.subscriptionId,
+        since: new Date(job.since),
+        until: new Date(job.until),
+      }),
+    ),
+  };
+}

@@ -1,0 +1,239 @@
+import http from 'node:http';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createEventType,
+  createSubscription,
+  getEvent,
+  gqlErrorCode,
+  publish,
+  retryDelivery,
+  updateSubscription,
+  waitForDelivery,
+  webhookHeadersOf,
+} from '../support/graphql-helpers.js';
+import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
+import { TestReceiver } from '../support/receiver.js';
+
+// Delivery attempts, retries and fan-out, end to end: GraphQL API → PostgreSQL → worker → real HTTP receivers.
+describe('delivery retries', () => {
+  let hooklane: TestHooklane;
+  const receivers: TestReceiver[] = [];
+
+  const newReceiver = async () => {
+    const receiver = await TestReceiver.start();
+    receivers.push(receiver);
+    return receiver;
+  };
+
+  /** A fresh tenant with one event type, so that tests sharing the instance never see each other's work. */
+  const newTenant = async (eventType = 'order.created') => {
+    const tenant = await hooklane.createTenant();
+    await createEventType(hooklane, tenant.token, { name: eventType });
+    return tenant;
+  };
+
+  // The public `graphile_worker.jobs` view (0.17) has no payload column, so the job's delivery id is read
+  // from the table behind it.
+  const pendingJobsFor = async (deliveryId: string) => {
+    const [row] = await hooklane.sql<{ count: number }[]>`
+      select count(*)::int as count from graphile_worker._private_jobs where payload->>'deliveryId' = ${deliveryId}`;
+    return row!.count;
+  };
+
+  beforeAll(async () => {
+    hooklane = await startTestHooklane({ DELIVERY_RETRY_SCHEDULE: '50ms,50ms', DELIVERY_TIMEOUT: '300ms' });
+  });
+  afterEach(async () => {
+    await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
+  });
+  afterAll(async () => {
+    await hooklane?.stop();
+  });
+
+  it('retries 500, 500 then succeeds on 200 with the same id, byte-identical body and valid signatures', async () => {
+    const tenant = await newTenant();
+    const receiver = await newReceiver();
+    receiver.replyWith({ status: 500, body: 'down' }, { status: 500, body: 'still down' }, { status: 200, body: 'ok' });
+    const { secret } = await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['order.created'] });
+
+    const event = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { orderId: 17 } });
+    expect(event.deliveries).toHaveLength(1);
+    const delivery = await waitForDelivery(hooklane, tenant.token, event.deliveries[0]!.id, 'SUCCEEDED');
+
+    const requests = await receiver.waitForRequests(3);
+    expect(receiver.requests).toHaveLength(3);
+    const webhook = new StandardWebhook(secret);
+    for (const request of requests) {
+      expect(request.method).toBe('POST');
+      expect(request.headers['webhook-id']).toBe(event.id);
+      expect(request.rawBody).toBe(requests[0]!.rawBody);
+      expect(webhook.verify(request.rawBody, webhookHeadersOf(request.headers))).toEqual({
+        type: 'order.created',
+        timestamp: event.createdAt,
+        data: { orderId: 17 },
+      });
+    }
+
+    expect(delivery.attemptCount).toBe(3);
+    expect(delivery.nextAttemptAt).toBeNull();
+    expect(delivery.attempts.map((attempt) => attempt.statusCode)).toEqual([500, 500, 200]);
+    expect(delivery.attempts.map((attempt) => attempt.responseBody)).toEqual(['down', 'still down', 'ok']);
+    // The contract: `error` says why an attempt failed (non-2xx included), null on success.
+    expect(delivery.attempts[0]!.error).toMatch(/500/);
+    expect(delivery.attempts[1]!.error).toMatch(/500/);
+    expect(delivery.attempts[2]!.error).toBeNull();
+  });
+
+  it('gives up after the schedule is spent: exactly 3 attempts, FAILED, no further requests', async () => {
+    const tenant = await newTenant();
+    const receiver = await newReceiver();
+    receiver.replyWith({ status: 500, body: 'nope' });
+    await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['order.created'] });
+
+    const event = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 1 } });
+    const delivery = await waitForDelivery(hooklane, tenant.token, event.deliveries[0]!.id, 'FAILED');
+    expect(delivery.attemptCount).toBe(3);
+    expect(delivery.nextAttemptAt).toBeNull();
+    expect(delivery.attempts.map((attempt) => attempt.statusCode)).toEqual([500, 500, 500]);
+    expect(receiver.requests).toHaveLength(3);
+
+    // Nothing is left queued for this delivery, and nothing more arrives (the schedule is 50ms, so
+    // a stray retry would show up well within this wait).
+    await eventually(async () => ((await pendingJobsFor(delivery.id)) === 0 ? true : undefined), 5_000, 'no pending job');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(receiver.requests).toHaveLength(3);
+    const after = await waitForDelivery(hooklane, tenant.token, delivery.id, 'FAILED');
+    expect(after.attemptCount).toBe(3);
+  });
+
+  it('records a timed-out attempt with no status code, then retries', async () => {
+    const tenant = await newTenant();
+    const receiver = await newReceiver();
+    receiver.replyWith({ status: 200, body: 'too late', delayMs: 1_000 }, { status: 200, body: 'ok' });
+    await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['order.created'] });
+
+    const event = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { slow: true } });
+    const delivery = await waitForDelivery(hooklane, tenant.token, event.deliveries[0]!.id, 'SUCCEEDED');
+    expect(delivery.attemptCount).toBe(2);
+    const [timedOut, succeeded] = delivery.attempts;
+    expect(timedOut!.statusCode).toBeNull();
+    expect(timedOut!.error).toMatch(/time/i);
+    expect(timedOut!.durationMs).toBeGreaterThanOrEqual(250);
+    expect(timedOut!.durationMs).toBeLessThan(1_000);
+    expect(succeeded).toMatchObject({ statusCode: 200, error: null, responseBody: 'ok' });
+    expect(receiver.requests).toHaveLength(2);
+  });
+
+  it('does not follow a 302 redirect and counts it as a failure', async () => {
+    const tenant = await newTenant();
+    const target = await newReceiver();
+    const redirector = await newReceiver();
+    redirector.replyWith({ status: 302, headers: { location: target.url } });
+    await createSubscription(hooklane, tenant.token, { url: redirector.url, eventTypes: ['order.created'] });
+
+    const event = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: {} });
+    const delivery = await waitForDelivery(hooklane, tenant.token, event.deliveries[0]!.id, 'FAILED');
+    expect(delivery.attemptCount).toBe(3);
+    expect(delivery.attempts.map((attempt) => attempt.statusCode)).toEqual([302, 302, 302]);
+    for (const attempt of delivery.attempts) expect(attempt.error).toMatch(/302/);
+    expect(redirector.requests).toHaveLength(3);
+    expect(target.requests).toHaveLength(0);
+  });
+
+  it('records a refused connection as a network error attempt', async () => {
+    const tenant = await newTenant();
+    // A port that was just free: bind it, note it, close it.
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    await createSubscription(hooklane, tenant.token, { url: `http://127.0.0.1:${port}/hook`, eventTypes: ['order.created'] });
+
+    const event = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { x: 1 } });
+    const delivery = await waitForDelivery(hooklane, tenant.token, event.deliveries[0]!.id, 'FAILED');
+    expect(delivery.attemptCount).toBe(3);
+    for (const attempt of delivery.attempts) {
+      expect(attempt.statusCode).toBeNull();
+      expect(attempt.responseBody).toBeNull();
+      expect(attempt.error).toMatch(/ECONNREFUSED/);
+    }
+  });
+
+  it('retryDelivery returns a FAILED delivery to PENDING and sends it again', async () => {
+    const tenant = await newTenant();
+    const receiver = await newReceiver();
+    receiver.replyWith({ status: 503 });
+    await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['order.created'] });
+    const event = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { retry: 'me' } });
+    const failed = await waitForDelivery(hooklane, tenant.token, event.deliveries[0]!.id, 'FAILED');
+    expect(failed.attemptCount).toBe(3);
+    await eventually(async () => ((await pendingJobsFor(failed.id)) === 0 ? true : undefined), 5_000, 'no pending job');
+
+    receiver.replyWith({ status: 200, body: 'fixed' });
+    const retried = await retryDelivery(hooklane, tenant.token, failed.id);
+    expect(retried.id).toBe(failed.id);
+    expect(retried.status).toBe('PENDING');
+    expect(retried.nextAttemptAt).not.toBeNull();
+
+    const succeeded = await waitForDelivery(hooklane, tenant.token, failed.id, 'SUCCEEDED');
+    expect(succeeded.attemptCount).toBe(4);
+    expect(succeeded.attempts).toHaveLength(4);
+    expect(succeeded.attempts.map((attempt) => attempt.statusCode)).toEqual([503, 503, 503, 200]);
+    expect(succeeded.nextAttemptAt).toBeNull();
+    const requests = await receiver.waitForRequests(4);
+    expect(new Set(requests.map((request) => request.headers['webhook-id']))).toEqual(new Set([event.id]));
+    expect(new Set(requests.map((request) => request.rawBody)).size).toBe(1);
+  });
+
+  it('retryDelivery of an unknown id is NOT_FOUND', async () => {
+    const tenant = await newTenant();
+    const code = await gqlErrorCode(
+      hooklane,
+      tenant.token,
+      'mutation($input: RetryDeliveryInput!) { retryDelivery(input: $input) { delivery { id } } }',
+      { input: { id: 'dlv_00000000000000000000000000000000' } },
+    );
+    expect(code).toBe('NOT_FOUND');
+  });
+
+  it('fans out to the enabled subscriptions of the event type with one webhook-id, and holds the disabled one', async () => {
+    const tenant = await newTenant('order.created');
+    await createEventType(hooklane, tenant.token, { name: 'order.cancelled' });
+    const [first, second, disabled, otherType] = await Promise.all([newReceiver(), newReceiver(), newReceiver(), newReceiver()]);
+    const a = await createSubscription(hooklane, tenant.token, { url: first!.url, eventTypes: ['order.created'] });
+    const b = await createSubscription(hooklane, tenant.token, { url: second!.url, eventTypes: ['order.cancelled', 'order.created'] });
+    const off = await createSubscription(hooklane, tenant.token, { url: disabled!.url, eventTypes: ['order.created'] });
+    const other = await createSubscription(hooklane, tenant.token, { url: otherType!.url, eventTypes: ['order.cancelled'] });
+    const updated = await updateSubscription(hooklane, tenant.token, { id: off.subscription.id, enabled: false });
+    expect(updated.enabled).toBe(false);
+
+    const event = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { fan: 'out' } });
+    const bySubscription = new Map(event.deliveries.map((delivery) => [delivery.subscription.id, delivery]));
+    expect([...bySubscription.keys()].sort()).toEqual([a.subscription.id, b.subscription.id, off.subscription.id].sort());
+    expect(bySubscription.get(off.subscription.id)!.status).toBe('HELD');
+    expect(bySubscription.has(other.subscription.id)).toBe(false);
+
+    for (const subscription of [a, b]) {
+      await waitForDelivery(hooklane, tenant.token, bySubscription.get(subscription.subscription.id)!.id, 'SUCCEEDED');
+    }
+    const [toFirst] = await first!.waitForRequests(1);
+    const [toSecond] = await second!.waitForRequests(1);
+    expect(toFirst!.headers['webhook-id']).toBe(event.id);
+    expect(toSecond!.headers['webhook-id']).toBe(event.id);
+    expect(toFirst!.rawBody).toBe(toSecond!.rawBody);
+    // Each subscription signs with its own secret.
+    expect(new StandardWebhook(a.secret).verify(toFirst!.rawBody, webhookHeadersOf(toFirst!.headers))).toBeTruthy();
+    expect(new StandardWebhook(b.secret).verify(toSecond!.rawBody, webhookHeadersOf(toSecond!.headers))).toBeTruthy();
+    expect(() => new StandardWebhook(a.secret).verify(toSecond!.rawBody, webhookHeadersOf(toSecond!.headers))).toThrow();
+
+    const [row] = await hooklane.sql<{ count: number }[]>`
+      select count(*)::int as count from deliveries where subscription_id = ${other.subscription.id}`;
+    expect(row!.count).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(disabled!.requests).toHaveLength(0);
+    expect(otherType!.requests).toHaveLength(0);
+    expect(first!.requests).toHaveLength(1);
+    expect(second!.requests).toHaveLength(1);
+  });
+});
