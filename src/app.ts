@@ -5,7 +5,7 @@ import { TokenVerifier } from './auth/jwt.js';
 import type { Config } from './config.js';
 import { connectDatabase, type DatabaseClient } from './db/client.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
-import { applyMigrations } from './db/migrate.js';
+import { APP_ROLE, appRoleAvailable, applyMigrations } from './db/migrate.js';
 import { PayloadSchemas } from './domain/payload-schemas.js';
 import { SubscriptionFairness } from './delivery/fairness.js';
 import { HttpSender } from './delivery/http-sender.js';
@@ -49,8 +49,16 @@ export async function startHooklane(config: Config, logger: Logger): Promise<Hoo
   };
 
   try {
-    client = connectDatabase(database.url, { max: 20 });
-    await applyMigrations(client.db, database.url);
+    const owner = connectDatabase(database.url, { max: 1 });
+    let role: string | undefined;
+    try {
+      await applyMigrations(owner.db, database.url);
+      role = (await appRoleAvailable(owner.db)) ? APP_ROLE : undefined;
+    } finally {
+      await owner.close();
+    }
+    if (!role) logger.warn('the hooklane_app role is not available: row-level security is not enforced (see README, Security)');
+    client = connectDatabase(database.url, { max: 20, role });
 
     if (config.role !== 'api') {
       sender = new HttpSender({
@@ -61,6 +69,8 @@ export async function startHooklane(config: Config, logger: Logger): Promise<Hoo
       const fairness = new SubscriptionFairness(
         Math.max(1, Math.floor(config.worker.concurrency * config.worker.subscriptionShare)),
         config.delivery.timeoutMs,
+        Math.random,
+        config.worker.concurrency,
       );
       worker = await startWorker(
         { databaseUrl: database.url, concurrency: config.worker.concurrency, pollIntervalMs: config.worker.pollIntervalMs },
@@ -71,6 +81,7 @@ export async function startHooklane(config: Config, logger: Logger): Promise<Hoo
           retryScheduleMs: config.delivery.retryScheduleMs,
           timeoutMs: config.delivery.timeoutMs,
           disableAfterMs: config.delivery.disableAfterMs,
+          tenantInFlightQuota: config.quotas.deliveriesInFlight,
         },
         logger,
       );

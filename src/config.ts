@@ -50,6 +50,17 @@ const environmentSchema = z.object({
   WORKER_SUBSCRIPTION_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
   WORKER_POLL_INTERVAL: duration('1s'),
   GRAPHQL_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(10),
+  GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5000),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10000).default(30),
+  GRAPHQL_INTROSPECTION: booleanFlag.default(true),
+  QUOTA_PUBLISH_RATE: z.coerce.number().int().min(1).default(20_000),
+  QUOTA_PUBLISH_BURST: z.coerce.number().int().min(1).default(100_000),
+  QUOTA_EVENTS_PER_MONTH: z.coerce.number().int().min(1).max(2_000_000_000).default(100_000_000),
+  QUOTA_SUBSCRIPTIONS: z.coerce.number().int().min(1).default(1_000),
+  QUOTA_EVENT_TYPES: z.coerce.number().int().min(1).default(1_000),
+  QUOTA_PAYLOAD_BYTES: z.coerce.number().int().min(1).max(16 * 1024 * 1024).default(256 * 1024),
+  QUOTA_DELIVERIES_IN_FLIGHT: optionalText.pipe(z.string().regex(/^[1-9]\d*$/, 'must be a positive whole number').transform(Number).optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -76,8 +87,21 @@ export interface Config {
     disableAfterMs: number;
   };
   worker: { concurrency: number; pollIntervalMs: number; subscriptionShare: number };
-  api: { maxPageSize: number };
+  api: { maxPageSize: number; maxDepth: number; maxCost: number; maxAliases: number; introspection: boolean };
+  quotas: QuotaDefaults;
   logLevel: Environment['LOG_LEVEL'];
+}
+
+/** Quota defaults for every tenant; an operator overrides them per tenant with updateTenantQuotas. */
+export interface QuotaDefaults {
+  publishRate: number;
+  publishBurst: number;
+  eventsPerMonth: number;
+  subscriptions: number;
+  eventTypes: number;
+  payloadBytes: number;
+  /** Null: no limit. */
+  deliveriesInFlight: number | null;
 }
 
 export class ConfigError extends Error {
@@ -117,7 +141,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollIntervalMs: e.WORKER_POLL_INTERVAL,
       subscriptionShare: e.WORKER_SUBSCRIPTION_SHARE,
     },
-    api: { maxPageSize: e.GRAPHQL_MAX_PAGE_SIZE },
+    api: {
+      maxPageSize: e.GRAPHQL_MAX_PAGE_SIZE,
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      introspection: e.GRAPHQL_INTROSPECTION,
+    },
+    quotas: {
+      publishRate: e.QUOTA_PUBLISH_RATE,
+      publishBurst: e.QUOTA_PUBLISH_BURST,
+      eventsPerMonth: e.QUOTA_EVENTS_PER_MONTH,
+      subscriptions: e.QUOTA_SUBSCRIPTIONS,
+      eventTypes: e.QUOTA_EVENT_TYPES,
+      payloadBytes: e.QUOTA_PAYLOAD_BYTES,
+      deliveriesInFlight: e.QUOTA_DELIVERIES_IN_FLIGHT ?? null,
+    },
     logLevel: e.LOG_LEVEL,
   };
 }

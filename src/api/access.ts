@@ -1,4 +1,5 @@
-import { ForbiddenError, UnauthenticatedError } from '../errors.js';
+import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors.js';
+import { effectiveQuotas, type Quotas } from '../tenancy/quotas.js';
 import { hasScope } from '../auth/viewer.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import type { RequestContext } from './context.js';
@@ -20,6 +21,22 @@ export function tenantScopeFor(context: RequestContext, right: TenantRight, expl
   }
   if (!hasScope(viewer, right)) throw new ForbiddenError(`This token lacks the ${right} scope`);
   return new TenantScope(context.services.db, tenantId);
+}
+
+/**
+ * The tenant scope plus the tenant's quotas, for mutations that spend them. A tenant named by an
+ * admin token must exist and be active, else NOT_FOUND (a tenant token's own tenant was checked
+ * when the request was authenticated).
+ */
+export async function tenantWithQuotas(
+  context: RequestContext,
+  right: TenantRight,
+  explicitTenantId?: string | null,
+): Promise<{ scope: TenantScope; quotas: Quotas }> {
+  const scope = tenantScopeFor(context, right, explicitTenantId);
+  const tenant = await context.tenants.activeTenant(scope.tenantId);
+  if (!tenant) throw new NotFoundError('Tenant', scope.tenantId);
+  return { scope, quotas: effectiveQuotas(tenant, context.services.config.quotas) };
 }
 
 export function requireAdmin(context: RequestContext): void {

@@ -3,7 +3,8 @@ import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { PayloadSchemas } from '../domain/payload-schemas.js';
-import type { Loaders } from './loaders.js';
+import type { TenantDirectory } from '../tenancy/tenant-directory.js';
+import type { Loaders, PlatformLoaders } from './loaders.js';
 
 /** Long-lived things every request may use. */
 export interface ApiServices {
@@ -16,6 +17,10 @@ export interface ApiServices {
 export interface RequestContext {
   viewer: Viewer;
   services: ApiServices;
+  /** Active tenants and their quotas, cached briefly. */
+  tenants: TenantDirectory;
   /** Batched loaders for the tenant the request acts for; created on first use. */
   loaders(tenantId: string): Loaders;
+  /** Batched loaders above any one tenant (operator views). */
+  platformLoaders(): PlatformLoaders;
 }

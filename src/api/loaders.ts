@@ -1,6 +1,9 @@
 import DataLoader from 'dataloader';
 import type { DeliveryAttemptRow, DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
+import type { Database } from '../db/client.js';
+import { usagePeriod } from '../db/scoped/tenant.js';
 import type { TenantScope } from '../db/tenant-scope.js';
+import { usageOfTenants, type TenantUsageRow } from '../db/tenants.js';
 
 /** Per-request, per-tenant batching: a list of N events costs one query per field, not N. */
 export interface Loaders {
@@ -46,6 +49,19 @@ export function createLoaders(scope: TenantScope): Loaders {
     heldCount: new DataLoader(async (subscriptionIds) => {
       const counts = await scope.subscriptions.countHeld(subscriptionIds);
       return subscriptionIds.map((id) => counts.get(id) ?? 0);
+    }),
+  };
+}
+
+export interface PlatformLoaders {
+  tenantUsage: DataLoader<string, TenantUsageRow | undefined>;
+}
+
+export function createPlatformLoaders(db: Database): PlatformLoaders {
+  return {
+    tenantUsage: new DataLoader(async (tenantIds) => {
+      const usage = await usageOfTenants(db, tenantIds, usagePeriod());
+      return tenantIds.map((id) => usage.get(id));
     }),
   };
 }

@@ -14,7 +14,8 @@ import { TenantScope } from '../db/tenant-scope.js';
 import { TenantDirectory } from '../tenancy/tenant-directory.js';
 import type { ApiServices, RequestContext } from './context.js';
 import { formatErrorFor } from './errors.js';
-import { createLoaders, type Loaders } from './loaders.js';
+import { costLimitPlugin, hardeningRules } from './hardening.js';
+import { createLoaders, createPlatformLoaders, type Loaders } from './loaders.js';
 import { buildResolvers } from './resolvers/index.js';
 
 /** The schema has no subscriptions: refuse them as a validation error (a client mistake). */
@@ -54,7 +55,7 @@ async function authenticate(
     if (error instanceof TokenError) throw new UnauthenticatedError(error.message);
     throw error;
   }
-  if (viewer.tenantId && !(await tenants.isActive(viewer.tenantId))) {
+  if (viewer.tenantId && !(await tenants.activeTenant(viewer.tenantId))) {
     throw new UnauthenticatedError('The token names a tenant that does not exist or is not active');
   }
   return viewer;
@@ -67,6 +68,11 @@ const requestBodyErrors: express.ErrorRequestHandler = (error: { status?: number
   const message = status === 413 ? `The request body is larger than ${REQUEST_BODY_LIMIT}` : 'The request body is not valid JSON';
   res.status(status).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT', reason: error.type ?? 'BAD_REQUEST' } }] });
 };
+
+function once<T>(create: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= create());
+}
 
 function loaderCache(services: ApiServices): (tenantId: string) => Loaders {
   const byTenant = new Map<string, Loaders>();
@@ -88,13 +94,16 @@ export async function startApiServer(options: {
 }): Promise<ApiServer> {
   const { services, verifier, readiness, logger } = options;
   const tenants = new TenantDirectory(services.db);
+  const limits = services.config.api;
   const apollo = new ApolloServer<RequestContext>({
     typeDefs: readFileSync(SCHEMA_PATH, 'utf8'),
-    resolvers: buildResolvers(),
+    resolvers: buildResolvers(logger),
     formatError: formatErrorFor(logger),
     includeStacktraceInErrorResponses: false,
-    introspection: true,
-    validationRules: [noSubscriptionOperations],
+    introspection: limits.introspection,
+    allowBatchedHttpRequests: false,
+    validationRules: [noSubscriptionOperations, ...hardeningRules(limits)],
+    plugins: [costLimitPlugin(limits)],
   });
   await apollo.start();
 
@@ -119,7 +128,9 @@ export async function startApiServer(options: {
       context: async ({ req }) => ({
         viewer: await authenticate(req.headers.authorization, verifier, tenants, services.config.auth.tenantClaim),
         services,
+        tenants,
         loaders: loaderCache(services),
+        platformLoaders: once(() => createPlatformLoaders(services.db)),
       }),
     }),
   );

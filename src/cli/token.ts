@@ -1,40 +1,52 @@
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { effectiveJwtSecret } from '../auth/dev-secret.js';
 import { signHs256Token } from '../auth/jwt.js';
 import { loadConfig } from '../config.js';
 
-const USAGE = `Usage: npm run token -- --admin | --tenant <id> [--scope "events:publish ..."] [--expires 30d]
+const usage = (command: string) => `Usage: ${command} --admin | --tenant <id> [--scope "events:publish ..."] [--expires 30d]
 Prints an HS256 JWT signed with AUTH_JWT_SECRET, or with the development secret in DATA_DIR.`;
 
-const { values } = parseArgs({
-  options: {
-    admin: { type: 'boolean', default: false },
-    tenant: { type: 'string' },
-    scope: { type: 'string' },
-    expires: { type: 'string', default: '30d' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+/** `npm run token` and `hooklane token`: prints a signed JWT. Returns the exit code. */
+export async function tokenCommand(args: string[], command = 'npm run token --'): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      admin: { type: 'boolean', default: false },
+      tenant: { type: 'string' },
+      scope: { type: 'string' },
+      expires: { type: 'string', default: '30d' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
 
-if (values.help || (!values.admin && !values.tenant)) {
-  console.log(USAGE);
-  process.exit(values.help ? 0 : 1);
+  if (values.help || (!values.admin && !values.tenant)) {
+    console.log(usage(command));
+    return values.help ? 0 : 1;
+  }
+
+  const config = loadConfig();
+  const secret = effectiveJwtSecret(config);
+  if (!secret) {
+    console.error('AUTH_JWKS_URL is set: tokens come from your identity provider, not from this command.');
+    return 1;
+  }
+  const claims: Record<string, unknown> = { sub: values.admin ? 'cli-admin' : `cli-${values.tenant}` };
+  if (values.admin) claims.roles = ['admin'];
+  if (values.tenant) claims[config.auth.tenantClaim] = values.tenant;
+  if (values.scope) claims.scope = values.scope;
+  console.log(
+    await signHs256Token(secret, claims, {
+      expiresIn: values.expires,
+      issuer: config.auth.issuer,
+      audience: config.auth.audience,
+    }),
+  );
+  return 0;
 }
 
-const config = loadConfig();
-const secret = effectiveJwtSecret(config);
-if (!secret) {
-  console.error('AUTH_JWKS_URL is set: tokens come from your identity provider, not from this command.');
-  process.exit(1);
+// Run as a script (`tsx src/cli/token.ts`), not when imported by the hooklane CLI.
+if (process.argv[1] && pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url) {
+  process.exitCode = await tokenCommand(process.argv.slice(2));
 }
-const claims: Record<string, unknown> = { sub: values.admin ? 'cli-admin' : `cli-${values.tenant}` };
-if (values.admin) claims.roles = ['admin'];
-if (values.tenant) claims[config.auth.tenantClaim] = values.tenant;
-if (values.scope) claims.scope = values.scope;
-console.log(
-  await signHs256Token(secret, claims, {
-    expiresIn: values.expires,
-    issuer: config.auth.issuer,
-    audience: config.auth.audience,
-  }),
-);

@@ -9,8 +9,11 @@ import type { Executor } from './client.js';
 export interface JobCatalogue {
   /** Make the next attempt of one delivery (unordered subscriptions). */
   deliver: { tenantId: string; deliveryId: string };
-  /** Work through the pending deliveries of one ordered stream, oldest first. */
-  deliver_stream: { tenantId: string; subscriptionId: string; orderingKey: string | null };
+  /**
+   * Work through the pending deliveries of one ordered stream, oldest first. `drain` (a subscription
+   * just enabled) sends every due delivery of the subscription oldest first, without waiting on retries.
+   */
+  deliver_stream: { tenantId: string; subscriptionId: string; orderingKey: string | null; drain?: boolean };
   /** Re-send the FAILED deliveries of a subscription created in [since, until). */
   recover_subscription: { tenantId: string; subscriptionId: string; since: string; until: string };
 }
@@ -49,12 +52,9 @@ export async function enqueueJobs(db: Executor, specs: readonly JobSpec[], optio
     priority: null,
     flags: null,
   }));
-  // One parameter for the whole batch: a JSON array expanded into job_spec records server-side.
-  await db.execute(sql`
-    select 1 from graphile_worker.add_jobs(array(
-      select json_populate_record(null::graphile_worker.job_spec, spec)
-      from json_array_elements(${JSON.stringify(rows)}::json) as spec
-    ), ${options.preserveRunAt ?? false})`);
+  // One parameter for the whole batch: a JSON array that hooklane_enqueue_jobs (see migrate.ts)
+  // expands into graphile-worker job_spec records and hands to its add_jobs.
+  await db.execute(sql`select hooklane_enqueue_jobs(${JSON.stringify(rows)}::json, ${options.preserveRunAt ?? false})`);
 }
 
 /** The job key of a delivery's next attempt: at most one pending job per delivery. */
@@ -79,5 +79,16 @@ export function streamJob(tenantId: string, subscriptionId: string, orderingKey:
     jobKey: key,
     queueName: key,
     ...(runAt ? { runAt } : {}),
+  };
+}
+
+/** Sends a just-enabled subscription's released deliveries one after another, oldest first. */
+export function drainJob(tenantId: string, subscriptionId: string): JobSpec {
+  const key = `drain:${subscriptionId}`;
+  return {
+    task: 'deliver_stream',
+    payload: { tenantId, subscriptionId, orderingKey: null, drain: true },
+    jobKey: key,
+    queueName: key,
   };
 }

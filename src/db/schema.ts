@@ -9,6 +9,7 @@ import {
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   unique,
@@ -17,11 +18,55 @@ import {
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
 
+export const tenantStatus = pgEnum('tenant_status', ['ACTIVE', 'SUSPENDED']);
+
 export const tenants = pgTable('tenants', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
+  status: tenantStatus('status').notNull().default('ACTIVE'),
+  /** Quota overrides set by an operator; null takes the configured default. */
+  quotaPublishRate: integer('quota_publish_rate'),
+  quotaPublishBurst: integer('quota_publish_burst'),
+  quotaEventsPerMonth: integer('quota_events_per_month'),
+  quotaSubscriptions: integer('quota_subscriptions'),
+  quotaEventTypes: integer('quota_event_types'),
+  quotaPayloadBytes: integer('quota_payload_bytes'),
+  quotaDeliveriesInFlight: integer('quota_deliveries_in_flight'),
+  /** The publish-rate token bucket, shared by every API process. */
+  publishTokens: doublePrecision('publish_tokens'),
+  publishTokensAt: timestamp('publish_tokens_at', { withTimezone: true, mode: 'date' }),
   createdAt: createdAt(),
 });
+
+/** Events published per tenant and calendar month (UTC), for the monthly quota. */
+export const tenantUsage = pgTable(
+  'tenant_usage',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    period: text('period').notNull(),
+    events: integer('events').notNull().default(0),
+  },
+  (table) => [primaryKey({ columns: [table.tenantId, table.period] }), check('tenant_usage_events_nonnegative', sql`${table.events} >= 0`)],
+);
+
+/** Every management mutation: who, what, when, from which token subject. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: text('id').primaryKey(),
+    /** The tenant acted on; null for platform actions that outlive their tenant (its deletion). */
+    tenantId: text('tenant_id').references(() => tenants.id, { onDelete: 'cascade' }),
+    actorSubject: text('actor_subject'),
+    actorRole: text('actor_role').notNull(),
+    action: text('action').notNull(),
+    targetId: text('target_id'),
+    details: jsonb('details'),
+    createdAt: createdAt(),
+  },
+  (table) => [index('audit_log_tenant_idx').on(table.tenantId, table.id)],
+);
 
 export const eventTypes = pgTable(
   'event_types',
@@ -141,6 +186,7 @@ export const deliveries = pgTable(
     index('deliveries_event_idx').on(table.eventId),
     index('deliveries_subscription_idx').on(table.subscriptionId, table.id),
     index('deliveries_subscription_status_idx').on(table.subscriptionId, table.status, table.id),
+    index('deliveries_pending_by_tenant_idx').on(table.tenantId).where(sql`${table.status} = 'PENDING'`),
     index('deliveries_claimed_idx').on(table.subscriptionId).where(sql`${table.claimedUntil} is not null`),
     check('deliveries_attempt_count_nonnegative', sql`${table.attemptCount} >= 0`),
   ],
@@ -182,6 +228,8 @@ export const deliveryAttempts = pgTable(
 );
 
 export type TenantRow = typeof tenants.$inferSelect;
+export type AuditLogRow = typeof auditLog.$inferSelect;
+export type TenantStatus = (typeof tenantStatus.enumValues)[number];
 export type EventTypeRow = typeof eventTypes.$inferSelect;
 export type SubscriptionRow = typeof subscriptions.$inferSelect;
 export type EventRow = typeof events.$inferSelect;

@@ -1,5 +1,5 @@
 import type { Database, Executor } from '../db/client.js';
-import { deliverJob, enqueueJobs, streamJob, type JobCatalogue } from '../db/jobs.js';
+import { deliverJob, drainJob, enqueueJobs, streamJob, type JobCatalogue } from '../db/jobs.js';
 import type { AttemptRecord, DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { bodyForMode } from './body.js';
@@ -24,15 +24,19 @@ export interface DispatchDependencies {
   timeoutMs: number;
   /** SUBSCRIPTION_DISABLE_AFTER: how long every delivery must have failed before auto-disable. */
   disableAfterMs: number;
+  /** QUOTA_DELIVERIES_IN_FLIGHT: a tenant's deliveries in flight at once, unless it has its own; null: no limit. */
+  tenantInFlightQuota: number | null;
   random?: () => number;
 }
+
+type DeferReason = 'fairness' | 'max_in_flight' | 'rate_limit' | 'tenant_quota';
 
 /** Which job carries a delivery forward: its own, or its ordered stream's. */
 export type Continuation = 'delivery' | 'stream';
 
 export type DispatchOutcome =
   | { kind: 'skipped'; reason: 'not_claimable' | 'held' }
-  | { kind: 'deferred'; until: Date; reason: 'fairness' | 'max_in_flight' | 'rate_limit' }
+  | { kind: 'deferred'; until: Date; reason: DeferReason }
   | { kind: 'attempted'; result: SendResult; decision: RetryDecision };
 
 /**
@@ -72,12 +76,16 @@ export async function dispatchDelivery(
   }
 }
 
-/** The subscription's own flow control: maxInFlight across all workers, then its rate limit. */
+/** Flow control across all workers: the tenant's in-flight quota, the subscription's maxInFlight, then its rate limit. */
 async function admit(
   scope: TenantScope,
   deps: DispatchDependencies,
   work: DeliveryWork,
-): Promise<{ reason: 'max_in_flight' | 'rate_limit'; waitMs: number } | undefined> {
+): Promise<{ reason: DeferReason; waitMs: number } | undefined> {
+  const tenantLimit = work.tenantInFlightQuota ?? deps.tenantInFlightQuota;
+  if (tenantLimit !== null && (await scope.deliveries.countInFlight()) > tenantLimit) {
+    return { reason: 'tenant_quota', waitMs: deps.fairness.backoffMs(`tenant:${scope.tenantId}`) };
+  }
   if (work.maxInFlight !== null) {
     // The count includes this delivery's own claim, taken before counting: two workers racing for
     // the last slot both see each other and back off, so the limit is never exceeded.
@@ -102,7 +110,7 @@ async function defer(
   work: DeliveryWork,
   continuation: Continuation,
   waitMs: number,
-  reason: 'fairness' | 'max_in_flight' | 'rate_limit',
+  reason: DeferReason,
 ): Promise<DispatchOutcome> {
   const until = new Date(Date.now() + waitMs);
   await scope.transaction(async (tx, executor) => {
@@ -200,6 +208,7 @@ const STREAM_RECHECK_MS = 1_000;
  * order holds; other keys have their own streams and are not blocked.
  */
 export async function drainStream(deps: DispatchDependencies, job: JobCatalogue['deliver_stream']): Promise<void> {
+  if (job.drain) return drainReleased(deps, job);
   const scope = new TenantScope(deps.db, job.tenantId);
   const wakeAt = (runAt: Date) =>
     enqueueJobs(deps.db, [streamJob(job.tenantId, job.subscriptionId, job.orderingKey, runAt)]);
@@ -221,4 +230,20 @@ export async function drainStream(deps: DispatchDependencies, job: JobCatalogue[
     if (outcome.kind === 'deferred' || outcome.decision.action === 'retry') return;
   }
   await wakeAt(new Date());
+}
+
+/**
+ * A just-enabled unordered subscription's backlog: sends its due deliveries one after another,
+ * oldest first, so that held deliveries go out in publish order. A failed one is retried on its
+ * own job and does not hold the rest back (the subscription is not ordered).
+ */
+async function drainReleased(deps: DispatchDependencies, job: JobCatalogue['deliver_stream']): Promise<void> {
+  const scope = new TenantScope(deps.db, job.tenantId);
+  for (let sent = 0; sent < STREAM_BATCH; sent++) {
+    const next = await scope.deliveries.oldestDue(job.subscriptionId);
+    if (!next) return;
+    const outcome = await dispatchDelivery(deps, { tenantId: job.tenantId, deliveryId: next.id }, 'delivery');
+    if (outcome.kind === 'skipped' && outcome.reason === 'held') return;
+  }
+  await enqueueJobs(deps.db, [drainJob(job.tenantId, job.subscriptionId)]);
 }

@@ -1,5 +1,5 @@
 import type { Executor } from '../db/client.js';
-import { deliverJob, enqueueJobs, streamJob, type JobSpec } from '../db/jobs.js';
+import { deliverJob, drainJob, enqueueJobs, streamJob, type JobSpec } from '../db/jobs.js';
 import type { NewDelivery } from '../db/scoped/deliveries.js';
 import type { NewEvent } from '../db/scoped/events.js';
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
@@ -69,8 +69,8 @@ async function createDeliveries(scope: TenantScope, executor: Executor, events: 
 
 /**
  * Enqueues the jobs that send PENDING deliveries: one `deliver` job each for unordered
- * subscriptions, one `deliver_stream` job per ordered stream. `drainInOrder` puts unordered ones in
- * one queue per subscription so that a backlog goes out in publish order; `wakeStreams` runs
+ * subscriptions, one `deliver_stream` job per ordered stream. `drainInOrder` sends an unordered
+ * subscription's backlog through one drain job, so that it goes out in publish order; `wakeStreams` runs
  * ordered streams now even if they were waiting for a retry.
  */
 export async function scheduleDeliveries(
@@ -87,8 +87,11 @@ export async function scheduleDeliveries(
     if (subscriptionsById.get(row.subscriptionId)?.ordered) {
       const job = streamJob(tenantId, row.subscriptionId, row.orderingKey);
       streams.set(job.jobKey!, job);
+    } else if (options.drainInOrder) {
+      const job = drainJob(tenantId, row.subscriptionId);
+      streams.set(job.jobKey!, job);
     } else {
-      deliverJobs.push(deliverJob(tenantId, row.id, options.drainInOrder ? { queueName: `drain:${row.subscriptionId}` } : {}));
+      deliverJobs.push(deliverJob(tenantId, row.id));
     }
   }
   await enqueueJobs(executor, deliverJobs);

@@ -66,10 +66,10 @@ export function optionalChannels(channels: readonly string[] | null | undefined,
   return [...new Set(channels)];
 }
 
-export function optionalOrderingKey(key: string | null | undefined): string | null {
+export function optionalOrderingKey(key: string | null | undefined, field = 'orderingKey'): string | null {
   if (key === null || key === undefined) return null;
   if (key.length === 0 || key.length > MAX_ORDERING_KEY_LENGTH) {
-    throw new BadUserInputError(`orderingKey must be 1 to ${MAX_ORDERING_KEY_LENGTH} characters`, 'orderingKey');
+    throw new BadUserInputError(`orderingKey must be 1 to ${MAX_ORDERING_KEY_LENGTH} characters`, field);
   }
   return key;
 }

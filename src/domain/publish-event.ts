@@ -8,12 +8,12 @@ import { writeEvents, type WrittenEvent } from '../delivery/fan-out.js';
 import { isBuiltInEventType } from '../delivery/operational-events.js';
 import {
   MAX_IDEMPOTENCY_KEY_LENGTH,
-  MAX_PAYLOAD_BYTES,
   optionalChannels,
   optionalOrderingKey,
   requireEventTypeName,
 } from './input-rules.js';
 import type { PayloadSchemas } from './payload-schemas.js';
+import { reservePublishQuota, type Quotas } from '../tenancy/quotas.js';
 
 export const MAX_EVENTS_PER_BATCH = 1_000;
 
@@ -43,7 +43,7 @@ function checkShape(request: PublishRequest, index?: number) {
   return {
     eventType,
     idempotencyKey,
-    orderingKey: optionalOrderingKey(request.orderingKey),
+    orderingKey: optionalOrderingKey(request.orderingKey, `${prefix}orderingKey`),
     channels: optionalChannels(request.channels, `${prefix}channels`),
   };
 }
@@ -56,6 +56,7 @@ function checkShape(request: PublishRequest, index?: number) {
 export async function publishEvents(
   scope: TenantScope,
   schemas: PayloadSchemas,
+  quotas: Quotas,
   requests: readonly PublishRequest[],
   options: { batch: boolean } = { batch: true },
 ): Promise<WrittenEvent[]> {
@@ -76,16 +77,27 @@ export async function publishEvents(
     const payload = requests[index]!.payload;
     schemas.assertPayload(eventType, payload, `${prefix}payload`);
     const body = deliveryBody(event.eventType, createdAt, payload);
-    if (Buffer.byteLength(body) > MAX_PAYLOAD_BYTES) {
-      throw new BadUserInputError(`payload must be at most ${MAX_PAYLOAD_BYTES} bytes of JSON`, `${prefix}payload`);
+    if (Buffer.byteLength(body) > quotas.payloadBytes) {
+      throw new BadUserInputError(`payload must be at most ${quotas.payloadBytes} bytes of JSON`, `${prefix}payload`);
     }
     return { id: newId('event'), body, createdAt, ...event };
   });
 
-  return scope.transaction((tx, executor) => writeEvents(tx, executor, rows));
+  const reservation = await reservePublishQuota(scope, rows.length, quotas);
+  try {
+    return await scope.transaction((tx, executor) => writeEvents(tx, executor, rows));
+  } catch (error) {
+    await reservation.release().catch(() => {});
+    throw error;
+  }
 }
 
-export async function publishEvent(scope: TenantScope, schemas: PayloadSchemas, request: PublishRequest): Promise<WrittenEvent> {
-  const [written] = await publishEvents(scope, schemas, [request], { batch: false });
+export async function publishEvent(
+  scope: TenantScope,
+  schemas: PayloadSchemas,
+  quotas: Quotas,
+  request: PublishRequest,
+): Promise<WrittenEvent> {
+  const [written] = await publishEvents(scope, schemas, quotas, [request], { batch: false });
   return written!;
 }

@@ -3,6 +3,7 @@ import { parseDuration } from '../duration.js';
 import type { PayloadMode, SubscriptionRow } from '../db/schema.js';
 import type { SubscriptionChanges } from '../db/scoped/subscriptions.js';
 import type { TenantScope } from '../db/tenant-scope.js';
+import { assertRoomFor, type Quotas } from '../tenancy/quotas.js';
 import { isWildcardPattern } from '../delivery/event-matching.js';
 import { checkSubscriptionUrl } from '../delivery/network-policy.js';
 import { BUILT_IN_EVENT_TYPE_NAMES, isBuiltInEventType } from '../delivery/operational-events.js';
@@ -92,11 +93,14 @@ async function settingsFrom(scope: TenantScope, rules: SubscriptionRules, input:
 export async function createSubscription(
   scope: TenantScope,
   rules: SubscriptionRules,
+  quotas: Quotas,
   input: SubscriptionInput & { url: string; eventTypes: readonly string[] },
 ): Promise<{ subscription: SubscriptionRow; secret: string }> {
   const settings = await settingsFrom(scope, rules, input);
   const secret = generateSecret();
-  const subscription = await scope.subscriptions.create({
+  const subscription = await scope.transaction(async (tx) => {
+    await assertRoomFor(tx, 'subscriptions', quotas);
+    return tx.subscriptions.create({
     url: settings.url!,
     eventTypes: settings.eventTypes!,
     description: settings.description ?? null,
@@ -107,6 +111,7 @@ export async function createSubscription(
     rateLimit: settings.rateLimit ?? null,
     maxInFlight: settings.maxInFlight ?? null,
     secret,
+    });
   });
   return { subscription, secret };
 }

@@ -8,7 +8,12 @@ import { reopenFailedDeliveries } from '../delivery/recovery.js';
 /** Payload schemas of the job catalogue: a job is checked before any work is done for it. */
 const payloadSchemas: { [Name in JobName]: z.ZodType<JobCatalogue[Name]> } = {
   deliver: z.object({ tenantId: z.string(), deliveryId: z.string() }),
-  deliver_stream: z.object({ tenantId: z.string(), subscriptionId: z.string(), orderingKey: z.string().nullable() }),
+  deliver_stream: z.object({
+    tenantId: z.string(),
+    subscriptionId: z.string(),
+    orderingKey: z.string().nullable(),
+    drain: z.boolean().optional(),
+  }),
   recover_subscription: z.object({ tenantId: z.string(), subscriptionId: z.string(), since: z.string(), until: z.string() }),
 };
 

@@ -174,6 +174,18 @@ const queryCases: Record<string, () => Promise<void>> = {
     const own = await hooklane.gql(b.token, 'query($id: ID!) { delivery(id: $id) { id event { id } } }', { id: b.deliveryId });
     expect(own.data!.delivery).toEqual({ id: b.deliveryId, event: { id: b.eventId } });
   },
+
+  async auditLog() {
+    // Both tenants made management mutations; each log holds only its own tenant's entries.
+    const seen = await hooklane.gql(b.token, '{ auditLog(first: 100) { edges { node { id action targetId } } } }');
+    expect(seen.errors).toBeUndefined();
+    const ids = seen.data!.auditLog.edges.map((edge: { node: { id: string } }) => edge.node.id);
+    const rows = await hooklane.sql`select id from audit_log where tenant_id = ${b.id} order by id desc`;
+    expect(ids).toEqual(rows.map((row) => row.id));
+    expect(ids.length).toBeGreaterThan(0);
+    const [aCount] = await hooklane.sql`select count(*)::int as count from audit_log where tenant_id = ${a.id}`;
+    expect(aCount!.count).toBeGreaterThan(0);
+  },
 };
 
 /** Runs `mutation` on A's id and on an id nobody has: both must be the same NOT_FOUND. */
@@ -191,12 +203,39 @@ async function expectNotFoundLikeNobodys(field: string, inputType: string, input
   await expectAUntouched(jobsBefore);
 }
 
+/** Operator mutations on A with B's tenant token: FORBIDDEN, and A is untouched. */
+async function expectForbiddenForTenantToken(field: string, inputType: string, input: Record<string, unknown>, selection: string) {
+  const jobsBefore = await jobCount();
+  const [before] = await hooklane.sql`select * from tenants where id = ${a.id}`;
+  const response = await hooklane.gql(b.token, `mutation($input: ${inputType}!) { ${field}(input: $input) { ${selection} } }`, { input });
+  expect(refusal(response, field).code).toBe('FORBIDDEN');
+  const [after] = await hooklane.sql`select * from tenants where id = ${a.id}`;
+  expect(after).toEqual(before);
+  await expectAUntouched(jobsBefore);
+}
+
 const mutationCases: Record<string, () => Promise<void>> = {
   async createTenant() {
     const before = await hooklane.sql`select id from tenants order by id`;
     const response = await hooklane.gql(b.token, 'mutation { createTenant(input: { name: "Mallory" }) { tenant { id } } }');
     expect(refusal(response, 'createTenant').code).toBe('FORBIDDEN');
     expect(await hooklane.sql`select id from tenants order by id`).toEqual(before);
+  },
+
+  async suspendTenant() {
+    await expectForbiddenForTenantToken('suspendTenant', 'SuspendTenantInput', { id: a.id }, 'tenant { id }');
+  },
+
+  async resumeTenant() {
+    await expectForbiddenForTenantToken('resumeTenant', 'ResumeTenantInput', { id: a.id }, 'tenant { id }');
+  },
+
+  async deleteTenant() {
+    await expectForbiddenForTenantToken('deleteTenant', 'DeleteTenantInput', { id: a.id }, 'id');
+  },
+
+  async updateTenantQuotas() {
+    await expectForbiddenForTenantToken('updateTenantQuotas', 'UpdateTenantQuotasInput', { tenantId: a.id, subscriptions: 1 }, 'tenant { id }');
   },
 
   async createEventType() {

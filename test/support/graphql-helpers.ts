@@ -206,3 +206,83 @@ export function webhookHeadersOf(headers: Record<string, string | string[] | und
     'webhook-signature': String(headers['webhook-signature']),
   };
 }
+
+/** `createSubscription` with any input (delivery-engine options included); returns the raw subscription fields asked for. */
+export async function createSubscriptionWith(
+  hooklane: TestHooklane,
+  token: string,
+  input: Record<string, unknown>,
+  fields = 'id url eventTypes channels ordered payloadMode rateLimit maxInFlight enabled',
+): Promise<{ subscription: Record<string, any> & { id: string }; secret: string }> {
+  const data = await gqlData<{ createSubscription: { subscription: Record<string, any> & { id: string }; secret: string } }>(
+    hooklane,
+    token,
+    `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { subscription { ${fields} } secret } }`,
+    { input },
+  );
+  return data.createSubscription;
+}
+
+/** `publishEvent` with any input (orderingKey, channels, …); returns the event's id and createdAt. */
+export async function publishWith(
+  hooklane: TestHooklane,
+  token: string,
+  input: Record<string, unknown>,
+): Promise<{ id: string; createdAt: string; deliveries: { id: string; subscription: { id: string } }[] }> {
+  const data = await gqlData<{ publishEvent: { event: { id: string; createdAt: string; deliveries: { id: string; subscription: { id: string } }[] } } }>(
+    hooklane,
+    token,
+    'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id createdAt deliveries { id subscription { id } } } } }',
+    { input },
+  );
+  return data.publishEvent.event;
+}
+
+/** `publishEvents` (batch); returns the raw GraphQL response so that refusals can be inspected. */
+export async function publishBatch(
+  hooklane: TestHooklane,
+  token: string,
+  events: Record<string, unknown>[],
+  fields = 'id eventType payload idempotencyKey createdAt',
+): Promise<GraphQLResponse<{ publishEvents: { events: (Record<string, any> & { id: string })[] } }>> {
+  return hooklane.gql(token, `mutation($input: PublishEventsInput!) { publishEvents(input: $input) { events { ${fields} } } }`, {
+    input: { events },
+  });
+}
+
+/**
+ * Runs any mutation by name: `name(input: $input) { <selection> }` with `$input: <Name>Input!`, and
+ * returns its payload. Throws GraphQLCallError on errors (`.code` is the first error's code).
+ */
+export async function mutate<T = Record<string, any>>(
+  hooklane: TestHooklane,
+  token: string,
+  name: string,
+  input: Record<string, unknown>,
+  selection: string,
+): Promise<T> {
+  const inputType = `${name[0]!.toUpperCase()}${name.slice(1)}Input`;
+  const data = await gqlData<Record<string, T>>(
+    hooklane,
+    token,
+    `mutation($input: ${inputType}!) { ${name}(input: $input) { ${selection} } }`,
+    { input },
+  );
+  return data[name]!;
+}
+
+/** `subscription(id)` with the fields asked for (delivery-engine fields included), or null. */
+export async function getSubscriptionWith(
+  hooklane: TestHooklane,
+  token: string,
+  id: string,
+  fields = 'id enabled disabledReason failingSince retrySchedule hasCustomRetrySchedule heldDeliveryCount',
+): Promise<(Record<string, any> & { id: string }) | null> {
+  const data = await gqlData<{ subscription: (Record<string, any> & { id: string }) | null }>(
+    hooklane,
+    token,
+    `query($id: ID!) { subscription(id: $id) { ${fields} } }`,
+    { id },
+  );
+  return data.subscription;
+}

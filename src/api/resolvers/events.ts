@@ -1,7 +1,7 @@
 import type { EventRow } from '../../db/schema.js';
 import { replayEvent } from '../../domain/deliveries.js';
 import { publishEvent, publishEvents } from '../../domain/publish-event.js';
-import { tenantScopeFor } from '../access.js';
+import { tenantScopeFor, tenantWithQuotas } from '../access.js';
 import { pageRequest, toConnection } from '../connection.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 
@@ -23,13 +23,13 @@ export const eventResolvers: Resolvers = {
   },
   Mutation: {
     publishEvent: async (_parent, { input }, context) => {
-      const scope = tenantScopeFor(context, 'events:publish', input.tenantId);
-      const { event } = await publishEvent(scope, context.services.schemas, input);
+      const { scope, quotas } = await tenantWithQuotas(context, 'events:publish', input.tenantId);
+      const { event } = await publishEvent(scope, context.services.schemas, quotas, input);
       return { event };
     },
     publishEvents: async (_parent, { input }, context) => {
-      const scope = tenantScopeFor(context, 'events:publish', input.tenantId);
-      const written = await publishEvents(scope, context.services.schemas, input.events);
+      const { scope, quotas } = await tenantWithQuotas(context, 'events:publish', input.tenantId);
+      const written = await publishEvents(scope, context.services.schemas, quotas, input.events);
       return { events: written.map(({ event }) => event) };
     },
     replayEvent: async (_parent, { input }, context) => {

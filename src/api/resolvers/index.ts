@@ -1,20 +1,61 @@
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type { Logger } from 'pino';
+import { audited, payloadTargetId, type AuditTarget } from '../audit.js';
+import type { RequestContext } from '../context.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
+import { adminResolvers } from './admin.js';
 import { deliveryResolvers } from './deliveries.js';
 import { eventTypeResolvers } from './event-types.js';
 import { eventResolvers } from './events.js';
 import { subscriptionResolvers } from './subscriptions.js';
-import { tenantResolvers } from './tenants.js';
 
-const domains: Resolvers[] = [tenantResolvers, eventTypeResolvers, subscriptionResolvers, eventResolvers, deliveryResolvers];
+const domains: Resolvers[] = [adminResolvers, eventTypeResolvers, subscriptionResolvers, eventResolvers, deliveryResolvers];
 
-/** Merges the per-domain resolver maps one type deep. */
-export function buildResolvers(): Resolvers {
+type Input = { input: Record<string, unknown> };
+const ownTenant = (_args: Input, result: unknown, context: RequestContext): AuditTarget => ({
+  tenantId: context.viewer.tenantId ?? null,
+  targetId: payloadTargetId(result),
+});
+const namedTenant = (args: Input): AuditTarget => {
+  const id = String(args.input.id ?? args.input.tenantId);
+  return { tenantId: id, targetId: id };
+};
+
+/**
+ * The management mutations written to the audit log, and which tenant each entry belongs to.
+ * Publishing is data, not management, and is not audited.
+ */
+const AUDITED: Record<string, (args: Input, result: unknown, context: RequestContext) => AuditTarget> = {
+  createTenant: (_args, result) => ({ tenantId: payloadTargetId(result), targetId: payloadTargetId(result) }),
+  suspendTenant: namedTenant,
+  resumeTenant: namedTenant,
+  updateTenantQuotas: namedTenant,
+  // The tenant's own log is erased with it: this entry stays at platform level.
+  deleteTenant: (args) => ({ tenantId: null, targetId: String(args.input.id) }),
+  createEventType: ownTenant,
+  createSubscription: ownTenant,
+  updateSubscription: ownTenant,
+  deleteSubscription: ownTenant,
+  rotateSubscriptionSecret: ownTenant,
+  retryDelivery: ownTenant,
+  replayEvent: ownTenant,
+  recoverSubscription: ownTenant,
+  discardHeldDeliveries: ownTenant,
+};
+
+/** Merges the per-domain resolver maps one type deep and wraps management mutations for the audit log. */
+export function buildResolvers(logger?: Logger): Resolvers {
   const merged: Record<string, Record<string, unknown>> = {};
   for (const domain of domains) {
     for (const [typeName, fields] of Object.entries(domain)) {
       merged[typeName] = { ...merged[typeName], ...(fields as Record<string, unknown>) };
     }
+  }
+  const mutations = merged.Mutation ?? {};
+  for (const [name, target] of Object.entries(AUDITED)) {
+    const resolve = mutations[name];
+    if (typeof resolve !== 'function') throw new Error(`audited mutation ${name} has no resolver`);
+    mutations[name] = audited(name, resolve as Parameters<typeof audited>[1], target as Parameters<typeof audited>[2], logger);
   }
   return { ...(merged as Resolvers), JSON: JSONResolver, DateTime: DateTimeResolver };
 }

@@ -6,7 +6,7 @@ import {
   rotateSubscriptionSecret,
   updateSubscription,
 } from '../../domain/subscriptions.js';
-import { tenantScopeFor } from '../access.js';
+import { tenantScopeFor, tenantWithQuotas } from '../access.js';
 import { pageRequest, toConnection } from '../connection.js';
 import type { RequestContext } from '../context.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
@@ -26,8 +26,8 @@ export const subscriptionResolvers: Resolvers = {
   },
   Mutation: {
     createSubscription: async (_parent, { input }, context) => {
-      const scope = tenantScopeFor(context, 'subscriptions:write');
-      return createSubscription(scope, rules(context), input);
+      const { scope, quotas } = await tenantWithQuotas(context, 'subscriptions:write');
+      return createSubscription(scope, rules(context), quotas, input);
     },
     updateSubscription: async (_parent, { input }, context) => {
       const scope = tenantScopeFor(context, 'subscriptions:write');

@@ -1,6 +1,6 @@
 import { and, asc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
-import type { Executor } from '../client.js';
+import type { Run } from '../client.js';
 import {
   deliveries,
   deliveryAttempts,
@@ -29,6 +29,8 @@ export interface DeliveryWork {
   rateLimit: number | null;
   maxInFlight: number | null;
   ordered: boolean;
+  /** The tenant's own deliveries-in-flight quota, when an operator set one. */
+  tenantInFlightQuota: number | null;
 }
 
 export interface AttemptRecord {
@@ -63,11 +65,12 @@ type WorkRow = {
   rate_limit: number | null;
   max_in_flight: number | null;
   ordered: boolean;
+  quota_deliveries_in_flight: number | null;
 };
 
 export class DeliveryStore {
   constructor(
-    private readonly db: Executor,
+    private readonly run: Run,
     private readonly tenantId: string,
   ) {}
 
@@ -77,7 +80,7 @@ export class DeliveryStore {
 
   async insertMany(rows: readonly NewDelivery[]): Promise<DeliveryRow[]> {
     if (rows.length === 0) return [];
-    return this.db
+    return this.run((db) => db
       .insert(deliveries)
       .values(
         rows.map((row) => ({
@@ -87,30 +90,30 @@ export class DeliveryStore {
           nextAttemptAt: row.status === 'PENDING' ? sql`now()` : null,
         })),
       )
-      .returning();
+      .returning());
   }
 
   async find(id: string): Promise<DeliveryRow | undefined> {
-    const [row] = await this.db.select().from(deliveries).where(this.owned(id));
+    const [row] = await this.run((db) => db.select().from(deliveries).where(this.owned(id)));
     return row;
   }
 
   async listForEvents(eventIds: readonly string[]): Promise<DeliveryRow[]> {
     if (eventIds.length === 0) return [];
-    return this.db
+    return this.run((db) => db
       .select()
       .from(deliveries)
       .where(and(eq(deliveries.tenantId, this.tenantId), inArray(deliveries.eventId, [...eventIds])))
-      .orderBy(asc(deliveries.id));
+      .orderBy(asc(deliveries.id)));
   }
 
   async listAttempts(deliveryIds: readonly string[]): Promise<DeliveryAttemptRow[]> {
     if (deliveryIds.length === 0) return [];
-    return this.db
+    return this.run((db) => db
       .select()
       .from(deliveryAttempts)
       .where(and(eq(deliveryAttempts.tenantId, this.tenantId), inArray(deliveryAttempts.deliveryId, [...deliveryIds])))
-      .orderBy(asc(deliveryAttempts.id));
+      .orderBy(asc(deliveryAttempts.id)));
   }
 
   /**
@@ -119,11 +122,12 @@ export class DeliveryStore {
    * so two jobs for one delivery never make two attempts at once.
    */
   async claim(id: string, claimMs: number): Promise<DeliveryWork | undefined> {
-    const rows = (await this.db.execute(sql`
+    const rows = (await this.run((db) => db.execute(sql`
       update deliveries d
       set claimed_until = now() + ${claimMs} * interval '1 millisecond'
-      from events e, subscriptions s
+      from events e, subscriptions s, tenants t
       where d.tenant_id = ${this.tenantId} and d.id = ${id}
+        and t.id = d.tenant_id
         and d.status = 'PENDING'
         and (d.claimed_until is null or d.claimed_until < now())
         and (d.next_attempt_at is null or d.next_attempt_at <= now())
@@ -131,7 +135,7 @@ export class DeliveryStore {
         and s.tenant_id = d.tenant_id and s.id = d.subscription_id
       returning d.id, d.attempt_count, d.ordering_key, d.event_id, e.event_type, e.created_at as event_created_at,
         e.body, d.subscription_id, s.url, s.secrets, s.enabled, s.payload_mode, s.retry_schedule_ms,
-        s.rate_limit, s.max_in_flight, s.ordered`)) as unknown as WorkRow[];
+        s.rate_limit, s.max_in_flight, s.ordered`))) as unknown as WorkRow[];
     const row = rows[0];
     if (!row) return undefined;
     return {
@@ -151,12 +155,45 @@ export class DeliveryStore {
       rateLimit: row.rate_limit,
       maxInFlight: row.max_in_flight,
       ordered: row.ordered,
+      tenantInFlightQuota: row.quota_deliveries_in_flight,
     };
+  }
+
+  /** How many of the tenant's deliveries are being attempted right now, by any worker. */
+  async countInFlight(): Promise<number> {
+    const [row] = await this.run((db) =>
+      db
+        .select({ count: sql<number>`count(*)::int` })
+        .from(deliveries)
+        .where(and(eq(deliveries.tenantId, this.tenantId), sql`${deliveries.claimedUntil} > now()`)),
+    );
+    return row?.count ?? 0;
+  }
+
+  /** The oldest PENDING delivery of a subscription that is due now and not being attempted. */
+  async oldestDue(subscriptionId: string): Promise<Pick<DeliveryRow, 'id'> | undefined> {
+    const [row] = await this.run((db) =>
+      db
+        .select({ id: deliveries.id })
+        .from(deliveries)
+        .where(
+          and(
+            eq(deliveries.tenantId, this.tenantId),
+            eq(deliveries.subscriptionId, subscriptionId),
+            eq(deliveries.status, 'PENDING'),
+            sql`(${deliveries.nextAttemptAt} is null or ${deliveries.nextAttemptAt} <= now())`,
+            sql`(${deliveries.claimedUntil} is null or ${deliveries.claimedUntil} < now())`,
+          ),
+        )
+        .orderBy(asc(deliveries.id))
+        .limit(1),
+    );
+    return row;
   }
 
   /** The oldest PENDING delivery of an ordered stream, with when it is due. */
   async headOfStream(subscriptionId: string, orderingKey: string | null): Promise<Pick<DeliveryRow, 'id' | 'nextAttemptAt' | 'claimedUntil'> | undefined> {
-    const [row] = await this.db
+    const [row] = await this.run((db) => db
       .select({ id: deliveries.id, nextAttemptAt: deliveries.nextAttemptAt, claimedUntil: deliveries.claimedUntil })
       .from(deliveries)
       .where(
@@ -168,27 +205,27 @@ export class DeliveryStore {
         ),
       )
       .orderBy(asc(deliveries.id))
-      .limit(1);
+      .limit(1));
     return row;
   }
 
   /** Gives a claimed delivery back without an attempt, due again at `runAt`. */
   async defer(id: string, runAt: Date): Promise<void> {
-    await this.db.update(deliveries).set({ claimedUntil: null, nextAttemptAt: runAt, updatedAt: sql`now()` }).where(this.owned(id));
+    await this.run((db) => db.update(deliveries).set({ claimedUntil: null, nextAttemptAt: runAt, updatedAt: sql`now()` }).where(this.owned(id)));
   }
 
   /** Keeps a delivery while its subscription is disabled. */
   async hold(id: string): Promise<void> {
-    await this.db
+    await this.run((db) => db
       .update(deliveries)
       .set({ status: 'HELD', claimedUntil: null, nextAttemptAt: null, updatedAt: sql`now()` })
-      .where(this.owned(id));
+      .where(this.owned(id)));
   }
 
   /** Stores one attempt and the delivery's new state; the claim ends. */
   async recordAttempt(id: string, attempt: AttemptRecord, next: { status: DeliveryStatus; nextAttemptAt: Date | null }): Promise<void> {
-    await this.db.insert(deliveryAttempts).values({ id: newId('attempt'), tenantId: this.tenantId, deliveryId: id, ...attempt });
-    await this.db
+    await this.run((db) => db.insert(deliveryAttempts).values({ id: newId('attempt'), tenantId: this.tenantId, deliveryId: id, ...attempt }));
+    await this.run((db) => db
       .update(deliveries)
       .set({
         status: next.status,
@@ -197,34 +234,34 @@ export class DeliveryStore {
         attemptCount: sql`${deliveries.attemptCount} + 1`,
         updatedAt: sql`now()`,
       })
-      .where(this.owned(id));
+      .where(this.owned(id)));
   }
 
   /** Makes a delivery due now (manual retry); an attempt in flight keeps its claim. */
   async makeDueNow(id: string): Promise<DeliveryRow | undefined> {
-    const [row] = await this.db
+    const [row] = await this.run((db) => db
       .update(deliveries)
       .set({ status: 'PENDING', nextAttemptAt: sql`now()`, updatedAt: sql`now()` })
       .where(this.owned(id))
-      .returning();
+      .returning());
     return row;
   }
 
   /** HELD deliveries of a subscription become PENDING, returned in publish order. */
   async releaseHeld(subscriptionId: string): Promise<DeliveryRow[]> {
-    const rows = await this.db
+    const rows = await this.run((db) => db
       .update(deliveries)
       .set({ status: 'PENDING', nextAttemptAt: sql`now()`, updatedAt: sql`now()` })
       .where(and(eq(deliveries.tenantId, this.tenantId), eq(deliveries.subscriptionId, subscriptionId), eq(deliveries.status, 'HELD')))
-      .returning();
+      .returning());
     return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async discardHeld(subscriptionId: string): Promise<number> {
-    const rows = await this.db
+    const rows = await this.run((db) => db
       .delete(deliveries)
       .where(and(eq(deliveries.tenantId, this.tenantId), eq(deliveries.subscriptionId, subscriptionId), eq(deliveries.status, 'HELD')))
-      .returning({ id: deliveries.id });
+      .returning({ id: deliveries.id }));
     return rows.length;
   }
 
@@ -239,20 +276,20 @@ export class DeliveryStore {
   }
 
   async countFailed(subscriptionId: string, since: Date, until: Date): Promise<number> {
-    const [row] = await this.db
+    const [row] = await this.run((db) => db
       .select({ count: sql<number>`count(*)::int` })
       .from(deliveries)
-      .where(this.failedInWindow(subscriptionId, since, until));
+      .where(this.failedInWindow(subscriptionId, since, until)));
     return row?.count ?? 0;
   }
 
   /** FAILED deliveries created in [since, until) become PENDING and due now, in publish order. */
   async reopenFailed(subscriptionId: string, since: Date, until: Date): Promise<DeliveryRow[]> {
-    const rows = await this.db
+    const rows = await this.run((db) => db
       .update(deliveries)
       .set({ status: 'PENDING', nextAttemptAt: sql`now()`, updatedAt: sql`now()` })
       .where(this.failedInWindow(subscriptionId, since, until))
-      .returning();
+      .returning());
     return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 }

@@ -1,5 +1,5 @@
 import { and, desc, eq, inArray, lt } from 'drizzle-orm';
-import type { Executor } from '../client.js';
+import type { Run } from '../client.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
 import { events, type EventRow } from '../schema.js';
 
@@ -15,51 +15,51 @@ export interface NewEvent {
 
 export class EventStore {
   constructor(
-    private readonly db: Executor,
+    private readonly run: Run,
     private readonly tenantId: string,
   ) {}
 
   /** Inserts the events in one statement; those whose idempotency key was already used are skipped. */
   async insertMany(rows: readonly NewEvent[]): Promise<EventRow[]> {
     if (rows.length === 0) return [];
-    return this.db
+    return this.run((db) => db
       .insert(events)
       .values(rows.map((row) => ({ ...row, tenantId: this.tenantId })))
       .onConflictDoNothing({ target: [events.tenantId, events.idempotencyKey] })
-      .returning();
+      .returning());
   }
 
   async findByIdempotencyKeys(keys: readonly string[]): Promise<EventRow[]> {
     if (keys.length === 0) return [];
-    return this.db
+    return this.run((db) => db
       .select()
       .from(events)
-      .where(and(eq(events.tenantId, this.tenantId), inArray(events.idempotencyKey, [...keys])));
+      .where(and(eq(events.tenantId, this.tenantId), inArray(events.idempotencyKey, [...keys]))));
   }
 
   async find(id: string): Promise<EventRow | undefined> {
-    const [row] = await this.db
+    const [row] = await this.run((db) => db
       .select()
       .from(events)
-      .where(and(eq(events.tenantId, this.tenantId), eq(events.id, id)));
+      .where(and(eq(events.tenantId, this.tenantId), eq(events.id, id))));
     return row;
   }
 
   async findMany(ids: readonly string[]): Promise<EventRow[]> {
     if (ids.length === 0) return [];
-    return this.db
+    return this.run((db) => db
       .select()
       .from(events)
-      .where(and(eq(events.tenantId, this.tenantId), inArray(events.id, [...ids])));
+      .where(and(eq(events.tenantId, this.tenantId), inArray(events.id, [...ids]))));
   }
 
   async list(page: PageRequest): Promise<Page<EventRow>> {
-    const rows = await this.db
+    const rows = await this.run((db) => db
       .select()
       .from(events)
       .where(and(eq(events.tenantId, this.tenantId), page.afterId ? lt(events.id, page.afterId) : undefined))
       .orderBy(desc(events.id))
-      .limit(page.first + 1);
+      .limit(page.first + 1));
     return toPage(rows, page.first);
   }
 }

@@ -1,6 +1,6 @@
 import { and, arrayOverlaps, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
-import type { Executor } from '../client.js';
+import type { Run } from '../client.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
 import { deliveries, subscriptions, type DisabledReason, type PayloadMode, type SubscriptionRow } from '../schema.js';
 
@@ -21,7 +21,7 @@ export type SubscriptionChanges = Partial<SubscriptionSettings>;
 
 export class SubscriptionStore {
   constructor(
-    private readonly db: Executor,
+    private readonly run: Run,
     private readonly tenantId: string,
   ) {}
 
@@ -31,62 +31,62 @@ export class SubscriptionStore {
 
   async create(settings: SubscriptionSettings & { secret: string }): Promise<SubscriptionRow> {
     const { secret, ...rest } = settings;
-    const [row] = await this.db
+    const [row] = await this.run((db) => db
       .insert(subscriptions)
       .values({ id: newId('subscription'), tenantId: this.tenantId, ...rest, secrets: [secret] })
-      .returning();
+      .returning());
     return row!;
   }
 
   async find(id: string): Promise<SubscriptionRow | undefined> {
-    const [row] = await this.db.select().from(subscriptions).where(this.owned(id));
+    const [row] = await this.run((db) => db.select().from(subscriptions).where(this.owned(id)));
     return row;
   }
 
   /** Reads the row and locks it until the transaction ends: enable/disable transitions are serialised. */
   async findForUpdate(id: string): Promise<SubscriptionRow | undefined> {
-    const [row] = await this.db.select().from(subscriptions).where(this.owned(id)).for('update');
+    const [row] = await this.run((db) => db.select().from(subscriptions).where(this.owned(id)).for('update'));
     return row;
   }
 
   async findMany(ids: readonly string[]): Promise<SubscriptionRow[]> {
     if (ids.length === 0) return [];
-    return this.db
+    return this.run((db) => db
       .select()
       .from(subscriptions)
-      .where(and(eq(subscriptions.tenantId, this.tenantId), inArray(subscriptions.id, [...ids])));
+      .where(and(eq(subscriptions.tenantId, this.tenantId), inArray(subscriptions.id, [...ids]))));
   }
 
   /** Subscriptions with an event type pattern among `patterns` (enabled or not): fan-out candidates. */
   async candidates(patterns: readonly string[]): Promise<SubscriptionRow[]> {
     if (patterns.length === 0) return [];
-    return this.db
+    return this.run((db) => db
       .select()
       .from(subscriptions)
-      .where(and(eq(subscriptions.tenantId, this.tenantId), arrayOverlaps(subscriptions.eventTypes, [...patterns])));
+      .where(and(eq(subscriptions.tenantId, this.tenantId), arrayOverlaps(subscriptions.eventTypes, [...patterns]))));
   }
 
   async list(page: PageRequest): Promise<Page<SubscriptionRow>> {
-    const rows = await this.db
+    const rows = await this.run((db) => db
       .select()
       .from(subscriptions)
       .where(and(eq(subscriptions.tenantId, this.tenantId), page.afterId ? lt(subscriptions.id, page.afterId) : undefined))
       .orderBy(desc(subscriptions.id))
-      .limit(page.first + 1);
+      .limit(page.first + 1));
     return toPage(rows, page.first);
   }
 
   async update(id: string, changes: SubscriptionChanges): Promise<SubscriptionRow | undefined> {
-    const [row] = await this.db
+    const [row] = await this.run((db) => db
       .update(subscriptions)
       .set({ ...changes, updatedAt: sql`now()` })
       .where(this.owned(id))
-      .returning();
+      .returning());
     return row;
   }
 
   async setEnabled(id: string, enabled: boolean, reason: DisabledReason | null): Promise<SubscriptionRow | undefined> {
-    const [row] = await this.db
+    const [row] = await this.run((db) => db
       .update(subscriptions)
       .set({
         enabled,
@@ -96,43 +96,43 @@ export class SubscriptionStore {
         updatedAt: sql`now()`,
       })
       .where(this.owned(id))
-      .returning();
+      .returning());
     return row;
   }
 
   async replaceSecret(id: string, secret: string): Promise<SubscriptionRow | undefined> {
-    const [row] = await this.db
+    const [row] = await this.run((db) => db
       .update(subscriptions)
       .set({ secrets: [secret], updatedAt: sql`now()` })
       .where(this.owned(id))
-      .returning();
+      .returning());
     return row;
   }
 
   async delete(id: string): Promise<boolean> {
-    const rows = await this.db.delete(subscriptions).where(this.owned(id)).returning({ id: subscriptions.id });
+    const rows = await this.run((db) => db.delete(subscriptions).where(this.owned(id)).returning({ id: subscriptions.id }));
     return rows.length > 0;
   }
 
   /** Endpoint health after a success: the failing clock stops (written only when it was running). */
   async markHealthy(id: string): Promise<void> {
-    await this.db
+    await this.run((db) => db
       .update(subscriptions)
       .set({ failingSince: null, failedDeliveriesInRow: 0 })
-      .where(and(this.owned(id), sql`(${subscriptions.failingSince} is not null or ${subscriptions.failedDeliveriesInRow} > 0)`));
+      .where(and(this.owned(id), sql`(${subscriptions.failingSince} is not null or ${subscriptions.failedDeliveriesInRow} > 0)`)));
   }
 
   /** Endpoint health after a failed attempt: the failing clock starts if it was not running. */
   async markFailingAttempt(id: string): Promise<void> {
-    await this.db
+    await this.run((db) => db
       .update(subscriptions)
       .set({ failingSince: sql`now()` })
-      .where(and(this.owned(id), sql`${subscriptions.failingSince} is null`));
+      .where(and(this.owned(id), sql`${subscriptions.failingSince} is null`)));
   }
 
   /** A delivery of this subscription spent its schedule; returns the health counters after it. */
   async markFailedDelivery(id: string): Promise<Pick<SubscriptionRow, 'failingSince' | 'failedDeliveriesInRow' | 'enabled'> | undefined> {
-    const [row] = await this.db
+    const [row] = await this.run((db) => db
       .update(subscriptions)
       .set({
         failingSince: sql`coalesce(${subscriptions.failingSince}, now())`,
@@ -143,7 +143,7 @@ export class SubscriptionStore {
         failingSince: subscriptions.failingSince,
         failedDeliveriesInRow: subscriptions.failedDeliveriesInRow,
         enabled: subscriptions.enabled,
-      });
+      }));
     return row;
   }
 
@@ -155,20 +155,20 @@ export class SubscriptionStore {
   async takeRateToken(id: string, rateLimit: number): Promise<number> {
     const refilled = sql`least(${rateLimit}::float8, coalesce(${subscriptions.rateTokens}, ${rateLimit}::float8)
       + extract(epoch from clock_timestamp() - coalesce(${subscriptions.rateUpdatedAt}, clock_timestamp())) * ${rateLimit}::float8)`;
-    const [taken] = await this.db
+    const [taken] = await this.run((db) => db
       .update(subscriptions)
       .set({ rateTokens: sql`${refilled} - 1`, rateUpdatedAt: sql`clock_timestamp()` })
       .where(and(this.owned(id), sql`${refilled} >= 1`))
-      .returning({ id: subscriptions.id });
+      .returning({ id: subscriptions.id }));
     if (taken) return 0;
-    const [state] = await this.db.select({ tokens: sql<number>`${refilled}` }).from(subscriptions).where(this.owned(id));
+    const [state] = await this.run((db) => db.select({ tokens: sql<number>`${refilled}` }).from(subscriptions).where(this.owned(id)));
     const missing = 1 - Number(state?.tokens ?? 0);
     return Math.max(1, Math.ceil((missing / rateLimit) * 1000));
   }
 
   /** How many deliveries of this subscription are being attempted right now, by any worker. */
   async countInFlight(id: string): Promise<number> {
-    const [row] = await this.db
+    const [row] = await this.run((db) => db
       .select({ count: sql<number>`count(*)::int` })
       .from(deliveries)
       .where(
@@ -178,19 +178,19 @@ export class SubscriptionStore {
           sql`${deliveries.claimedUntil} is not null`,
           sql`${deliveries.claimedUntil} > now()`,
         ),
-      );
+      ));
     return row?.count ?? 0;
   }
 
   async countHeld(ids: readonly string[]): Promise<Map<string, number>> {
     if (ids.length === 0) return new Map();
-    const rows = await this.db
+    const rows = await this.run((db) => db
       .select({ subscriptionId: deliveries.subscriptionId, count: sql<number>`count(*)::int` })
       .from(deliveries)
       .where(
         and(eq(deliveries.tenantId, this.tenantId), inArray(deliveries.subscriptionId, [...ids]), eq(deliveries.status, 'HELD')),
       )
-      .groupBy(deliveries.subscriptionId);
+      .groupBy(deliveries.subscriptionId));
     return new Map(rows.map((row) => [row.subscriptionId, row.count]));
   }
 }

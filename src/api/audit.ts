@@ -1,0 +1,65 @@
+import type { GraphQLFieldResolver } from 'graphql';
+import type { Logger } from 'pino';
+import { writeAuditEntry } from '../db/tenants.js';
+import type { RequestContext } from './context.js';
+
+/** Input fields never copied into the audit log. */
+const SECRET_FIELDS = new Set(['secret', 'secrets', 'token', 'payload']);
+
+function redact(input: unknown): unknown {
+  if (Array.isArray(input)) return input.map(redact);
+  if (typeof input !== 'object' || input === null) return input;
+  return Object.fromEntries(
+    Object.entries(input).map(([key, value]) => [key, SECRET_FIELDS.has(key) ? '[redacted]' : redact(value)]),
+  );
+}
+
+export interface AuditTarget {
+  /** The tenant the action concerns; null for an entry that must outlive its tenant. */
+  tenantId: string | null;
+  targetId: string | null;
+}
+
+/**
+ * Wraps a management mutation so that, once it succeeds, an audit entry records who (token
+ * subject and role), what (mutation and input, secrets left out) and when. A failed mutation
+ * changed nothing and is not recorded.
+ */
+export function audited<Args extends { input: unknown }, Result>(
+  action: string,
+  resolve: GraphQLFieldResolver<unknown, RequestContext, Args, Result | Promise<Result>>,
+  target: (args: Args, result: Result, context: RequestContext) => AuditTarget,
+  logger?: Logger,
+): GraphQLFieldResolver<unknown, RequestContext, Args, Promise<Result>> {
+  return async (parent, args, context, info) => {
+    const result = await resolve(parent, args, context, info);
+    const { tenantId, targetId } = target(args, result, context);
+    try {
+      await writeAuditEntry(context.services.db, {
+        tenantId,
+        targetId,
+        action,
+        actorSubject: context.viewer.subject ?? null,
+        actorRole: context.viewer.isAdmin ? 'admin' : 'tenant',
+        details: redact(JSON.parse(JSON.stringify(args.input))) as object,
+      });
+    } catch (error) {
+      // The change itself is committed: report it to the caller as done, and the gap to the operator.
+      logger?.error({ err: error, action, tenantId, targetId }, 'could not write the audit entry');
+    }
+    return result;
+  };
+}
+
+/** The id of the object a mutation's payload is about: `{ id }` or the first `{ x: { id } }`. */
+export function payloadTargetId(result: unknown): string | null {
+  if (typeof result !== 'object' || result === null) return null;
+  const record = result as Record<string, unknown>;
+  if (typeof record.id === 'string') return record.id;
+  for (const value of Object.values(record)) {
+    if (typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string') {
+      return (value as { id: string }).id;
+    }
+  }
+  return null;
+}

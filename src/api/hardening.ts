@@ -1,0 +1,197 @@
+import { createRequire } from 'node:module';
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { GraphQLError, Kind, type GraphQLOutputType, type SelectionSetNode, type ValidationRule } from 'graphql';
+import type * as QueryComplexity from 'graphql-query-complexity';
+import { DEFAULT_PAGE_SIZE } from './connection.js';
+
+// The cost check works on Apollo's schema object, so graphql-query-complexity and the errors it
+// raises must use the same copy of `graphql` as Apollo. Loading both through Node's own resolution
+// guarantees that, also where source files are bundled with graphql's ESM build (vitest), which
+// would otherwise fail with "Cannot use GraphQLNonNull from another module or realm".
+const nodeRequire = createRequire(import.meta.url);
+const { getComplexity, simpleEstimator } = nodeRequire('graphql-query-complexity') as typeof QueryComplexity;
+const { GraphQLError: ApolloGraphQLError } = nodeRequire('graphql') as typeof import('graphql');
+
+/**
+ * Limits on what one GraphQL document may ask for, checked before any resolver runs. Depth and
+ * aliases are validation rules (Apollo reports them as GRAPHQL_VALIDATION_FAILED, which
+ * `formatErrorFor` maps onto BAD_USER_INPUT). Cost depends on variables (`first: $n`), which Apollo's
+ * validation does not see, so it is checked by `costLimitPlugin` once the operation is resolved.
+ */
+export interface GraphQLLimits {
+  maxDepth: number;
+  maxCost: number;
+  maxAliases: number;
+  maxPageSize: number;
+}
+
+/** Lists without a `first` argument (`Event.deliveries`, `Delivery.attempts`) count as this many items. */
+export const UNPAGINATED_LIST_SIZE = 10;
+
+// Introspection trees are bounded by the schema, not by the data: no depth limit, no cost.
+const INTROSPECTION_ROOTS = new Set(['__schema', '__type']);
+
+function operationLabel(name: string | undefined): string {
+  return name ? `Operation "${name}"` : 'The operation';
+}
+
+/** Nesting of fields, through inline fragments and fragment spreads; `{ tenant { id } }` is 2 deep. */
+function depthLimitRule(maxDepth: number): ValidationRule {
+  return (context) => {
+    const fragmentDepths = new Map<string, number>();
+
+    const fragmentDepth = (name: string, visiting: Set<string>): number => {
+      const known = fragmentDepths.get(name);
+      if (known !== undefined) return known;
+      const fragment = context.getFragment(name);
+      // Unknown fragments and cycles are reported by graphql-js's own rules.
+      if (!fragment || visiting.has(name)) return 0;
+      visiting.add(name);
+      const depth = selectionDepth(fragment.selectionSet, visiting);
+      visiting.delete(name);
+      fragmentDepths.set(name, depth);
+      return depth;
+    };
+
+    const selectionDepth = (selectionSet: SelectionSetNode, visiting: Set<string>): number => {
+      let deepest = 0;
+      for (const selection of selectionSet.selections) {
+        let depth: number;
+        if (selection.kind === Kind.FIELD) {
+          if (INTROSPECTION_ROOTS.has(selection.name.value)) continue;
+          depth = 1 + (selection.selectionSet ? selectionDepth(selection.selectionSet, visiting) : 0);
+        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+          depth = selectionDepth(selection.selectionSet, visiting);
+        } else {
+          depth = fragmentDepth(selection.name.value, visiting);
+        }
+        if (depth > deepest) deepest = depth;
+      }
+      return deepest;
+    };
+
+    return {
+      OperationDefinition(node) {
+        const depth = selectionDepth(node.selectionSet, new Set());
+        if (depth > maxDepth) {
+          context.reportError(
+            new GraphQLError(
+              `${operationLabel(node.name?.value)} is ${depth} levels deep, ${depth - maxDepth} over the depth limit of ${maxDepth}`,
+              { nodes: [node] },
+            ),
+          );
+        }
+        return false;
+      },
+    };
+  };
+}
+
+/** Aliased fields anywhere in the document, introspection included. */
+function aliasLimitRule(maxAliases: number): ValidationRule {
+  return (context) => {
+    let aliases = 0;
+    return {
+      Field(node) {
+        if (node.alias) aliases += 1;
+      },
+      Document: {
+        leave(node) {
+          if (aliases > maxAliases) {
+            context.reportError(
+              new GraphQLError(`The document uses ${aliases} aliases, ${aliases - maxAliases} over the alias limit of ${maxAliases}`, {
+                nodes: [node],
+              }),
+            );
+          }
+        },
+      },
+    };
+  };
+}
+
+/** Validation rules for depth and aliases (cost needs variables: see `costLimitPlugin`). */
+export function hardeningRules(limits: GraphQLLimits): ValidationRule[] {
+  return [depthLimitRule(limits.maxDepth), aliasLimitRule(limits.maxAliases)];
+}
+
+/**
+ * Cost is roughly the number of objects a query can make the server load: each object-typed field
+ * costs 1 plus what it selects; scalar and enum fields are free (they come with their object); a
+ * field with a `first` argument multiplies what it selects by `first` (20 when omitted, at most
+ * `maxPageSize`); any other list of objects multiplies it by UNPAGINATED_LIST_SIZE. A connection's
+ * `edges` list is already counted by the `first` of the field that returned the connection.
+ */
+export function costEstimator(maxPageSize: number): QueryComplexity.ComplexityEstimator {
+  return ({ type, field, args, childComplexity }) => {
+    if (INTROSPECTION_ROOTS.has(field.name)) return 0;
+    if (isLeaf(field.type)) return 0;
+    if (field.args.some((argument) => argument.name === 'first')) {
+      const requested = typeof args.first === 'number' ? args.first : Math.min(DEFAULT_PAGE_SIZE, maxPageSize);
+      const first = Math.min(Math.max(Math.trunc(requested), 1), maxPageSize);
+      return 1 + first * childComplexity;
+    }
+    if (isList(field.type) && !type.name.endsWith('Connection')) {
+      return 1 + UNPAGINATED_LIST_SIZE * childComplexity;
+    }
+    return undefined;
+  };
+}
+
+// Realm-independent type tests (no instanceof: see the note on nodeRequire).
+function isList(type: GraphQLOutputType): boolean {
+  return String(type).replace(/!$/, '').startsWith('[');
+}
+
+function isLeaf(type: GraphQLOutputType): boolean {
+  let named: unknown = type;
+  while (typeof named === 'object' && named !== null && 'ofType' in named) named = named.ofType;
+  return typeof (named as { serialize?: unknown }).serialize === 'function'; // scalars and enums
+}
+
+function refused(message: string): GraphQLError {
+  return new ApolloGraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+}
+
+/**
+ * Refuses an operation whose cost (see `costEstimator`) is over `maxCost`, after Apollo has parsed,
+ * validated and picked the operation and before any resolver runs. Variables count: `first: $n`
+ * costs what `$n` says. Bad variables are left for execution to report as usual.
+ */
+export function costLimitPlugin<TContext extends BaseContext>(
+  limits: Pick<GraphQLLimits, 'maxCost' | 'maxPageSize'>,
+): ApolloServerPlugin<TContext> {
+  const estimators = [costEstimator(limits.maxPageSize), simpleEstimator({ defaultComplexity: 1 })];
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, schema, request, operationName }) {
+          let cost: number;
+          try {
+            cost = getComplexity({
+              estimators,
+              schema,
+              query: document,
+              variables: request.variables ?? {},
+              ...(operationName ? { operationName } : {}),
+            });
+          } catch (error) {
+            if (error instanceof ApolloGraphQLError && /maximum allowed number of nodes/.test(error.message)) {
+              throw refused('The operation has too many fields to estimate its cost');
+            }
+            // Variables or arguments that do not coerce: execution reports them with BAD_USER_INPUT.
+            if (error instanceof ApolloGraphQLError) return;
+            throw error;
+          }
+          if (cost > limits.maxCost) {
+            throw refused(
+              `${operationLabel(operationName ?? undefined)} costs ${cost}, ${cost - limits.maxCost} over the cost limit of ` +
+                `${limits.maxCost} (a list multiplies the cost of what it selects by its \`first\`, or by ` +
+                `${UNPAGINATED_LIST_SIZE} when it has none: ask for fewer items or fewer nested lists)`,
+            );
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import {
+  createTenant,
+  deleteTenant,
+  findTenant,
+  listAuditEntries,
+  listTenants,
+  setTenantStatus,
+  updateTenantQuotas,
+  type QuotaOverrides,
+} from '../../db/tenants.js';
+import { BadUserInputError, NotFoundError } from '../../errors.js';
+import { MAX_NAME_LENGTH, optionalIntegerInRange, requireText } from '../../domain/input-rules.js';
+import { effectiveQuotas } from '../../tenancy/quotas.js';
+import { requireAdmin, tenantScopeFor } from '../access.js';
+import { pageRequest, toConnection } from '../connection.js';
+import type { Resolvers, UpdateTenantQuotasInput } from '../generated/resolvers-types.js';
+
+const MAX_QUOTA = 2_000_000_000;
+
+function quotaOverrides(input: UpdateTenantQuotasInput): QuotaOverrides {
+  const overrides: QuotaOverrides = {};
+  const fields = [
+    ['publishRate', 'quotaPublishRate'],
+    ['publishBurst', 'quotaPublishBurst'],
+    ['eventsPerMonth', 'quotaEventsPerMonth'],
+    ['subscriptions', 'quotaSubscriptions'],
+    ['eventTypes', 'quotaEventTypes'],
+    ['payloadBytes', 'quotaPayloadBytes'],
+    ['deliveriesInFlight', 'quotaDeliveriesInFlight'],
+  ] as const;
+  for (const [field, column] of fields) {
+    const value = input[field];
+    if (value !== undefined) overrides[column] = optionalIntegerInRange(value, field, 1, MAX_QUOTA);
+  }
+  return overrides;
+}
+
+/** Tenants and operators: creating, listing, suspending, erasing tenants and setting their quotas. */
+export const adminResolvers: Resolvers = {
+  Query: {
+    tenant: async (_parent, _args, context) => {
+      const tenantId = context.viewer.tenantId;
+      return tenantId ? ((await findTenant(context.services.db, tenantId)) ?? null) : null;
+    },
+    tenants: async (_parent, args, context) => {
+      requireAdmin(context);
+      return toConnection(await listTenants(context.services.db, pageRequest(args, context.services.config.api.maxPageSize)));
+    },
+    auditLog: async (_parent, args, context) => {
+      const scope = tenantScopeFor(context, 'subscriptions:read');
+      const page = pageRequest(args, context.services.config.api.maxPageSize);
+      return toConnection(await listAuditEntries(context.services.db, scope.tenantId, page));
+    },
+  },
+  Mutation: {
+    createTenant: async (_parent, { input }, context) => {
+      requireAdmin(context);
+      const name = requireText(input.name, 'name', MAX_NAME_LENGTH);
+      if (/[\u0000-\u001f]/.test(name)) throw new BadUserInputError('name must not contain control characters', 'name');
+      return { tenant: await createTenant(context.services.db, name) };
+    },
+    suspendTenant: async (_parent, { input }, context) => {
+      requireAdmin(context);
+      const tenant = await setTenantStatus(context.services.db, input.id, 'SUSPENDED');
+      if (!tenant) throw new NotFoundError('Tenant', input.id);
+      context.tenants.invalidate(input.id);
+      return { tenant };
+    },
+    resumeTenant: async (_parent, { input }, context) => {
+      requireAdmin(context);
+      const tenant = await setTenantStatus(context.services.db, input.id, 'ACTIVE');
+      if (!tenant) throw new NotFoundError('Tenant', input.id);
+      context.tenants.invalidate(input.id);
+      return { tenant };
+    },
+    deleteTenant: async (_parent, { input }, context) => {
+      requireAdmin(context);
+      if (!(await deleteTenant(context.services.db, input.id))) throw new NotFoundError('Tenant', input.id);
+      context.tenants.invalidate(input.id);
+      return { id: input.id };
+    },
+    updateTenantQuotas: async (_parent, { input }, context) => {
+      requireAdmin(context);
+      const tenant = await updateTenantQuotas(context.services.db, input.tenantId, quotaOverrides(input));
+      if (!tenant) throw new NotFoundError('Tenant', input.tenantId);
+      context.tenants.invalidate(input.tenantId);
+      return { tenant };
+    },
+  },
+  Tenant: {
+    quotas: (tenant, _args, context) => effectiveQuotas(tenant, context.services.config.quotas),
+    usage: async (tenant, _args, context) => {
+      const usage = await context.platformLoaders().tenantUsage.load(tenant.id);
+      return usage ?? { eventsThisMonth: 0, subscriptions: 0, eventTypes: 0, pendingDeliveries: 0, deliveriesInFlight: 0 };
+    },
+  },
+};

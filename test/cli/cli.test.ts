@@ -1,0 +1,120 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { jwtVerify } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../support/database.js';
+import { TestReceiver } from '../support/receiver.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
+const SECRET = 'cli-test-secret-that-is-long-enough-0123456789';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node src/cli/bin.js <args>` with a clean Hooklane environment plus `env`. */
+function hooklane(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Run> {
+  const base: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    // Keep the machine's PATH, HOME, ...; drop any Hooklane setting of the developer's shell.
+    if (value !== undefined && !/^(DATABASE_URL|DATA_DIR|AUTH_|DELIVERY_|ROLE$|HOST$|PORT$)/.test(name)) base[name] = value;
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...base, LOG_LEVEL: 'silent', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+// Each run starts a Node process that loads TypeScript through tsx: allow for a busy machine.
+describe('hooklane CLI', { timeout: 120_000 }, () => {
+  it('prints its usage with --help, and a usage for every subcommand', async () => {
+    const help = await hooklane(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['serve', 'api', 'worker', 'migrate', 'token', 'doctor']) expect(help.stdout).toContain(command);
+    const commands = ['serve', 'api', 'worker', 'migrate', 'token', 'doctor'];
+    const subs = await Promise.all(commands.map((command) => hooklane([command, '--help'])));
+    subs.forEach((sub, index) => {
+      expect(sub.code, commands[index]).toBe(0);
+      expect(sub.stdout, commands[index]).toMatch(/^Usage: /);
+    });
+    const unknown = await hooklane(['frobnicate']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Unknown command');
+  });
+
+  it('token --admin prints a JWT signed with AUTH_JWT_SECRET', async () => {
+    const result = await hooklane(['token', '--admin'], { AUTH_JWT_SECRET: SECRET });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const { payload, protectedHeader } = await jwtVerify(result.stdout.trim(), new TextEncoder().encode(SECRET));
+    expect(protectedHeader.alg).toBe('HS256');
+    expect(payload.roles).toEqual(['admin']);
+
+    const tenant = await hooklane(['token', '--tenant', 'ten_123', '--scope', 'events:publish'], { AUTH_JWT_SECRET: SECRET });
+    const claims = (await jwtVerify(tenant.stdout.trim(), new TextEncoder().encode(SECRET))).payload;
+    expect(claims).toMatchObject({ tenant_id: 'ten_123', scope: 'events:publish' });
+
+    expect((await hooklane(['token'], { AUTH_JWT_SECRET: SECRET })).code).toBe(1);
+  });
+
+  it('migrate, then doctor against the migrated database: every check passes', async () => {
+    const databaseUrl = await createTestDatabase();
+    const env = { DATABASE_URL: databaseUrl, AUTH_JWT_SECRET: SECRET };
+
+    const before = await hooklane(['doctor'], env);
+    expect(before.code).toBe(1);
+    expect(before.stdout).toMatch(/^✓ database: /m);
+    expect(before.stdout).toMatch(/^✗ migrations: none applied/m);
+
+    const migrated = await hooklane(['migrate'], env);
+    expect(migrated.stderr).toBe('');
+    expect(migrated.code).toBe(0);
+    expect(migrated.stdout).toContain('Migrations applied.');
+
+    const receiver = await TestReceiver.start();
+    try {
+      const doctor = await hooklane(['doctor', '--url', receiver.url], { ...env, DELIVERY_ALLOW_PRIVATE_NETWORKS: 'true' });
+      expect(doctor.stdout).not.toContain('✗');
+      expect(doctor.code).toBe(0);
+      const lines = doctor.stdout.trim().split('\n');
+      expect(lines.every((line) => line.startsWith('✓ '))).toBe(true);
+      for (const check of ['configuration', 'database', 'migrations', 'job queue', 'authentication', 'receiver']) {
+        expect(doctor.stdout).toMatch(new RegExp(`^✓ ${check}`, 'm'));
+      }
+      expect(receiver.requests.map((request) => request.method)).toEqual(['HEAD']);
+
+      // The same receiver is refused while private networks are not allowed.
+      const refused = await hooklane(['doctor', '--url', receiver.url], env);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/^✗ receiver .*refused/m);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('doctor exits 1 with a ✗ line when the database is unreachable', async () => {
+    const result = await hooklane(['doctor'], { DATABASE_URL: 'postgres://hooklane:secret@127.0.0.1:1/hooklane', AUTH_JWT_SECRET: SECRET });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^✓ configuration/m);
+    expect(result.stdout).toMatch(/^✗ database: .*not reachable/m);
+    expect(result.stdout).not.toContain('secret@'); // the password is redacted
+  });
+
+  it('doctor exits 1 on a configuration error', async () => {
+    const result = await hooklane(['doctor'], { DELIVERY_TIMEOUT: 'soon' });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^✗ configuration: .*DELIVERY_TIMEOUT/m);
+  });
+});

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { SubscriptionFairness } from '../../src/delivery/fairness.js';
+
+const mid = () => 0.5;
+
+describe('SubscriptionFairness', () => {
+  it('admits at most maxPerSubscription deliveries per subscription at once', () => {
+    const fairness = new SubscriptionFairness(2, 1_000, mid);
+    expect(fairness.tryEnter('s1')).toBe(true);
+    expect(fairness.tryEnter('s1')).toBe(true);
+    expect(fairness.tryEnter('s1')).toBe(false);
+    expect(fairness.tryEnter('s1')).toBe(false);
+  });
+
+  it('counts each subscription on its own: a saturated one leaves room for others', () => {
+    const fairness = new SubscriptionFairness(1, 1_000, mid);
+    expect(fairness.tryEnter('slow')).toBe(true);
+    expect(fairness.tryEnter('slow')).toBe(false);
+    expect(fairness.tryEnter('fast')).toBe(true);
+    expect(fairness.tryEnter('other')).toBe(true);
+  });
+
+  it('leave frees a slot, and only one', () => {
+    const fairness = new SubscriptionFairness(2, 1_000, mid);
+    fairness.tryEnter('s1');
+    fairness.tryEnter('s1');
+    fairness.leave('s1');
+    expect(fairness.tryEnter('s1')).toBe(true);
+    expect(fairness.tryEnter('s1')).toBe(false);
+    fairness.leave('s1');
+    fairness.leave('s1');
+    expect(fairness.tryEnter('s1')).toBe(true);
+    expect(fairness.tryEnter('s1')).toBe(true);
+    expect(fairness.tryEnter('s1')).toBe(false);
+  });
+
+  it('an unmatched leave does not create spare slots', () => {
+    const fairness = new SubscriptionFairness(1, 1_000, mid);
+    fairness.leave('s1');
+    fairness.leave('s1');
+    expect(fairness.tryEnter('s1')).toBe(true);
+    expect(fairness.tryEnter('s1')).toBe(false);
+  });
+
+  it('backs off 50 ms doubling per refusal, capped at maxBackoffMs', () => {
+    const fairness = new SubscriptionFairness(1, 1_000, mid);
+    const waits = Array.from({ length: 8 }, () => fairness.backoffMs('s1'));
+    expect(waits).toEqual([50, 100, 200, 400, 800, 1_000, 1_000, 1_000]);
+  });
+
+  it('jitters each wait within [0.5, 1.5) of the base', () => {
+    const low = new SubscriptionFairness(1, 10_000, () => 0);
+    const high = new SubscriptionFairness(1, 10_000, () => 0.999999);
+    expect([low.backoffMs('s'), low.backoffMs('s'), low.backoffMs('s')]).toEqual([25, 50, 100]);
+    expect([high.backoffMs('s'), high.backoffMs('s'), high.backoffMs('s')]).toEqual([75, 150, 300]);
+    const random = new SubscriptionFairness(1, 10_000);
+    for (let streak = 0; streak < 6; streak++) {
+      const base = 50 * 2 ** streak;
+      const wait = random.backoffMs('s');
+      expect(wait).toBeGreaterThanOrEqual(base * 0.5);
+      expect(wait).toBeLessThanOrEqual(base * 1.5);
+    }
+  });
+
+  it('the streak grows while the subscription stays saturated and resets once nothing of it is in flight', () => {
+    const fairness = new SubscriptionFairness(1, 10_000, mid);
+    expect(fairness.tryEnter('s1')).toBe(true);
+    expect(fairness.tryEnter('s1')).toBe(false);
+    expect(fairness.backoffMs('s1')).toBe(50);
+    expect(fairness.backoffMs('s1')).toBe(100);
+    // Still one in flight: a turned-away delivery keeps waiting longer.
+    expect(fairness.tryEnter('s1')).toBe(false);
+    expect(fairness.backoffMs('s1')).toBe(200);
+    fairness.leave('s1');
+    expect(fairness.backoffMs('s1')).toBe(50);
+  });
+
+  it('lets a subscription borrow beyond its share while enough slots stay free for others', () => {
+    // 8 slots, share 2: a lone subscription may use up to 8 - 2 = 6, leaving 2 for anyone else.
+    const fairness = new SubscriptionFairness(2, 1_000, mid, 8);
+    const admitted = Array.from({ length: 10 }, () => fairness.tryEnter('busy')).filter(Boolean).length;
+    expect(admitted).toBe(6);
+    expect(fairness.tryEnter('other')).toBe(true);
+    expect(fairness.tryEnter('other')).toBe(true);
+    expect(fairness.tryEnter('busy')).toBe(false);
+    fairness.leave('busy');
+    // One slot freed but only one spare remains for others: the busy subscription is over its share.
+    expect(fairness.tryEnter('busy')).toBe(false);
+    expect(fairness.tryEnter('third')).toBe(true);
+  });
+
+  it('streaks are per subscription', () => {
+    const fairness = new SubscriptionFairness(1, 10_000, mid);
+    fairness.backoffMs('a');
+    fairness.backoffMs('a');
+    expect(fairness.backoffMs('b')).toBe(50);
+    expect(fairness.backoffMs('a')).toBe(200);
+  });
+
+  it('the streak stops growing: waits stay finite and stable under a huge cap', () => {
+    const fairness = new SubscriptionFairness(1, Number.MAX_SAFE_INTEGER, mid);
+    const waits = Array.from({ length: 40 }, () => fairness.backoffMs('s1'));
+    expect(waits.every(Number.isFinite)).toBe(true);
+    expect(waits[39]).toBe(waits[25]);
+    expect(waits[39]).toBeLessThanOrEqual(50 * 2 ** 20);
+  });
+});
