@@ -8,7 +8,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-post
 import { APP_ROLE, appRoleAvailable, applyMigrations } from './db/migrate.js';
 import { PayloadSchemas } from './domain/payload-schemas.js';
 import { SubscriptionFairness } from './delivery/fairness.js';
-import { HttpSender } from './delivery/http-sender.js';
+import { HttpSender, type HostResolver } from './delivery/http-sender.js';
 import { startApiServer, type ApiServer } from './api/server.js';
 import { startWorker } from './worker/runner.js';
 import path from 'node:path';
@@ -32,7 +32,13 @@ export async function openDatabase(config: Config, logger: Logger): Promise<{ ur
 }
 
 /** Starts what the role asks for against one database; used by `npm start` and by the tests. */
-export async function startHooklane(config: Config, logger: Logger): Promise<Hooklane> {
+/** What a test may put in place of the real thing; nothing here changes what the code under test does. */
+export interface HooklaneSeams {
+  /** Resolves delivery host names (tests map names to chosen addresses without touching DNS). */
+  resolver?: HostResolver;
+}
+
+export async function startHooklane(config: Config, logger: Logger, seams: HooklaneSeams = {}): Promise<Hooklane> {
   const database = await openDatabase(config, logger);
   let client: DatabaseClient | undefined;
   let api: ApiServer | undefined;
@@ -64,7 +70,9 @@ export async function startHooklane(config: Config, logger: Logger): Promise<Hoo
       sender = new HttpSender({
         timeoutMs: config.delivery.timeoutMs,
         allowPrivateNetworks: config.delivery.allowPrivateNetworks,
+        httpsOnly: config.delivery.httpsOnly,
         responseBodyLimit: config.delivery.responseBodyLimit,
+        resolver: seams.resolver,
       });
       const fairness = new SubscriptionFairness(
         Math.max(1, Math.floor(config.worker.concurrency * config.worker.subscriptionShare)),

@@ -44,6 +44,7 @@ const environmentSchema = z.object({
   DELIVERY_RETRY_SCHEDULE: durationList('5s,5m,30m,2h,5h,10h,10h'),
   DELIVERY_TIMEOUT: duration('15s'),
   DELIVERY_ALLOW_PRIVATE_NETWORKS: booleanFlag.default(false),
+  DELIVERY_HTTPS_ONLY: booleanFlag.default(false),
   DELIVERY_RESPONSE_BODY_LIMIT: z.coerce.number().int().min(0).default(4096),
   SUBSCRIPTION_DISABLE_AFTER: duration('5d'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
@@ -83,6 +84,7 @@ export interface Config {
     retryScheduleMs: number[];
     timeoutMs: number;
     allowPrivateNetworks: boolean;
+    httpsOnly: boolean;
     responseBodyLimit: number;
     disableAfterMs: number;
   };
@@ -133,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryScheduleMs: e.DELIVERY_RETRY_SCHEDULE,
       timeoutMs: e.DELIVERY_TIMEOUT,
       allowPrivateNetworks: e.DELIVERY_ALLOW_PRIVATE_NETWORKS,
+      httpsOnly: e.DELIVERY_HTTPS_ONLY,
       responseBodyLimit: e.DELIVERY_RESPONSE_BODY_LIMIT,
       disableAfterMs: e.SUBSCRIPTION_DISABLE_AFTER,
     },

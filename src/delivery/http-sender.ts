@@ -22,6 +22,10 @@ export interface SendResult {
 export interface HttpSenderOptions {
   timeoutMs: number;
   allowPrivateNetworks: boolean;
+  /** DELIVERY_HTTPS_ONLY: refuse plain http URLs. */
+  httpsOnly?: boolean;
+  /** Where host names are resolved; the system resolver by default. */
+  resolver?: HostResolver;
   /** Bytes kept of the response body. */
   responseBodyLimit: number;
   connectionsPerOrigin?: number;
@@ -55,8 +59,14 @@ type LookupCallback = (
  * the socket: a second resolution (DNS rebinding) never happens, and a name
  * with any private answer is refused rather than raced.
  */
-function guardedLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
-  dnsLookup(hostname, { family: options.family, hints: options.hints, all: true }, (err, addresses) => {
+/** How host names are resolved: the system resolver, or another one (tests map names to chosen addresses). */
+export type HostResolver = (hostname: string, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+const systemResolver: HostResolver = (hostname, callback) => dnsLookup(hostname, { all: true }, callback);
+
+const guardedLookup = (resolve: HostResolver) => (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+  resolve(hostname, (err, resolved) => {
+    const addresses = options.family === 4 || options.family === 6 ? resolved.filter((entry) => entry.family === options.family) : resolved;
     if (err) {
       callback(err, []);
       return;
@@ -74,7 +84,7 @@ function guardedLookup(hostname: string, options: LookupOptions, callback: Looku
     if (options.all) callback(null, addresses);
     else callback(null, first.address, first.family);
   });
-}
+};
 
 interface ErrorLike {
   name?: unknown;
@@ -159,7 +169,7 @@ export class HttpSender {
       bodyTimeout: options.timeoutMs,
       connect: {
         timeout: options.timeoutMs,
-        ...(options.allowPrivateNetworks ? {} : { lookup: guardedLookup }),
+        ...(options.allowPrivateNetworks ? {} : { lookup: guardedLookup(options.resolver ?? systemResolver) }),
       },
     });
   }
@@ -176,7 +186,7 @@ export class HttpSender {
       const message = `invalid URL: ${req.url}`;
       return { outcome: { kind: 'refused', message }, statusCode: null, error: message, durationMs: elapsed(), responseBody: null };
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || (this.options.httpsOnly && url.protocol !== 'https:')) {
       const message = `refused: scheme ${url.protocol} is not allowed`;
       return { outcome: { kind: 'refused', message }, statusCode: null, error: message, durationMs: elapsed(), responseBody: null };
     }

@@ -61,7 +61,7 @@ function isLocalhostName(hostname: string): boolean {
 
 export function checkSubscriptionUrl(
   raw: string,
-  options: { allowPrivateNetworks: boolean },
+  options: { allowPrivateNetworks: boolean; httpsOnly?: boolean },
 ): { ok: true; url: URL } | { ok: false; reason: string } {
   if (raw.length > MAX_URL_LENGTH) {
     return { ok: false, reason: `URL is longer than ${MAX_URL_LENGTH} characters` };
@@ -74,6 +74,9 @@ export function checkSubscriptionUrl(
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return { ok: false, reason: `URL scheme ${url.protocol} is not allowed; use http: or https:` };
+  }
+  if (options.httpsOnly && url.protocol !== 'https:') {
+    return { ok: false, reason: 'URL must use https: (DELIVERY_HTTPS_ONLY is set)' };
   }
   if (url.username !== '' || url.password !== '') {
     return { ok: false, reason: 'URL must not contain credentials' };

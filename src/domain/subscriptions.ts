@@ -19,6 +19,7 @@ import {
 
 export interface SubscriptionRules {
   allowPrivateNetworks: boolean;
+  httpsOnly: boolean;
 }
 
 export const MAX_RETRY_SCHEDULE_ENTRIES = 20;
@@ -39,7 +40,7 @@ export interface SubscriptionInput {
 }
 
 function requireUrl(raw: string, rules: SubscriptionRules): string {
-  const checked = checkSubscriptionUrl(raw, { allowPrivateNetworks: rules.allowPrivateNetworks });
+  const checked = checkSubscriptionUrl(raw, rules);
   if (!checked.ok) throw new BadUserInputError(`url is not accepted: ${checked.reason}`, 'url');
   return checked.url.toString();
 }

@@ -1,5 +1,5 @@
 import postgres, { type Sql } from 'postgres';
-import { startHooklane, type Hooklane } from '../../src/app.js';
+import { startHooklane, type Hooklane, type HooklaneSeams } from '../../src/app.js';
 import { signHs256Token } from '../../src/auth/jwt.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -31,7 +31,7 @@ export interface TestHooklane {
  * Runs a whole Hooklane (API and worker) in this process against a fresh database, with short
  * retry and timeout durations so that the suite stays fast.
  */
-export async function startTestHooklane(env: Record<string, string> = {}): Promise<TestHooklane> {
+export async function startTestHooklane(env: Record<string, string> = {}, seams: HooklaneSeams = {}): Promise<TestHooklane> {
   const databaseUrl = await createTestDatabase();
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
@@ -45,7 +45,7 @@ export async function startTestHooklane(env: Record<string, string> = {}): Promi
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const app = await startHooklane(config, createLogger(config.logLevel));
+  const app = await startHooklane(config, createLogger(config.logLevel), seams);
   const graphqlUrl = app.graphqlUrl!;
   const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
   const adminToken = await signHs256Token(TEST_JWT_SECRET, { sub: 'test-admin', roles: ['admin'] }, { expiresIn: '1h' });

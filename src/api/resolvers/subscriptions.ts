@@ -11,7 +11,10 @@ import { pageRequest, toConnection } from '../connection.js';
 import type { RequestContext } from '../context.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 
-const rules = (context: RequestContext) => ({ allowPrivateNetworks: context.services.config.delivery.allowPrivateNetworks });
+const rules = (context: RequestContext) => ({
+  allowPrivateNetworks: context.services.config.delivery.allowPrivateNetworks,
+  httpsOnly: context.services.config.delivery.httpsOnly,
+});
 
 export const subscriptionResolvers: Resolvers = {
   Query: {
