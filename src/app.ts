@@ -7,17 +7,24 @@ import { connectDatabase, type DatabaseClient } from './db/client.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
 import { APP_ROLE, appRoleAvailable, applyMigrations } from './db/migrate.js';
 import { PayloadSchemas } from './domain/payload-schemas.js';
+import { loadOrCreateDevSecretsKey, parseSecretsKey, SecretBox } from './secrets/secret-box.js';
 import { SubscriptionFairness } from './delivery/fairness.js';
 import { HttpSender, type HostResolver } from './delivery/http-sender.js';
 import { startApiServer, type ApiServer } from './api/server.js';
 import { startWorker } from './worker/runner.js';
+import { DeliveryTelemetry } from './observability/delivery-telemetry.js';
+import { HooklaneMetrics, queueStatsFrom } from './observability/metrics.js';
+import { startMetricsServer, type MetricsServer } from './observability/metrics-server.js';
+import { settleWithin } from './observability/shutdown.js';
 import path from 'node:path';
 
 export interface Hooklane {
   /** The GraphQL endpoint, when this process runs the API. */
   graphqlUrl: string | undefined;
   databaseUrl: string;
-  /** Stops taking work, lets in-flight deliveries finish, then closes everything. */
+  /** The separate metrics endpoint, when METRICS_PORT is set (the API serves /metrics too). */
+  metricsUrl: string | undefined;
+  /** Stops taking work, lets in-flight deliveries finish (at most SHUTDOWN_TIMEOUT), then closes everything. */
   stop(): Promise<void>;
 }
 
@@ -44,15 +51,31 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
   let api: ApiServer | undefined;
   let worker: Runner | undefined;
   let sender: HttpSender | undefined;
+  let metricsServer: MetricsServer | undefined;
   let ready = false;
 
-  const stop = async () => {
-    await api?.close();
-    await worker?.stop();
-    await sender?.close();
-    await client?.close();
-    await database.embedded?.stop();
-  };
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      // New HTTP requests and new jobs stop at once; both wait for what is in flight, until the deadline.
+      const deadline = Date.now() + config.shutdownTimeoutMs;
+      const failed = (what: string) => (error: unknown) => logger.warn({ err: error }, `${what} failed while stopping`);
+      const [apiStopped, workerStopped] = await Promise.all([
+        api ? settleWithin(api.close(), deadline, failed('closing the API')) : 'done',
+        worker ? settleWithin(worker.stop(), deadline, failed('stopping the worker')) : 'done',
+      ]);
+      if (apiStopped === 'timed_out') logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'HTTP requests still open at SHUTDOWN_TIMEOUT: closing anyway');
+      if (workerStopped === 'timed_out') {
+        logger.warn(
+          { timeoutMs: config.shutdownTimeoutMs },
+          'deliveries still in flight at SHUTDOWN_TIMEOUT: abandoned; their jobs stay locked until graphile-worker treats the lock as stale',
+        );
+      }
+      await metricsServer?.close();
+      await sender?.close();
+      await client?.close();
+      await database.embedded?.stop();
+    })());
 
   try {
     const owner = connectDatabase(database.url, { max: 1 });
@@ -63,8 +86,18 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     } finally {
       await owner.close();
     }
+    const secretBox = new SecretBox(
+      config.secretsKey ? parseSecretsKey(config.secretsKey) : loadOrCreateDevSecretsKey(config.dataDir),
+    );
+    if (!config.secretsKey && config.databaseUrl) {
+      logger.warn({ dataDir: config.dataDir }, 'SECRETS_KEY is not set: signing secrets are sealed with a development key kept in DATA_DIR');
+    }
     if (!role) logger.warn('the hooklane_app role is not available: row-level security is not enforced (see README, Security)');
     client = connectDatabase(database.url, { max: 20, role });
+    const metrics = new HooklaneMetrics({
+      queueStats: queueStatsFrom(client.sql),
+      onCollectError: (error) => logger.warn({ err: error }, 'reading the job queue for metrics failed'),
+    });
 
     if (config.role !== 'api') {
       sender = new HttpSender({
@@ -84,6 +117,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         { databaseUrl: database.url, concurrency: config.worker.concurrency, pollIntervalMs: config.worker.pollIntervalMs },
         {
           db: client.db,
+          secretBox,
           sender,
           fairness,
           retryScheduleMs: config.delivery.retryScheduleMs,
@@ -92,6 +126,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           tenantInFlightQuota: config.quotas.deliveriesInFlight,
         },
         logger,
+        new DeliveryTelemetry(metrics, logger),
       );
     }
 
@@ -99,14 +134,18 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
       const secret = effectiveJwtSecret(config);
       const verifier = new TokenVerifier({ ...config.auth, jwtSecret: secret });
       api = await startApiServer({
-        services: { config, db: client.db, sql: client.sql, schemas: new PayloadSchemas() },
+        services: { config, db: client.db, sql: client.sql, schemas: new PayloadSchemas(), secretBox },
         verifier,
         readiness: { ready: () => ready },
         logger,
+        metrics,
       });
     }
+    if (config.metricsPort !== undefined) {
+      metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics, logger });
+    }
     ready = true;
-    return { graphqlUrl: api?.url, databaseUrl: database.url, stop };
+    return { graphqlUrl: api?.url, databaseUrl: database.url, metricsUrl: metricsServer?.url, stop };
   } catch (error) {
     await stop().catch(() => {});
     throw error;

@@ -3,6 +3,7 @@ import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { PayloadSchemas } from '../domain/payload-schemas.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import type { TenantDirectory } from '../tenancy/tenant-directory.js';
 import type { Loaders, PlatformLoaders } from './loaders.js';
 
@@ -12,6 +13,7 @@ export interface ApiServices {
   db: Database;
   sql: Sql;
   schemas: PayloadSchemas;
+  secretBox: SecretBox;
 }
 
 export interface RequestContext {

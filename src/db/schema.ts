@@ -101,8 +101,15 @@ export const subscriptions = pgTable(
     eventTypes: text('event_types').array().notNull(),
     description: text('description'),
     enabled: boolean('enabled').notNull().default(true),
-    /** Secrets that sign deliveries, newest first: one `whsec_` value per entry. */
+    /**
+     * HMAC secrets that sign deliveries, newest first, sealed with SECRETS_KEY. Entries after the
+     * first are the previous secret, valid until `previousSecretsExpireAt` (a rotation's overlap).
+     */
     secrets: text('secrets').array().notNull(),
+    previousSecretsExpireAt: timestamp('previous_secrets_expire_at', { withTimezone: true, mode: 'date' }),
+    /** Optional Ed25519 signing (`v1a`): the sealed `whsk_` key and its `whpk_` public key. */
+    ed25519SecretKey: text('ed25519_secret_key'),
+    ed25519PublicKey: text('ed25519_public_key'),
     /** Overrides DELIVERY_RETRY_SCHEDULE for this subscription. */
     retryScheduleMs: integer('retry_schedule_ms').array(),
     /** Deliver strictly in publish order (per ordering key). */

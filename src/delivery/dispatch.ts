@@ -7,7 +7,8 @@ import type { SubscriptionFairness } from './fairness.js';
 import type { HttpSender, SendResult } from './http-sender.js';
 import { publishDeliveryFailed } from './operational-events.js';
 import { decideNextStep, outcomeLabel, type RetryDecision } from './retry-policy.js';
-import { webhookHeaders } from './signer.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { signedWebhookHeaders } from './signer.js';
 import { disableSubscription } from './subscription-lifecycle.js';
 
 export const USER_AGENT = 'Hooklane-Webhooks/0.1';
@@ -18,6 +19,8 @@ export const MIN_FAILED_DELIVERIES_TO_DISABLE = 3;
 
 export interface DispatchDependencies {
   db: Database;
+  /** Opens the sealed signing secrets. */
+  secretBox: SecretBox;
   sender: HttpSender;
   fairness: SubscriptionFairness;
   retryScheduleMs: readonly number[];
@@ -62,7 +65,7 @@ export async function dispatchDelivery(
   try {
     const refusal = await admit(scope, deps, work);
     if (refusal) return defer(scope, work, continuation, refusal.waitMs, refusal.reason);
-    const result = await deps.sender.send(signedRequest(work, new Date()));
+    const result = await deps.sender.send(signedRequest(work, deps.secretBox, new Date()));
     const decision = decideNextStep({
       attemptNumber: work.attemptCount + 1,
       outcome: result.outcome,
@@ -120,7 +123,7 @@ async function defer(
   return { kind: 'deferred', until, reason };
 }
 
-function signedRequest(work: DeliveryWork, at: Date) {
+function signedRequest(work: DeliveryWork, secretBox: SecretBox, at: Date) {
   const body = bodyForMode(work.payloadMode, {
     id: work.eventId,
     eventType: work.eventType,
@@ -128,7 +131,11 @@ function signedRequest(work: DeliveryWork, at: Date) {
     body: work.body,
   });
   const message = { msgId: work.eventId, timestampSeconds: Math.floor(at.getTime() / 1000), body };
-  return { url: work.url, body, headers: webhookHeaders(message, work.secrets, USER_AGENT) };
+  const keys = {
+    hmacSecrets: work.secrets.map((sealed) => secretBox.open(sealed)),
+    ed25519SecretKey: work.ed25519SecretKey === null ? null : secretBox.open(work.ed25519SecretKey),
+  };
+  return { url: work.url, body, headers: signedWebhookHeaders(message, keys, USER_AGENT) };
 }
 
 async function record(

@@ -7,7 +7,8 @@ import { assertRoomFor, type Quotas } from '../tenancy/quotas.js';
 import { isWildcardPattern } from '../delivery/event-matching.js';
 import { checkSubscriptionUrl } from '../delivery/network-policy.js';
 import { BUILT_IN_EVENT_TYPE_NAMES, isBuiltInEventType } from '../delivery/operational-events.js';
-import { generateSecret } from '../delivery/signer.js';
+import { generateEd25519KeyPair, generateSecret } from '../delivery/signer.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 import { disableSubscription, enableSubscription } from '../delivery/subscription-lifecycle.js';
 import {
   MAX_DESCRIPTION_LENGTH,
@@ -20,6 +21,16 @@ import {
 export interface SubscriptionRules {
   allowPrivateNetworks: boolean;
   httpsOnly: boolean;
+  /** Seals signing secrets before they are stored. */
+  secretBox: SecretBox;
+}
+
+export const DEFAULT_ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+const MAX_ROTATION_OVERLAP_MS = 7 * 24 * 60 * 60 * 1000;
+
+function newEd25519Keys(rules: SubscriptionRules) {
+  const pair = generateEd25519KeyPair();
+  return { ed25519SecretKey: rules.secretBox.seal(pair.secretKey), ed25519PublicKey: pair.publicKey };
 }
 
 export const MAX_RETRY_SCHEDULE_ENTRIES = 20;
@@ -37,10 +48,11 @@ export interface SubscriptionInput {
   payloadMode?: PayloadMode | null;
   rateLimit?: number | null;
   maxInFlight?: number | null;
+  ed25519Signing?: boolean | null;
 }
 
 function requireUrl(raw: string, rules: SubscriptionRules): string {
-  const checked = checkSubscriptionUrl(raw, rules);
+  const checked = checkSubscriptionUrl(raw, { allowPrivateNetworks: rules.allowPrivateNetworks, httpsOnly: rules.httpsOnly });
   if (!checked.ok) throw new BadUserInputError(`url is not accepted: ${checked.reason}`, 'url');
   return checked.url.toString();
 }
@@ -88,6 +100,8 @@ async function settingsFrom(scope: TenantScope, rules: SubscriptionRules, input:
   if (input.maxInFlight !== undefined) {
     changes.maxInFlight = optionalIntegerInRange(input.maxInFlight, 'maxInFlight', 1, MAX_IN_FLIGHT_LIMIT);
   }
+  if (input.ed25519Signing === true) Object.assign(changes, newEd25519Keys(rules));
+  if (input.ed25519Signing === false) Object.assign(changes, { ed25519SecretKey: null, ed25519PublicKey: null });
   return changes;
 }
 
@@ -111,7 +125,9 @@ export async function createSubscription(
     payloadMode: settings.payloadMode ?? 'FULL',
     rateLimit: settings.rateLimit ?? null,
     maxInFlight: settings.maxInFlight ?? null,
-    secret,
+    ed25519SecretKey: settings.ed25519SecretKey ?? null,
+    ed25519PublicKey: settings.ed25519PublicKey ?? null,
+    secret: rules.secretBox.seal(secret),
     });
   });
   return { subscription, secret };
@@ -137,9 +153,23 @@ export async function updateSubscription(
   });
 }
 
-export async function rotateSubscriptionSecret(scope: TenantScope, id: string): Promise<{ subscription: SubscriptionRow; secret: string }> {
+export async function rotateSubscriptionSecret(
+  scope: TenantScope,
+  rules: SubscriptionRules,
+  input: { id: string; overlap?: string | null },
+): Promise<{ subscription: SubscriptionRow; secret: string }> {
+  const { id } = input;
+  let overlapMs = DEFAULT_ROTATION_OVERLAP_MS;
+  if (input.overlap !== undefined && input.overlap !== null) {
+    try {
+      overlapMs = parseDuration(input.overlap);
+    } catch (error) {
+      throw new BadUserInputError(`overlap: ${(error as Error).message}`, 'overlap');
+    }
+    if (overlapMs > MAX_ROTATION_OVERLAP_MS) throw new BadUserInputError('overlap may be at most 7d', 'overlap');
+  }
   const secret = generateSecret();
-  const subscription = await scope.subscriptions.replaceSecret(id, secret);
+  const subscription = await scope.subscriptions.replaceSecret(id, rules.secretBox.seal(secret), overlapMs);
   if (!subscription) throw new NotFoundError('Subscription', id);
   return { subscription, secret };
 }

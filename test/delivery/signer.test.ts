@@ -2,7 +2,16 @@ import { readFileSync } from 'node:fs';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { Webhook as SvixWebhook } from 'svix';
 import { describe, expect, it } from 'vitest';
-import { generateSecret, signatureHeader, signPayload, webhookHeaders } from '../../src/delivery/signer.js';
+import {
+  ed25519PublicKey,
+  generateEd25519KeyPair,
+  generateSecret,
+  signatureHeader,
+  signEd25519,
+  signedWebhookHeaders,
+  signPayload,
+  webhookHeaders,
+} from '../../src/delivery/signer.js';
 
 interface Vectors {
   hmac: { secret: string; msgId: string; timestamp: number; payload: string; signature: string };
@@ -80,5 +89,39 @@ describe('webhookHeaders', () => {
     const [a, b] = [generateSecret(), generateSecret()];
     expect(signatureHeader([a, b], 'm', 5, '{}')).toBe(`${signPayload(a, 'm', 5, '{}')} ${signPayload(b, 'm', 5, '{}')}`);
     expect(signatureHeader([], 'm', 5, '{}')).toBe('');
+  });
+});
+
+describe('Ed25519 signatures (v1a)', () => {
+  it('matches the Standard Webhooks reference vector and derives its public key', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const vectors = JSON.parse(await readFile(new URL('../../../shared/vectors/standard-webhooks.json', import.meta.url), 'utf8'));
+    const vector = vectors.ed25519;
+    expect(signEd25519(vector.secretKey, vector.msgId, vector.timestamp, vector.payload)).toBe(vector.signature);
+    expect(ed25519PublicKey(vector.secretKey)).toBe(vector.publicKey);
+  });
+
+  it('adds a v1a signature beside v1 that verifies with the whpk_ public key alone', async () => {
+    const { createPublicKey, verify } = await import('node:crypto');
+    const pair = generateEd25519KeyPair();
+    expect(pair.secretKey).toMatch(/^whsk_[A-Za-z0-9+/]{43}=$/);
+    expect(pair.publicKey).toMatch(/^whpk_[A-Za-z0-9+/]{43}=$/);
+    const secret = generateSecret();
+    const message = { msgId: 'evt_1', timestampSeconds: Math.floor(Date.now() / 1000), body: '{"a":1}' };
+    const headers = signedWebhookHeaders(message, { hmacSecrets: [secret], ed25519SecretKey: pair.secretKey }, 'test');
+    const [v1, v1a] = headers['webhook-signature']!.split(' ');
+    expect(v1).toBe(signPayload(secret, message.msgId, message.timestampSeconds, message.body));
+    expect(v1a!.startsWith('v1a,')).toBe(true);
+    const raw = Buffer.from(pair.publicKey.slice('whpk_'.length), 'base64');
+    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+    const content = Buffer.from(`${message.msgId}.${message.timestampSeconds}.${message.body}`);
+    expect(verify(null, content, publicKey, Buffer.from(v1a!.slice(4), 'base64'))).toBe(true);
+    expect(verify(null, Buffer.from('tampered'), publicKey, Buffer.from(v1a!.slice(4), 'base64'))).toBe(false);
+    // The JS verifiers check only v1 entries: the extra v1a entry must not disturb them.
+    expect(new StandardWebhook(secret).verify(message.body, {
+      'webhook-id': message.msgId,
+      'webhook-timestamp': String(message.timestampSeconds),
+      'webhook-signature': headers['webhook-signature']!,
+    })).toEqual({ a: 1 });
   });
 });

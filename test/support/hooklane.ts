@@ -6,6 +6,7 @@ import { createLogger } from '../../src/logger.js';
 import { createTestDatabase } from './database.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
@@ -37,6 +38,7 @@ export async function startTestHooklane(env: Record<string, string> = {}, seams:
     DATABASE_URL: databaseUrl,
     PORT: '0',
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    SECRETS_KEY: TEST_SECRETS_KEY,
     DELIVERY_RETRY_SCHEDULE: '50ms,100ms',
     DELIVERY_TIMEOUT: '1s',
     DELIVERY_ALLOW_PRIVATE_NETWORKS: 'true',

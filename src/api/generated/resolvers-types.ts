@@ -66,6 +66,11 @@ export type CreateSubscriptionInput = {
   channels?: InputMaybe<Array<Scalars['String']['input']>>;
   description?: InputMaybe<Scalars['String']['input']>;
   /**
+   * Also sign with Ed25519 (a `v1a` signature beside `v1`). The receiver verifies with the
+   * subscription's `ed25519PublicKey` (`whpk_…`) and never needs a shared secret.
+   */
+  ed25519Signing?: InputMaybe<Scalars['Boolean']['input']>;
+  /**
    * The event types this subscription receives: names of existing event types, or wildcards
    * (`invoice.*` matches `invoice.paid` and `invoice.paid.late`; `*` matches every event type).
    * Built-in `hooklane.*` event types report on the tenant's own subscriptions and deliveries.
@@ -543,6 +548,11 @@ export type RetryDeliveryPayload = {
 
 export type RotateSubscriptionSecretInput = {
   id: Scalars['ID']['input'];
+  /**
+   * How long the current secret stays valid beside the new one (`24h` by default, at most `7d`;
+   * `0s` drops it at once). During the overlap every delivery carries both signatures.
+   */
+  overlap?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type RotateSubscriptionSecretPayload = {
@@ -626,6 +636,8 @@ export type TenantUsage = {
 export type UpdateSubscriptionInput = {
   channels?: InputMaybe<Array<Scalars['String']['input']>>;
   description?: InputMaybe<Scalars['String']['input']>;
+  /** True adds an Ed25519 key pair (a new one each time it is turned on); false stops `v1a` signatures. */
+  ed25519Signing?: InputMaybe<Scalars['Boolean']['input']>;
   /**
    * False disables the subscription: new matching events are kept as HELD deliveries. True enables it
    * again and the held deliveries drain in publish order.
@@ -675,6 +687,8 @@ export type WebhookSubscription = {
   description: Maybe<Scalars['String']['output']>;
   /** Why the subscription is disabled; null while enabled. */
   disabledReason: Maybe<SubscriptionDisabledReason>;
+  /** The Ed25519 public key (`whpk_…`) that verifies this subscription's `v1a` signatures; null when it signs with HMAC only. */
+  ed25519PublicKey: Maybe<Scalars['String']['output']>;
   enabled: Scalars['Boolean']['output'];
   eventTypes: Array<Scalars['String']['output']>;
   /** Since when every attempt to this subscription has failed; null while it is healthy. */
@@ -687,6 +701,8 @@ export type WebhookSubscription = {
   maxInFlight: Maybe<Scalars['Int']['output']>;
   ordered: Scalars['Boolean']['output'];
   payloadMode: PayloadMode;
+  /** When the previous secret stops signing, during a rotation's overlap; null otherwise. */
+  previousSecretExpiresAt: Maybe<Scalars['DateTime']['output']>;
   rateLimit: Maybe<Scalars['Int']['output']>;
   /** The retry delays in force for this subscription, e.g. `["5s", "5m"]`. */
   retrySchedule: Array<Scalars['String']['output']>;
@@ -1147,6 +1163,7 @@ export type WebhookSubscriptionResolvers<ContextType = RequestContext, ParentTyp
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   disabledReason?: Resolver<Maybe<ResolversTypes['SubscriptionDisabledReason']>, ParentType, ContextType>;
+  ed25519PublicKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   eventTypes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   failingSince?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -1156,6 +1173,7 @@ export type WebhookSubscriptionResolvers<ContextType = RequestContext, ParentTyp
   maxInFlight?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   ordered?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   payloadMode?: Resolver<ResolversTypes['PayloadMode'], ParentType, ContextType>;
+  previousSecretExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   rateLimit?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   retrySchedule?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;

@@ -14,6 +14,7 @@ import type { Resolvers } from '../generated/resolvers-types.js';
 const rules = (context: RequestContext) => ({
   allowPrivateNetworks: context.services.config.delivery.allowPrivateNetworks,
   httpsOnly: context.services.config.delivery.httpsOnly,
+  secretBox: context.services.secretBox,
 });
 
 export const subscriptionResolvers: Resolvers = {
@@ -43,7 +44,7 @@ export const subscriptionResolvers: Resolvers = {
     },
     rotateSubscriptionSecret: async (_parent, { input }, context) => {
       const scope = tenantScopeFor(context, 'subscriptions:write');
-      return rotateSubscriptionSecret(scope, input.id);
+      return rotateSubscriptionSecret(scope, rules(context), input);
     },
     discardHeldDeliveries: async (_parent, { input }, context) => {
       const scope = tenantScopeFor(context, 'subscriptions:write');
@@ -54,6 +55,8 @@ export const subscriptionResolvers: Resolvers = {
     retrySchedule: (subscription, _args, context) =>
       (subscription.retryScheduleMs ?? context.services.config.delivery.retryScheduleMs).map(formatDuration),
     hasCustomRetrySchedule: (subscription) => subscription.retryScheduleMs !== null,
+    previousSecretExpiresAt: (subscription) =>
+      subscription.previousSecretsExpireAt && subscription.previousSecretsExpireAt > new Date() ? subscription.previousSecretsExpireAt : null,
     heldDeliveryCount: (subscription, _args, context) => context.loaders(subscription.tenantId).heldCount.load(subscription.id),
   },
 };

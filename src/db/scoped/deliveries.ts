@@ -22,7 +22,10 @@ export interface DeliveryWork {
   body: string;
   subscriptionId: string;
   url: string;
+  /** Sealed HMAC secrets in force now: the current one, and the previous one during a rotation's overlap. */
   secrets: string[];
+  /** Sealed `whsk_` key when the subscription signs with Ed25519 too. */
+  ed25519SecretKey: string | null;
   subscriptionEnabled: boolean;
   payloadMode: PayloadMode;
   retryScheduleMs: number[] | null;
@@ -59,6 +62,7 @@ type WorkRow = {
   subscription_id: string;
   url: string;
   secrets: string[];
+  ed25519_secret_key: string | null;
   enabled: boolean;
   payload_mode: PayloadMode;
   retry_schedule_ms: number[] | null;
@@ -134,7 +138,9 @@ export class DeliveryStore {
         and e.tenant_id = d.tenant_id and e.id = d.event_id
         and s.tenant_id = d.tenant_id and s.id = d.subscription_id
       returning d.id, d.attempt_count, d.ordering_key, d.event_id, e.event_type, e.created_at as event_created_at,
-        e.body, d.subscription_id, s.url, s.secrets, s.enabled, s.payload_mode, s.retry_schedule_ms,
+        e.body, d.subscription_id, s.url,
+        case when s.previous_secrets_expire_at > now() then s.secrets else s.secrets[1:1] end as secrets,
+        s.ed25519_secret_key, s.enabled, s.payload_mode, s.retry_schedule_ms,
         s.rate_limit, s.max_in_flight, s.ordered`))) as unknown as WorkRow[];
     const row = rows[0];
     if (!row) return undefined;
@@ -149,6 +155,7 @@ export class DeliveryStore {
       subscriptionId: row.subscription_id,
       url: row.url,
       secrets: row.secrets,
+      ed25519SecretKey: row.ed25519_secret_key,
       subscriptionEnabled: row.enabled,
       payloadMode: row.payload_mode,
       retryScheduleMs: row.retry_schedule_ms,

@@ -15,6 +15,9 @@ export interface SubscriptionSettings {
   payloadMode: PayloadMode;
   rateLimit: number | null;
   maxInFlight: number | null;
+  /** Sealed `whsk_` key and its `whpk_` public key, or null for HMAC signatures only. */
+  ed25519SecretKey: string | null;
+  ed25519PublicKey: string | null;
 }
 
 export type SubscriptionChanges = Partial<SubscriptionSettings>;
@@ -100,12 +103,22 @@ export class SubscriptionStore {
     return row;
   }
 
-  async replaceSecret(id: string, secret: string): Promise<SubscriptionRow | undefined> {
-    const [row] = await this.run((db) => db
-      .update(subscriptions)
-      .set({ secrets: [secret], updatedAt: sql`now()` })
-      .where(this.owned(id))
-      .returning());
+  /**
+   * Makes `sealedSecret` the signing secret. With an overlap, the current secret stays valid (and
+   * keeps signing beside the new one) until the overlap ends; without, it is dropped at once.
+   */
+  async replaceSecret(id: string, sealedSecret: string, overlapMs: number): Promise<SubscriptionRow | undefined> {
+    const [row] = await this.run((db) =>
+      db
+        .update(subscriptions)
+        .set({
+          secrets: overlapMs > 0 ? sql`array[${sealedSecret}]::text[] || ${subscriptions.secrets}[1:1]` : sql`array[${sealedSecret}]::text[]`,
+          previousSecretsExpireAt: overlapMs > 0 ? sql`now() + ${overlapMs} * interval '1 millisecond'` : null,
+          updatedAt: sql`now()`,
+        })
+        .where(this.owned(id))
+        .returning(),
+    );
     return row;
   }
 

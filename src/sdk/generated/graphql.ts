@@ -17,6 +17,11 @@ export type CreateSubscriptionInput = {
   channels?: Array<string> | null | undefined;
   description?: string | null | undefined;
   /**
+   * Also sign with Ed25519 (a `v1a` signature beside `v1`). The receiver verifies with the
+   * subscription's `ed25519PublicKey` (`whpk_…`) and never needs a shared secret.
+   */
+  ed25519Signing?: boolean | null | undefined;
+  /**
    * The event types this subscription receives: names of existing event types, or wildcards
    * (`invoice.*` matches `invoice.paid` and `invoice.paid.late`; `*` matches every event type).
    * Built-in `hooklane.*` event types report on the tenant's own subscriptions and deliveries.
@@ -147,6 +152,11 @@ export type RetryDeliveryInput = {
 
 export type RotateSubscriptionSecretInput = {
   id: string | number;
+  /**
+   * How long the current secret stays valid beside the new one (`24h` by default, at most `7d`;
+   * `0s` drops it at once). During the overlap every delivery carries both signatures.
+   */
+  overlap?: string | null | undefined;
 };
 
 export type SubscriptionDisabledReason =
@@ -170,6 +180,8 @@ export type TenantStatus =
 export type UpdateSubscriptionInput = {
   channels?: Array<string> | null | undefined;
   description?: string | null | undefined;
+  /** True adds an Ed25519 key pair (a new one each time it is turned on); false stops `v1a` signatures. */
+  ed25519Signing?: boolean | null | undefined;
   /**
    * False disables the subscription: new matching events are kept as HELD deliveries. True enables it
    * again and the held deliveries drain in publish order.
