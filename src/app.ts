@@ -8,6 +8,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-post
 import { APP_ROLE, appRoleAvailable, applyMigrations } from './db/migrate.js';
 import { PayloadSchemas } from './domain/payload-schemas.js';
 import { loadOrCreateDevSecretsKey, parseSecretsKey, SecretBox } from './secrets/secret-box.js';
+import { AttemptRecorder } from './delivery/attempt-recorder.js';
 import { SubscriptionFairness } from './delivery/fairness.js';
 import { HttpSender, type HostResolver } from './delivery/http-sender.js';
 import { startApiServer, type ApiServer } from './api/server.js';
@@ -72,7 +73,8 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         );
       }
       await metricsServer?.close();
-      await sender?.close();
+      // Closing the sender waits for its requests: after a timeout, only briefly.
+      if (sender) await settleWithin(sender.close(), Date.now() + 1_000, failed('closing the HTTP sender'));
       await client?.close();
       await database.embedded?.stop();
     })());
@@ -118,6 +120,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         {
           db: client.db,
           secretBox,
+          recorder: new AttemptRecorder(client.db),
           sender,
           fairness,
           retryScheduleMs: config.delivery.retryScheduleMs,

@@ -41,6 +41,7 @@ const environmentSchema = z.object({
   AUTH_ISSUER: optionalText,
   AUTH_AUDIENCE: optionalText,
   AUTH_TENANT_CLAIM: z.string().default('tenant_id'),
+  SECRETS_KEY: optionalText,
   DELIVERY_RETRY_SCHEDULE: durationList('5s,5m,30m,2h,5h,10h,10h'),
   DELIVERY_TIMEOUT: duration('15s'),
   DELIVERY_ALLOW_PRIVATE_NETWORKS: booleanFlag.default(false),
@@ -63,6 +64,10 @@ const environmentSchema = z.object({
   QUOTA_PAYLOAD_BYTES: z.coerce.number().int().min(1).max(16 * 1024 * 1024).default(256 * 1024),
   QUOTA_DELIVERIES_IN_FLIGHT: optionalText.pipe(z.string().regex(/^[1-9]\d*$/, 'must be a positive whole number').transform(Number).optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT: duration('10s'),
+  METRICS_PORT: optionalText.pipe(
+    z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).refine((port) => port <= 65535, 'must be at most 65535').optional(),
+  ),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -73,6 +78,8 @@ export interface Config {
   dataDir: string;
   host: string;
   port: number;
+  /** SECRETS_KEY: encrypts signing secrets at rest; unset: a development key in DATA_DIR. */
+  secretsKey: string | undefined;
   auth: {
     jwtSecret: string | undefined;
     jwksUrl: string | undefined;
@@ -92,6 +99,10 @@ export interface Config {
   api: { maxPageSize: number; maxDepth: number; maxCost: number; maxAliases: number; introspection: boolean };
   quotas: QuotaDefaults;
   logLevel: Environment['LOG_LEVEL'];
+  /** SHUTDOWN_TIMEOUT: how long a stop waits for in-flight requests and deliveries. */
+  shutdownTimeoutMs: number;
+  /** METRICS_PORT: a separate HTTP server with only GET /metrics (for ROLE=worker); unset: none. */
+  metricsPort: number | undefined;
 }
 
 /** Quota defaults for every tenant; an operator overrides them per tenant with updateTenantQuotas. */
@@ -124,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     host: e.HOST,
     port: e.PORT,
+    secretsKey: e.SECRETS_KEY,
     auth: {
       jwtSecret: e.AUTH_JWT_SECRET,
       jwksUrl: e.AUTH_JWKS_URL,
@@ -161,5 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       deliveriesInFlight: e.QUOTA_DELIVERIES_IN_FLIGHT ?? null,
     },
     logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    metricsPort: e.METRICS_PORT,
   };
 }

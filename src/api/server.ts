@@ -17,6 +17,10 @@ import { formatErrorFor } from './errors.js';
 import { costLimitPlugin, hardeningRules } from './hardening.js';
 import { createLoaders, createPlatformLoaders, type Loaders } from './loaders.js';
 import { buildResolvers } from './resolvers/index.js';
+import type { HooklaneMetrics } from '../observability/metrics.js';
+import { metricsHandler } from '../observability/metrics-server.js';
+import { observabilityPlugin, requestIdMiddleware } from '../observability/graphql-plugin.js';
+import { portalRouter } from '../portal/server.js';
 
 /** The schema has no subscriptions: refuse them as a validation error (a client mistake). */
 const noSubscriptionOperations: ValidationRule = (context) => ({
@@ -91,8 +95,10 @@ export async function startApiServer(options: {
   verifier: TokenVerifier;
   readiness: Readiness;
   logger: Logger;
+  /** Served at GET /metrics, and fed by the GraphQL operations. */
+  metrics?: HooklaneMetrics;
 }): Promise<ApiServer> {
-  const { services, verifier, readiness, logger } = options;
+  const { services, verifier, readiness, logger, metrics } = options;
   const tenants = new TenantDirectory(services.db);
   const limits = services.config.api;
   const apollo = new ApolloServer<RequestContext>({
@@ -103,12 +109,14 @@ export async function startApiServer(options: {
     introspection: limits.introspection,
     allowBatchedHttpRequests: false,
     validationRules: [noSubscriptionOperations, ...hardeningRules(limits)],
-    plugins: [costLimitPlugin(limits)],
+    plugins: [costLimitPlugin(limits), observabilityPlugin({ logger, metrics })],
   });
   await apollo.start();
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestIdMiddleware);
+  if (metrics) app.get('/metrics', metricsHandler(metrics, logger));
   app.get('/healthz', async (_req, res) => {
     try {
       await services.sql`select 1`;
@@ -121,6 +129,7 @@ export async function startApiServer(options: {
     if (readiness.ready()) res.json({ status: 'ready' });
     else res.status(503).json({ status: 'starting' });
   });
+  app.use('/portal', portalRouter({ logger }));
   app.use(
     '/graphql',
     express.json({ limit: REQUEST_BODY_LIMIT }),

@@ -3,6 +3,8 @@ import { errors as joseErrors } from 'jose';
 import type { Config } from '../config.js';
 
 export const CLOCK_SKEW_SECONDS = 60;
+const JWKS_REFETCH_COOLDOWN_MS = 2_000;
+const JWKS_MAX_AGE_MS = 10 * 60 * 1000;
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
 
 export class TokenError extends Error {
@@ -16,7 +18,11 @@ export class TokenVerifier {
 
   constructor(private readonly auth: Config['auth'] & { jwtSecret: string | undefined }) {
     this.secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : undefined;
-    this.jwks = auth.jwksUrl ? createRemoteJWKSet(new URL(auth.jwksUrl)) : undefined;
+    // An unknown `kid` refetches the key set (an identity provider rotated its keys), at most
+    // once per JWKS_REFETCH_COOLDOWN_MS so that forged kids cannot hammer the provider.
+    this.jwks = auth.jwksUrl
+      ? createRemoteJWKSet(new URL(auth.jwksUrl), { cooldownDuration: JWKS_REFETCH_COOLDOWN_MS, cacheMaxAge: JWKS_MAX_AGE_MS })
+      : undefined;
     if (!this.secret && !this.jwks) throw new Error('TokenVerifier needs AUTH_JWT_SECRET or AUTH_JWKS_URL');
   }
 

@@ -39,6 +39,25 @@ export async function applyMigrations(db: Database, databaseUrl: string): Promis
     EXCEPTION WHEN insufficient_privilege THEN
       RAISE NOTICE 'cannot grant ${APP_ROLE} the right to enqueue jobs';
     END $$;`));
+  // Metrics (src/observability/metrics.ts): the size and age of the due, unlocked part of the
+  // queue, read with the owner's rights; it returns two numbers and nothing of any job's payload.
+  await db.execute(sql.raw(`
+    CREATE OR REPLACE FUNCTION public.hooklane_job_queue_stats()
+    RETURNS TABLE (due_jobs bigint, oldest_due_age_seconds double precision)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+      SELECT count(*), coalesce(extract(epoch FROM now() - min(run_at))::double precision, 0)
+      FROM graphile_worker.jobs
+      WHERE run_at <= now() AND locked_at IS NULL AND attempts < max_attempts;
+    $fn$;
+    REVOKE ALL ON FUNCTION public.hooklane_job_queue_stats() FROM PUBLIC;
+    DO $$
+    BEGIN
+      IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
+        GRANT EXECUTE ON FUNCTION public.hooklane_job_queue_stats() TO ${APP_ROLE};
+      END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+      RAISE NOTICE 'cannot grant ${APP_ROLE} the right to read queue statistics';
+    END $$;`));
 }
 
 /** True when the application role exists and this connection may take it on. */

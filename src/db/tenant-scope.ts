@@ -33,8 +33,9 @@ export class TenantScope {
     this.eventTypes = new EventTypeStore(run, tenantId);
     this.subscriptions = new SubscriptionStore(run, tenantId);
     this.events = new EventStore(run, tenantId);
-    this.deliveries = new DeliveryStore(run, tenantId);
-    this.tenant = new TenantStore(run, tenantId);
+    // Functions that declare the tenant themselves (see drizzle/0005) skip the wrapping transaction.
+    this.deliveries = new DeliveryStore(run, tenantId, executor);
+    this.tenant = new TenantStore(run, tenantId, executor);
   }
 
   /**

@@ -8,6 +8,7 @@ import type { HttpSender, SendResult } from './http-sender.js';
 import { publishDeliveryFailed } from './operational-events.js';
 import { decideNextStep, outcomeLabel, type RetryDecision } from './retry-policy.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import type { AttemptRecorder } from './attempt-recorder.js';
 import { signedWebhookHeaders } from './signer.js';
 import { disableSubscription } from './subscription-lifecycle.js';
 
@@ -21,6 +22,8 @@ export interface DispatchDependencies {
   db: Database;
   /** Opens the sealed signing secrets. */
   secretBox: SecretBox;
+  /** Writes successful attempts in batches. */
+  recorder: AttemptRecorder;
   sender: HttpSender;
   fairness: SubscriptionFairness;
   retryScheduleMs: readonly number[];
@@ -153,6 +156,11 @@ async function record(
     durationMs: result.durationMs,
     responseBody: result.responseBody,
   };
+  if (decision.action === 'succeed' && !work.subscriptionFailing) {
+    // The common case changes nothing but the delivery: it joins a batch.
+    await deps.recorder.recordSuccess(scope.tenantId, work.id, attempt);
+    return;
+  }
   const retryAt = decision.action === 'retry' ? new Date(Date.now() + decision.delayMs) : null;
   const status = decision.action === 'succeed' ? 'SUCCEEDED' : decision.action === 'fail' ? 'FAILED' : 'PENDING';
   await scope.transaction(async (tx, executor) => {
@@ -178,7 +186,7 @@ async function updateEndpointHealth(
     await scope.subscriptions.markHealthy(work.subscriptionId);
     return;
   }
-  await scope.subscriptions.markFailingAttempt(work.subscriptionId);
+  if (!work.subscriptionFailing) await scope.subscriptions.markFailingAttempt(work.subscriptionId);
   if (decision.action !== 'fail') return;
 
   await publishDeliveryFailed(scope, executor, {

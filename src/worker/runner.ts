@@ -1,6 +1,7 @@
 import { Logger as GraphileLogger, run, type LogFunctionFactory, type Runner } from 'graphile-worker';
 import type { Logger } from 'pino';
 import type { DispatchDependencies } from '../delivery/dispatch.js';
+import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
 import { taskList } from './tasks.js';
 
 export interface WorkerSettings {
@@ -16,14 +17,19 @@ const toPino: (logger: Logger) => LogFunctionFactory = (logger) => (scope) => (l
 };
 
 /** Starts graphile-worker with Hooklane's tasks; returns its runner for shutdown. */
-export async function startWorker(settings: WorkerSettings, deps: DispatchDependencies, logger: Logger): Promise<Runner> {
+export async function startWorker(
+  settings: WorkerSettings,
+  deps: DispatchDependencies,
+  logger: Logger,
+  telemetry?: DeliveryTelemetry,
+): Promise<Runner> {
   return run({
     connectionString: settings.databaseUrl,
     concurrency: settings.concurrency,
     pollInterval: settings.pollIntervalMs,
     noHandleSignals: true,
     logger: new GraphileLogger(toPino(logger)),
-    taskList: taskList(deps),
+    taskList: taskList(deps, telemetry),
     preset: {
       worker: {
         // Fetch jobs in batches and complete them in batches: far fewer round trips per delivery.

@@ -4,6 +4,7 @@ import type { JobCatalogue, JobName } from '../db/jobs.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
 import { reopenFailedDeliveries } from '../delivery/recovery.js';
+import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
 
 /** Payload schemas of the job catalogue: a job is checked before any work is done for it. */
 const payloadSchemas: { [Name in JobName]: z.ZodType<JobCatalogue[Name]> } = {
@@ -29,11 +30,18 @@ function typedTask<Name extends JobName>(name: Name, handler: (payload: JobCatal
   };
 }
 
-/** The task handlers: thin, each handing its checked payload to the delivery engine. */
-export function taskList(deps: DispatchDependencies): TaskList {
+/**
+ * The task handlers: thin, each handing its checked payload to the delivery engine. With
+ * `telemetry`, delivery jobs are wrapped to record metrics and debug logs (see DeliveryTelemetry).
+ */
+export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemetry): TaskList {
   return {
-    deliver: typedTask('deliver', (job) => dispatchDelivery(deps, job)),
-    deliver_stream: typedTask('deliver_stream', (job) => drainStream(deps, job)),
+    deliver: typedTask('deliver', async (job) => {
+      const outcome = await dispatchDelivery(telemetry ? telemetry.forJob(deps, job) : deps, job);
+      telemetry?.dispatched(job, outcome);
+      return outcome;
+    }),
+    deliver_stream: typedTask('deliver_stream', (job) => drainStream(telemetry ? telemetry.forJob(deps, job) : deps, job)),
     recover_subscription: typedTask('recover_subscription', (job) =>
       reopenFailedDeliveries(new TenantScope(deps.db, job.tenantId), {
         subscriptionId: job.subscriptionId,

@@ -1,6 +1,6 @@
 import { and, asc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
-import type { Run } from '../client.js';
+import type { Executor, Run } from '../client.js';
 import {
   deliveries,
   deliveryAttempts,
@@ -27,6 +27,8 @@ export interface DeliveryWork {
   /** Sealed `whsk_` key when the subscription signs with Ed25519 too. */
   ed25519SecretKey: string | null;
   subscriptionEnabled: boolean;
+  /** The subscription's failing clock runs (a success must stop it). */
+  subscriptionFailing: boolean;
   payloadMode: PayloadMode;
   retryScheduleMs: number[] | null;
   rateLimit: number | null;
@@ -64,6 +66,7 @@ type WorkRow = {
   secrets: string[];
   ed25519_secret_key: string | null;
   enabled: boolean;
+  failing: boolean;
   payload_mode: PayloadMode;
   retry_schedule_ms: number[] | null;
   rate_limit: number | null;
@@ -76,6 +79,8 @@ export class DeliveryStore {
   constructor(
     private readonly run: Run,
     private readonly tenantId: string,
+    /** For functions that declare the tenant themselves. */
+    private readonly direct: Executor,
   ) {}
 
   private owned(id: string) {
@@ -126,22 +131,10 @@ export class DeliveryStore {
    * so two jobs for one delivery never make two attempts at once.
    */
   async claim(id: string, claimMs: number): Promise<DeliveryWork | undefined> {
-    const rows = (await this.run((db) => db.execute(sql`
-      update deliveries d
-      set claimed_until = now() + ${claimMs} * interval '1 millisecond'
-      from events e, subscriptions s, tenants t
-      where d.tenant_id = ${this.tenantId} and d.id = ${id}
-        and t.id = d.tenant_id
-        and d.status = 'PENDING'
-        and (d.claimed_until is null or d.claimed_until < now())
-        and (d.next_attempt_at is null or d.next_attempt_at <= now())
-        and e.tenant_id = d.tenant_id and e.id = d.event_id
-        and s.tenant_id = d.tenant_id and s.id = d.subscription_id
-      returning d.id, d.attempt_count, d.ordering_key, d.event_id, e.event_type, e.created_at as event_created_at,
-        e.body, d.subscription_id, s.url,
-        case when s.previous_secrets_expire_at > now() then s.secrets else s.secrets[1:1] end as secrets,
-        s.ed25519_secret_key, s.enabled, s.payload_mode, s.retry_schedule_ms,
-        s.rate_limit, s.max_in_flight, s.ordered`))) as unknown as WorkRow[];
+    // One round trip: the function sets the tenant for row-level security and claims in one statement.
+    const rows = (await this.direct.execute(
+      sql`select * from hooklane_claim_delivery(${this.tenantId}, ${id}, ${Math.round(claimMs)})`,
+    )) as unknown as WorkRow[];
     const row = rows[0];
     if (!row) return undefined;
     return {
@@ -157,6 +150,7 @@ export class DeliveryStore {
       secrets: row.secrets,
       ed25519SecretKey: row.ed25519_secret_key,
       subscriptionEnabled: row.enabled,
+      subscriptionFailing: row.failing,
       payloadMode: row.payload_mode,
       retryScheduleMs: row.retry_schedule_ms,
       rateLimit: row.rate_limit,
@@ -242,6 +236,23 @@ export class DeliveryStore {
         updatedAt: sql`now()`,
       })
       .where(this.owned(id)));
+  }
+
+  /** Records many successful attempts at once: one insert and one update for the whole batch. */
+  async recordSuccesses(entries: readonly { deliveryId: string; attempt: AttemptRecord }[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.run((db) =>
+      db.insert(deliveryAttempts).values(
+        entries.map(({ deliveryId, attempt }) => ({ id: newId('attempt'), tenantId: this.tenantId, deliveryId, ...attempt })),
+      ),
+    );
+    const ids = JSON.stringify(entries.map((entry) => entry.deliveryId));
+    await this.run((db) =>
+      db.execute(sql`
+        update deliveries set status = 'SUCCEEDED', next_attempt_at = null, claimed_until = null,
+          attempt_count = attempt_count + 1, updated_at = now()
+        where tenant_id = ${this.tenantId} and id in (select value from json_array_elements_text(${ids}::json))`),
+    );
   }
 
   /** Makes a delivery due now (manual retry); an attempt in flight keeps its claim. */

@@ -1,5 +1,5 @@
 import { and, eq, sql } from 'drizzle-orm';
-import type { Run } from '../client.js';
+import type { Executor, Run } from '../client.js';
 import { deliveries, eventTypes, subscriptions, tenants, tenantUsage, type TenantRow } from '../schema.js';
 
 export interface PublishBudget {
@@ -28,6 +28,8 @@ export class TenantStore {
   constructor(
     private readonly run: Run,
     private readonly tenantId: string,
+    /** For functions that declare the tenant themselves. */
+    private readonly direct: Executor,
   ) {}
 
   async get(): Promise<TenantRow | undefined> {
@@ -76,49 +78,15 @@ export class TenantStore {
    * atomic statement so that every API process shares one budget. On refusal nothing is kept.
    */
   async reservePublish(count: number, budget: PublishBudget): Promise<Reservation> {
-    const burst = sql`coalesce(${tenants.quotaPublishBurst}, ${budget.burst})::float8`;
-    const rate = sql`coalesce(${tenants.quotaPublishRate}, ${budget.rate})::float8`;
-    const refilled = sql`least(${burst}, coalesce(${tenants.publishTokens}, ${burst})
-      + extract(epoch from clock_timestamp() - coalesce(${tenants.publishTokensAt}, clock_timestamp())) * ${rate})`;
-    const [taken] = await this.run((db) =>
-      db
-        .update(tenants)
-        .set({ publishTokens: sql`${refilled} - ${count}`, publishTokensAt: sql`clock_timestamp()` })
-        .where(and(eq(tenants.id, this.tenantId), sql`${refilled} >= ${count}`))
-        .returning({ id: tenants.id }),
-    );
-    if (!taken) {
-      const [state] = await this.run((db) =>
-        db
-          .select({ tokens: sql<number>`${refilled}`, rate: sql<number>`${rate}`, burst: sql<number>`${burst}` })
-          .from(tenants)
-          .where(eq(tenants.id, this.tenantId)),
-      );
-      if (!state || count > Number(state.burst)) return { ok: false, quota: 'publishRate', retryAfterSeconds: undefined };
-      const wait = (count - Number(state.tokens)) / Number(state.rate);
-      return { ok: false, quota: 'publishRate', retryAfterSeconds: Math.max(1, Math.ceil(wait)) };
-    }
-
-    const period = usagePeriod();
-    const [counted] =
-      count > budget.monthlyLimit
-        ? []
-        : await this.run((db) =>
-            db
-              .insert(tenantUsage)
-              .values({ tenantId: this.tenantId, period, events: count })
-              .onConflictDoUpdate({
-                target: [tenantUsage.tenantId, tenantUsage.period],
-                set: { events: sql`${tenantUsage.events} + excluded.events` },
-                setWhere: sql`${tenantUsage.events} + excluded.events <= ${budget.monthlyLimit}`,
-              })
-              .returning({ events: tenantUsage.events }),
-          );
-    if (!counted) {
-      await this.refundRate(count);
-      return { ok: false, quota: 'eventsPerMonth', retryAfterSeconds: secondsUntilNextMonth() };
-    }
-    return { ok: true };
+    const rows = (await this.direct.execute(
+      sql`select * from hooklane_reserve_publish(${this.tenantId}, ${count}, ${budget.rate}, ${budget.burst}, ${budget.monthlyLimit}, ${usagePeriod()})`,
+    )) as unknown as { ok: boolean; quota: string | null; tokens: number; rate: number; burst: number }[];
+    const result = rows[0];
+    if (result?.ok) return { ok: true };
+    if (result?.quota === 'eventsPerMonth') return { ok: false, quota: 'eventsPerMonth', retryAfterSeconds: secondsUntilNextMonth() };
+    if (!result || count > Number(result.burst)) return { ok: false, quota: 'publishRate', retryAfterSeconds: undefined };
+    const wait = (count - Number(result.tokens)) / Number(result.rate);
+    return { ok: false, quota: 'publishRate', retryAfterSeconds: Math.max(1, Math.ceil(wait)) };
   }
 
   /** Gives back a reservation whose publish did not happen. */

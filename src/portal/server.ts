@@ -1,0 +1,122 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import type { Logger } from 'pino';
+
+/**
+ * The self-service portal: a static page, a stylesheet and one script. The script is
+ * `src/portal/app.ts` (and what it imports: the SDK client and graphql's printer) bundled for the
+ * browser with esbuild on the first request for it, then served from memory.
+ */
+const PORTAL_DIR = path.dirname(fileURLToPath(import.meta.url));
+const ENTRY_POINT = path.join(PORTAL_DIR, 'app.ts');
+
+/** Same-origin only: no inline script or style, no framing, no plugins. */
+export const PORTAL_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export interface PortalBundle {
+  code: string;
+  /** Warnings esbuild reported, for the curious (they do not stop the bundle). */
+  warnings: string[];
+}
+
+/** Bundles the portal's browser code. Exported for tests; the router caches its result. */
+export async function buildPortalBundle(options: { minify?: boolean } = {}): Promise<PortalBundle> {
+  // Loaded on demand: a server that never serves the portal never loads esbuild.
+  const { build } = await import('esbuild');
+  const result = await build({
+    entryPoints: [ENTRY_POINT],
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'esm',
+    target: ['es2022'],
+    minify: options.minify ?? true,
+    sourcemap: false,
+    legalComments: 'none',
+    // graphql reads process.env.NODE_ENV to choose its development checks.
+    define: { 'process.env.NODE_ENV': '"production"' },
+    logLevel: 'silent',
+  });
+  const file = result.outputFiles[0];
+  if (!file) throw new Error('esbuild produced no output for the portal');
+  return { code: file.text, warnings: result.warnings.map((warning) => warning.text) };
+}
+
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= load().catch((error: unknown) => {
+      pending = undefined; // a failed build is tried again on the next request
+      throw error;
+    });
+    return pending;
+  };
+}
+
+function securityHeaders(res: express.Response): void {
+  res.setHeader('Content-Security-Policy', PORTAL_CSP);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  res.setHeader('Cache-Control', 'no-cache');
+}
+
+/** The portal's routes; mount with `app.use('/portal', portalRouter())`. */
+export function portalRouter(options: { logger?: Logger } = {}): express.Router {
+  const router = express.Router({ strict: true });
+  const bundle = once(() => buildPortalBundle());
+  const html = once(() => readFile(path.join(PORTAL_DIR, 'index.html'), 'utf8'));
+  const css = once(() => readFile(path.join(PORTAL_DIR, 'portal.css'), 'utf8'));
+
+  router.use((_req, res, next) => {
+    securityHeaders(res);
+    next();
+  });
+
+  // `/portal` → `/portal/`, so that the page's relative URLs (`./app.js`) resolve under the mount.
+  router.get('/', async (req, res, next) => {
+    try {
+      const [pathname, query] = req.originalUrl.split('?', 2) as [string, string | undefined];
+      if (!pathname.endsWith('/')) {
+        res.redirect(301, `${pathname}/${query === undefined ? '' : `?${query}`}`);
+        return;
+      }
+      res.type('html').send(await html());
+    } catch (error) {
+      next(error);
+    }
+  });
+  router.get('/portal.css', async (_req, res, next) => {
+    try {
+      res.type('css').send(await css());
+    } catch (error) {
+      next(error);
+    }
+  });
+  router.get('/app.js', async (_req, res) => {
+    try {
+      res.type('js').send((await bundle()).code);
+    } catch (error) {
+      options.logger?.error({ err: error }, 'the portal script could not be built');
+      res.status(500).type('text').send('The portal script could not be built; see the server log.');
+    }
+  });
+  router.use((_req, res) => {
+    res.status(404).type('text').send('Not found');
+  });
+  return router;
+}
