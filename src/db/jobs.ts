@@ -30,6 +30,8 @@ export type JobSpec = {
     maxAttempts?: number;
     /** Jobs of one queue run one at a time, oldest first. */
     queueName?: string;
+    /** Lower runs first (graphile-worker picks by priority, then run time). */
+    priority?: number;
   };
 }[JobName];
 
@@ -49,7 +51,7 @@ export async function enqueueJobs(db: Executor, specs: readonly JobSpec[], optio
     run_at: spec.runAt?.toISOString() ?? null,
     max_attempts: spec.maxAttempts ?? DEFAULT_JOB_MAX_ATTEMPTS,
     job_key: spec.jobKey ?? null,
-    priority: null,
+    priority: spec.priority ?? null,
     flags: null,
   }));
   // One parameter for the whole batch: a JSON array that hooklane_enqueue_jobs (see migrate.ts)
@@ -67,7 +69,11 @@ export function streamKey(subscriptionId: string, orderingKey: string | null): s
   return orderingKey === null ? `stream:${subscriptionId}` : `stream:${subscriptionId}:${orderingKey}`;
 }
 
-export function deliverJob(tenantId: string, deliveryId: string, options: { runAt?: Date; queueName?: string } = {}): JobSpec {
+export function deliverJob(
+  tenantId: string,
+  deliveryId: string,
+  options: { runAt?: Date; queueName?: string; priority?: number } = {},
+): JobSpec {
   return { task: 'deliver', payload: { tenantId, deliveryId }, jobKey: deliveryJobKey(deliveryId), ...options };
 }
 
@@ -91,4 +97,16 @@ export function drainJob(tenantId: string, subscriptionId: string): JobSpec {
     jobKey: key,
     queueName: key,
   };
+}
+
+/** Beyond this many pending deliveries a tenant's backlog counts as "large": counting stops there. */
+export const BACKLOG_COUNT_CAP = 4096;
+
+/**
+ * Fair delivery between tenants: the job priority of a tenant's new delivery grows with the
+ * logarithm of its pending backlog. A tenant with 50,000 queued deliveries enqueues at priority
+ * 12, so another tenant's first delivery (priority 0) is picked before almost all of them.
+ */
+export function fairPriority(pendingBefore: number): number {
+  return Math.min(12, Math.floor(Math.log2(1 + Math.min(pendingBefore, BACKLOG_COUNT_CAP))));
 }

@@ -1,5 +1,5 @@
 import type { Executor } from '../db/client.js';
-import { deliverJob, drainJob, enqueueJobs, streamJob, type JobSpec } from '../db/jobs.js';
+import { BACKLOG_COUNT_CAP, deliverJob, drainJob, enqueueJobs, fairPriority, streamJob, type JobSpec } from '../db/jobs.js';
 import type { NewDelivery } from '../db/scoped/deliveries.js';
 import type { NewEvent } from '../db/scoped/events.js';
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
@@ -63,22 +63,25 @@ async function createDeliveries(scope: TenantScope, executor: Executor, events: 
       });
     }
   }
+  if (planned.length === 0) return;
+  const backlog = await scope.deliveries.countPending(BACKLOG_COUNT_CAP);
   const created = await scope.deliveries.insertMany(planned);
-  await scheduleDeliveries(scope.tenantId, executor, created, new Map(candidates.map((s) => [s.id, s])));
+  await scheduleDeliveries(scope.tenantId, executor, created, new Map(candidates.map((s) => [s.id, s])), { backlog });
 }
 
 /**
  * Enqueues the jobs that send PENDING deliveries: one `deliver` job each for unordered
  * subscriptions, one `deliver_stream` job per ordered stream. `drainInOrder` sends an unordered
  * subscription's backlog through one drain job, so that it goes out in publish order; `wakeStreams` runs
- * ordered streams now even if they were waiting for a retry.
+ * ordered streams now even if they were waiting for a retry. `backlog` (the tenant's pending
+ * deliveries before these) sets fair priorities, so a tenant's flood does not starve the others.
  */
 export async function scheduleDeliveries(
   tenantId: string,
   executor: Executor,
   rows: readonly DeliveryRow[],
   subscriptionsById: ReadonlyMap<string, Pick<SubscriptionRow, 'ordered'>>,
-  options: { drainInOrder?: boolean; wakeStreams?: boolean } = {},
+  options: { drainInOrder?: boolean; wakeStreams?: boolean; backlog?: number } = {},
 ): Promise<void> {
   const deliverJobs: JobSpec[] = [];
   const streams = new Map<string, JobSpec>();
@@ -91,7 +94,8 @@ export async function scheduleDeliveries(
       const job = drainJob(tenantId, row.subscriptionId);
       streams.set(job.jobKey!, job);
     } else {
-      deliverJobs.push(deliverJob(tenantId, row.id));
+      const priority = options.backlog === undefined ? undefined : fairPriority(options.backlog + deliverJobs.length);
+      deliverJobs.push(deliverJob(tenantId, row.id, { priority }));
     }
   }
   await enqueueJobs(executor, deliverJobs);

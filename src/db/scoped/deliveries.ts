@@ -160,6 +160,15 @@ export class DeliveryStore {
     };
   }
 
+  /** The tenant's PENDING deliveries, counted up to `cap` (an index-only scan of at most `cap` entries). */
+  async countPending(cap: number): Promise<number> {
+    const rows = (await this.run((db) =>
+      db.execute(sql`select count(*)::int as count from (
+        select 1 from deliveries where tenant_id = ${this.tenantId} and status = 'PENDING' limit ${cap}) as backlog`),
+    )) as unknown as { count: number }[];
+    return rows[0]?.count ?? 0;
+  }
+
   /** How many of the tenant's deliveries are being attempted right now, by any worker. */
   async countInFlight(): Promise<number> {
     const [row] = await this.run((db) =>
