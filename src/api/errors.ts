@@ -23,6 +23,16 @@ const CLIENT_REQUEST_CODES = new Set([
 ]);
 
 /**
+ * A GraphQLError raised by graphql-js itself, not by a resolver (no cause, no path). Checked by
+ * shape: more than one copy of graphql-js can be loaded, and `instanceof` fails across them.
+ */
+function isPlainGraphQLError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const candidate = error as { name?: unknown; originalError?: unknown; path?: unknown };
+  return (error instanceof GraphQLError || candidate.name === 'GraphQLError') && !candidate.originalError && !candidate.path;
+}
+
+/**
  * Every error leaves with a contract code. Anything that is not a deliberate HooklaneError or a
  * client request error becomes INTERNAL_SERVER_ERROR with a generic message: SQL, stack traces
  * and secrets stay in the server log.
@@ -39,7 +49,7 @@ export function formatErrorFor(logger: Logger) {
     }
     // graphql-js reports request-level problems (an operation the schema cannot run, an ambiguous
     // operation name) as plain errors with no path and no cause: the request is at fault.
-    if (original instanceof GraphQLError && !original.originalError && !original.path) {
+    if (isPlainGraphQLError(original)) {
       return { ...formatted, extensions: { ...extensions, code: 'BAD_USER_INPUT', reason: 'BAD_REQUEST' } };
     }
     logger.error({ err: original }, 'unexpected error in a GraphQL request');

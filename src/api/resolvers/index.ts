@@ -1,6 +1,6 @@
-import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Logger } from 'pino';
 import { audited, payloadTargetId, type AuditTarget } from '../audit.js';
+import { DateTimeScalar, JSONScalar } from '../scalars.js';
 import type { RequestContext } from '../context.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 import { adminResolvers } from './admin.js';
@@ -57,5 +57,5 @@ export function buildResolvers(logger?: Logger): Resolvers {
     if (typeof resolve !== 'function') throw new Error(`audited mutation ${name} has no resolver`);
     mutations[name] = audited(name, resolve as Parameters<typeof audited>[1], target as Parameters<typeof audited>[2], logger);
   }
-  return { ...(merged as Resolvers), JSON: JSONResolver, DateTime: DateTimeResolver };
+  return { ...(merged as Resolvers), JSON: JSONScalar, DateTime: DateTimeScalar };
 }
