@@ -1,14 +1,8 @@
 import { GraphQLError } from 'graphql';
 
-/** The contract's error codes: every error a client sees carries one of them. */
-export type ErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'CONFLICT'
-  | 'QUOTA_EXCEEDED'
-  | 'INTERNAL_SERVER_ERROR';
+import type { ErrorCode } from './error-codes.js';
+
+export type { ErrorCode };
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401 };
 

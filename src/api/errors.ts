@@ -1,16 +1,7 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
-import type { ErrorCode } from '../errors.js';
+import { isErrorCode } from '../error-codes.js';
 
-const CONTRACT_CODES = new Set<ErrorCode>([
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'BAD_USER_INPUT',
-  'CONFLICT',
-  'QUOTA_EXCEEDED',
-  'INTERNAL_SERVER_ERROR',
-]);
 
 // Apollo's own request errors are all the client's doing: they map onto BAD_USER_INPUT.
 const CLIENT_REQUEST_CODES = new Set([
@@ -41,7 +32,7 @@ export function formatErrorFor(logger: Logger) {
   return (formatted: GraphQLFormattedError, original: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     const { stacktrace: _stacktrace, http: _http, ...extensions } = formatted.extensions ?? {};
-    if (typeof code === 'string' && CONTRACT_CODES.has(code as ErrorCode) && code !== 'INTERNAL_SERVER_ERROR') {
+    if (isErrorCode(code) && code !== 'INTERNAL_SERVER_ERROR') {
       return { ...formatted, extensions };
     }
     if (typeof code === 'string' && CLIENT_REQUEST_CODES.has(code)) {

@@ -28,6 +28,7 @@ import {
   UpdateTenantQuotasDocument,
 } from './generated/graphql.js';
 import { HooklaneError, type ContractErrorCode, type GraphQLErrorEntry } from './errors.js';
+import { isErrorCode } from '../error-codes.js';
 
 /** One Query field → the operation in src/sdk/operations that runs it. The method is named after the field. */
 export const QUERY_DOCUMENTS = {
@@ -121,16 +122,6 @@ export interface HooklaneClient extends QueryMethods, MutationMethods {
   ): Promise<TResult>;
 }
 
-const CONTRACT_CODES = new Set<string>([
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'NOT_FOUND',
-  'BAD_USER_INPUT',
-  'CONFLICT',
-  'QUOTA_EXCEEDED',
-  'INTERNAL_SERVER_ERROR',
-]);
-
 const printed = new WeakMap<DocumentNode, string>();
 function documentText(document: DocumentNode | string): string {
   if (typeof document === 'string') return document;
@@ -154,7 +145,7 @@ function errorFromResponse(errors: ReadonlyArray<GraphQLErrorEntry>, status: num
   const first = errors[0]!;
   const extensions = first.extensions ?? {};
   const rawCode = typeof extensions.code === 'string' ? extensions.code : undefined;
-  const code = (rawCode && CONTRACT_CODES.has(rawCode) ? rawCode : 'INTERNAL_SERVER_ERROR') as ContractErrorCode;
+  const code: ContractErrorCode = isErrorCode(rawCode) ? rawCode : 'INTERNAL_SERVER_ERROR';
   const retryAfter = typeof extensions.retryAfter === 'number' ? extensions.retryAfter : retryAfterHeader;
   return new HooklaneError(code, first.message, { retryAfter, path: first.path, status, extensions, errors });
 }

@@ -1,12 +1,7 @@
+import type { ErrorCode } from '../error-codes.js';
+
 /** The error codes of Hooklane's contract: every GraphQL error the API returns carries one. */
-export type ContractErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'CONFLICT'
-  | 'QUOTA_EXCEEDED'
-  | 'INTERNAL_SERVER_ERROR';
+export type ContractErrorCode = ErrorCode;
 
 /**
  * Codes the SDK adds for failures that never reached a GraphQL answer:
