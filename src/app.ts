@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Runner } from 'graphile-worker';
 import { effectiveJwtSecret } from './auth/dev-secret.js';
 import { TokenVerifier } from './auth/jwt.js';
 import type { Config } from './config.js';
@@ -12,7 +11,7 @@ import { AttemptRecorder } from './delivery/attempt-recorder.js';
 import { SubscriptionFairness } from './delivery/fairness.js';
 import { HttpSender, type HostResolver } from './delivery/http-sender.js';
 import { startApiServer, type ApiServer } from './api/server.js';
-import { startWorker } from './worker/runner.js';
+import { startWorker, type Worker } from './worker/runner.js';
 import { DeliveryTelemetry } from './observability/delivery-telemetry.js';
 import { HooklaneMetrics, queueStatsFrom } from './observability/metrics.js';
 import { startMetricsServer, type MetricsServer } from './observability/metrics-server.js';
@@ -50,7 +49,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
   const database = await openDatabase(config, logger);
   let client: DatabaseClient | undefined;
   let api: ApiServer | undefined;
-  let worker: Runner | undefined;
+  let worker: Worker | undefined;
   let sender: HttpSender | undefined;
   let metricsServer: MetricsServer | undefined;
   let ready = false;
@@ -128,6 +127,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           disableAfterMs: config.delivery.disableAfterMs,
           tenantInFlightQuota: config.quotas.deliveriesInFlight,
         },
+        client.sql,
         logger,
         new DeliveryTelemetry(metrics, logger),
       );

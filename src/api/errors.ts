@@ -13,6 +13,19 @@ const CLIENT_REQUEST_CODES = new Set([
   'OPERATION_RESOLUTION_FAILURE',
 ]);
 
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+// Connection-level failures: the network, a restarting server (57P01, 57P03), class 08 errors.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P02', '57P03']);
+
+function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+    current = (current as { originalError?: unknown; cause?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /**
  * A GraphQLError raised by graphql-js itself, not by a resolver (no cause, no path). Checked by
  * shape: more than one copy of graphql-js can be loaded, and `instanceof` fails across them.
@@ -42,6 +55,15 @@ export function formatErrorFor(logger: Logger) {
     // operation name) as plain errors with no path and no cause: the request is at fault.
     if (isPlainGraphQLError(original)) {
       return { ...formatted, extensions: { ...extensions, code: 'BAD_USER_INPUT', reason: 'BAD_REQUEST' } };
+    }
+    if (isDatabaseUnavailable(original)) {
+      logger.warn({ err: original }, 'the database is unavailable');
+      return {
+        message: 'The database is unavailable: nothing was written; retry shortly',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'DATABASE_UNAVAILABLE', retryAfter: DATABASE_RETRY_AFTER_SECONDS },
+      };
     }
     logger.error({ err: original }, 'unexpected error in a GraphQL request');
     return {

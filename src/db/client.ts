@@ -19,6 +19,8 @@ export interface DatabaseClient {
 export function connectDatabase(url: string, options: { max?: number; role?: string } = {}): DatabaseClient {
   const sql = postgres(url, {
     max: options.max ?? 10,
+    // While the database is unreachable, fail fast with a clear error instead of hanging a request.
+    connect_timeout: 5,
     onnotice: () => {},
     connection: { application_name: 'hooklane', ...(options.role ? { role: options.role } : {}) } as Record<string, string>,
   });

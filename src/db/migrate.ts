@@ -18,6 +18,17 @@ export const APP_ROLE = 'hooklane_app';
  * application role enqueue jobs. Idempotent; runs as the owner of the schema.
  */
 export async function applyMigrations(db: Database, databaseUrl: string): Promise<void> {
+  // Several processes may start at once against one database: one migrates, the others wait.
+  // `db` holds a single connection, so the lock and the migrations share a session.
+  await db.execute(sql`select pg_advisory_lock(hashtext('hooklane.migrations'))`);
+  try {
+    await migrateHoldingLock(db, databaseUrl);
+  } finally {
+    await db.execute(sql`select pg_advisory_unlock(hashtext('hooklane.migrations'))`);
+  }
+}
+
+async function migrateHoldingLock(db: Database, databaseUrl: string): Promise<void> {
   await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   await runMigrations({ connectionString: databaseUrl, logger: quietGraphileLogger });
   // graphile-worker's schema is created after ours, so what refers to it cannot live in a drizzle
@@ -57,6 +68,56 @@ export async function applyMigrations(db: Database, databaseUrl: string): Promis
       END IF;
     EXCEPTION WHEN insufficient_privilege THEN
       RAISE NOTICE 'cannot grant ${APP_ROLE} the right to read queue statistics';
+    END $$;`));
+  await installWorkerLiveness(db);
+}
+
+/**
+ * Worker liveness. graphile-worker keeps a dead process's jobs locked for four hours; workers
+ * therefore record a heartbeat, and any worker unlocks the jobs of pools whose heartbeat stopped.
+ */
+async function installWorkerLiveness(db: Database): Promise<void> {
+  await db.execute(sql.raw(`
+    CREATE TABLE IF NOT EXISTS public.hooklane_worker_heartbeats (
+      worker_id text PRIMARY KEY,
+      heartbeat_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE OR REPLACE FUNCTION public.hooklane_worker_heartbeat(p_worker_id text)
+    RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+      INSERT INTO public.hooklane_worker_heartbeats (worker_id) VALUES (p_worker_id)
+      ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now();
+    $fn$;
+    CREATE OR REPLACE FUNCTION public.hooklane_worker_stopped(p_worker_id text)
+    RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+      DELETE FROM public.hooklane_worker_heartbeats WHERE worker_id = p_worker_id;
+    $fn$;
+    CREATE OR REPLACE FUNCTION public.hooklane_unlock_dead_workers(p_stale_seconds integer)
+    RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+    DECLARE
+      dead text[];
+    BEGIN
+      WITH gone AS (
+        DELETE FROM public.hooklane_worker_heartbeats
+        WHERE heartbeat_at < now() - make_interval(secs => p_stale_seconds)
+        RETURNING worker_id
+      )
+      SELECT array_agg(worker_id) INTO dead FROM gone;
+      IF dead IS NULL THEN RETURN 0; END IF;
+      PERFORM graphile_worker.force_unlock_workers(dead);
+      RETURN cardinality(dead);
+    END $fn$;
+    REVOKE ALL ON FUNCTION public.hooklane_worker_heartbeat(text) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION public.hooklane_worker_stopped(text) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION public.hooklane_unlock_dead_workers(integer) FROM PUBLIC;
+    DO $$
+    BEGIN
+      IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
+        GRANT EXECUTE ON FUNCTION public.hooklane_worker_heartbeat(text) TO ${APP_ROLE};
+        GRANT EXECUTE ON FUNCTION public.hooklane_worker_stopped(text) TO ${APP_ROLE};
+        GRANT EXECUTE ON FUNCTION public.hooklane_unlock_dead_workers(integer) TO ${APP_ROLE};
+      END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+      RAISE NOTICE 'cannot grant ${APP_ROLE} the worker liveness functions';
     END $$;`));
 }
 

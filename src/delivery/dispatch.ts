@@ -57,7 +57,10 @@ export async function dispatchDelivery(
 ): Promise<DispatchOutcome> {
   const scope = new TenantScope(deps.db, job.tenantId);
   const work = await scope.deliveries.claim(job.deliveryId, deps.timeoutMs + CLAIM_MARGIN_MS);
-  if (!work) return { kind: 'skipped', reason: 'not_claimable' };
+  if (!work) {
+    if (continuation === 'delivery') await keepPendingDeliveryScheduled(scope, deps.db, job.deliveryId);
+    return { kind: 'skipped', reason: 'not_claimable' };
+  }
   if (!work.subscriptionEnabled) {
     await scope.deliveries.hold(work.id);
     return { kind: 'skipped', reason: 'held' };
@@ -80,6 +83,19 @@ export async function dispatchDelivery(
   } finally {
     deps.fairness.leave(work.subscriptionId);
   }
+}
+
+/**
+ * A job that found its delivery claimed by another attempt (a worker that died mid-attempt, or a
+ * job run again after its worker was unlocked) must not end the delivery's last job: it comes
+ * back when the claim or the scheduled time has passed. A settled delivery needs nothing.
+ */
+async function keepPendingDeliveryScheduled(scope: TenantScope, db: Database, deliveryId: string): Promise<void> {
+  const delivery = await scope.deliveries.find(deliveryId);
+  if (!delivery || delivery.status !== 'PENDING') return;
+  const times = [delivery.claimedUntil, delivery.nextAttemptAt].filter((time): time is Date => time !== null);
+  const dueAt = new Date(Math.max(Date.now(), ...times.map((time) => time.getTime())));
+  await enqueueJobs(db, [deliverJob(scope.tenantId, deliveryId, { runAt: dueAt })], { preserveRunAt: true });
 }
 
 /** Flow control across all workers: the tenant's in-flight quota, the subscription's maxInFlight, then its rate limit. */

@@ -1,5 +1,7 @@
-import { Logger as GraphileLogger, run, type LogFunctionFactory, type Runner } from 'graphile-worker';
+import { EventEmitter } from 'node:events';
+import { Logger as GraphileLogger, run, type LogFunctionFactory, type Runner, type WorkerEvents } from 'graphile-worker';
 import type { Logger } from 'pino';
+import type { Sql } from 'postgres';
 import type { DispatchDependencies } from '../delivery/dispatch.js';
 import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
 import { taskList } from './tasks.js';
@@ -10,18 +12,28 @@ export interface WorkerSettings {
   pollIntervalMs: number;
 }
 
+/** How often a worker says it is alive, and after how long without a word its jobs are unlocked. */
+const HEARTBEAT_MS = 5_000;
+const SWEEP_MS = 15_000;
+const DEAD_AFTER_SECONDS = 30;
+const MAX_RESTART_DELAY_MS = 30_000;
+
 const toPino: (logger: Logger) => LogFunctionFactory = (logger) => (scope) => (level, message, meta) => {
   const child = logger.child({ worker: scope.workerId, job: scope.jobId, task: scope.taskIdentifier });
   const method = level === 'warning' ? 'warn' : level;
   child[method]({ ...meta }, message);
 };
 
-/** Starts graphile-worker with Hooklane's tasks; returns its runner for shutdown. */
-export async function startWorker(
+export interface Worker {
+  stop(): Promise<void>;
+}
+
+function startRunner(
   settings: WorkerSettings,
   deps: DispatchDependencies,
   logger: Logger,
-  telemetry?: DeliveryTelemetry,
+  telemetry: DeliveryTelemetry | undefined,
+  events: WorkerEvents,
 ): Promise<Runner> {
   return run({
     connectionString: settings.databaseUrl,
@@ -30,6 +42,7 @@ export async function startWorker(
     noHandleSignals: true,
     logger: new GraphileLogger(toPino(logger)),
     taskList: taskList(deps, telemetry),
+    events,
     preset: {
       worker: {
         // Fetch jobs in batches and complete them in batches: far fewer round trips per delivery.
@@ -40,4 +53,82 @@ export async function startWorker(
       },
     },
   });
+}
+
+/**
+ * graphile-worker under supervision:
+ * - liveness: the worker pool records a heartbeat, and every worker unlocks the jobs of pools
+ *   whose heartbeat stopped (a process killed with SIGKILL), instead of graphile-worker's 4 hours;
+ * - restart: if the pool exits with an error (the database went away), it is started again with
+ *   backoff, so the process never needs a restart from outside.
+ */
+export async function startWorker(
+  settings: WorkerSettings,
+  deps: DispatchDependencies,
+  sql: Sql,
+  logger: Logger,
+  telemetry?: DeliveryTelemetry,
+): Promise<Worker> {
+  const poolIds = new Set<string>();
+  const events: WorkerEvents = new EventEmitter() as WorkerEvents;
+  events.on('pool:create', ({ workerPool }) => {
+    poolIds.add(workerPool.id);
+    void beat();
+  });
+  events.on('pool:release', ({ workerPool }) => {
+    poolIds.delete(workerPool.id);
+    void sql`select hooklane_worker_stopped(${workerPool.id})`.catch(() => {});
+  });
+
+  const beat = async () => {
+    for (const id of poolIds) await sql`select hooklane_worker_heartbeat(${id})`.catch(() => {});
+  };
+  const sweep = async () => {
+    try {
+      const [row] = await sql<{ unlocked: number }[]>`select hooklane_unlock_dead_workers(${DEAD_AFTER_SECONDS}) as unlocked`;
+      if (row && row.unlocked > 0) logger.warn({ pools: row.unlocked }, 'unlocked the jobs of worker pools that stopped without a word');
+    } catch (error) {
+      logger.debug({ err: error }, 'the dead-worker sweep failed; it runs again shortly');
+    }
+  };
+  const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
+  const sweeper = setInterval(() => void sweep(), SWEEP_MS);
+  heartbeat.unref();
+  sweeper.unref();
+
+  let stopping = false;
+  let runner = await startRunner(settings, deps, logger, telemetry, events);
+  void sweep();
+
+  const supervise = (current: Runner, restartDelayMs: number): void => {
+    current.promise.then(
+      () => undefined,
+      async (error: unknown) => {
+        if (stopping) return;
+        logger.error({ err: error, restartInMs: restartDelayMs }, 'the worker pool stopped with an error: restarting it');
+        await new Promise((resolve) => setTimeout(resolve, restartDelayMs));
+        while (!stopping) {
+          try {
+            runner = await startRunner(settings, deps, logger, telemetry, events);
+            supervise(runner, 1_000);
+            return;
+          } catch (startError) {
+            logger.error({ err: startError }, 'restarting the worker pool failed: trying again');
+            restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, restartDelayMs * 2);
+            await new Promise((resolve) => setTimeout(resolve, restartDelayMs));
+          }
+        }
+      },
+    );
+  };
+  supervise(runner, 1_000);
+
+  return {
+    async stop() {
+      stopping = true;
+      clearInterval(heartbeat);
+      clearInterval(sweeper);
+      await runner.stop();
+    },
+  };
 }
