@@ -13,8 +13,11 @@ import { signedWebhookHeaders } from './signer.js';
 import { disableSubscription } from './subscription-lifecycle.js';
 
 export const USER_AGENT = 'Hooklane-Webhooks/0.1';
-/** A claim outlives the attempt's timeout by this much before another worker may try. */
-const CLAIM_MARGIN_MS = 30_000;
+/**
+ * A claim outlives the attempt's timeout by this much before another worker may try: room to
+ * record the attempt, short enough that a delivery whose worker died is retried soon.
+ */
+const CLAIM_MARGIN_MS = 5_000;
 /** An endpoint is disabled for failing only after this many failed deliveries in a row. */
 export const MIN_FAILED_DELIVERIES_TO_DISABLE = 3;
 

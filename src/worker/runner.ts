@@ -13,9 +13,9 @@ export interface WorkerSettings {
 }
 
 /** How often a worker says it is alive, and after how long without a word its jobs are unlocked. */
-const HEARTBEAT_MS = 5_000;
-const SWEEP_MS = 15_000;
-const DEAD_AFTER_SECONDS = 30;
+const HEARTBEAT_MS = 2_000;
+const SWEEP_MS = 5_000;
+const DEAD_AFTER_SECONDS = 10;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 const toPino: (logger: Logger) => LogFunctionFactory = (logger) => (scope) => (level, message, meta) => {
@@ -100,28 +100,30 @@ export async function startWorker(
   let runner = await startRunner(settings, deps, logger, telemetry, events);
   void sweep();
 
-  const supervise = (current: Runner, restartDelayMs: number): void => {
-    current.promise.then(
-      () => undefined,
-      async (error: unknown) => {
+  // graphile-worker ends its runner (resolving or rejecting its promise) when its pool fails, e.g.
+  // when the database restarts; unless we are stopping, that is an outage to ride out, not an exit.
+  const supervise = (current: Runner): void => {
+    const restart = async (error?: unknown) => {
+      if (stopping) return;
+      let delayMs = 1_000;
+      logger.error({ err: error, restartInMs: delayMs }, 'the worker pool stopped: restarting it');
+      while (!stopping) {
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
         if (stopping) return;
-        logger.error({ err: error, restartInMs: restartDelayMs }, 'the worker pool stopped with an error: restarting it');
-        await new Promise((resolve) => setTimeout(resolve, restartDelayMs));
-        while (!stopping) {
-          try {
-            runner = await startRunner(settings, deps, logger, telemetry, events);
-            supervise(runner, 1_000);
-            return;
-          } catch (startError) {
-            logger.error({ err: startError }, 'restarting the worker pool failed: trying again');
-            restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, restartDelayMs * 2);
-            await new Promise((resolve) => setTimeout(resolve, restartDelayMs));
-          }
+        try {
+          runner = await startRunner(settings, deps, logger, telemetry, events);
+          supervise(runner);
+          logger.info('the worker pool is running again');
+          return;
+        } catch (startError) {
+          delayMs = Math.min(MAX_RESTART_DELAY_MS, delayMs * 2);
+          logger.warn({ err: startError, retryInMs: delayMs }, 'restarting the worker pool failed: trying again');
         }
-      },
-    );
+      }
+    };
+    current.promise.then(() => restart(), restart);
   };
-  supervise(runner, 1_000);
+  supervise(runner);
 
   return {
     async stop() {
