@@ -65,9 +65,37 @@ async function authenticate(
   return viewer;
 }
 
+/**
+ * No request hangs: one that has no answer after REQUEST_DEADLINE_MS (the database is unreachable
+ * and a connection attempt is stuck) gets a contract-coded error. Its work may still complete, so
+ * the client is told to retry with the same idempotencyKey.
+ */
+const REQUEST_DEADLINE_MS = 10_000;
+
+function requestDeadline(deadlineMs: number): express.RequestHandler {
+  return (_req, res, next) => {
+    const timer = setTimeout(() => {
+      if (res.headersSent) return;
+      res.status(503).json({
+        errors: [
+          {
+            message: 'The request took too long (the database may be unavailable); its outcome is unknown: retry with the same idempotencyKey',
+            extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'TIMEOUT', retryAfter: 5 },
+          },
+        ],
+      });
+    }, deadlineMs);
+    const clear = () => clearTimeout(timer);
+    res.on('finish', clear);
+    res.on('close', clear);
+    next();
+  };
+}
+
 /** Body parser failures (bad JSON, too large) answered as GraphQL errors, never as an HTML stack trace. */
 const requestBodyErrors: express.ErrorRequestHandler = (error: { status?: number; type?: string }, _req, res, next) => {
-  if (res.headersSent) return next(error);
+  // Answered already (the request deadline): nothing more to send.
+  if (res.headersSent) return;
   const status = error.status === 413 ? 413 : 400;
   const message = status === 413 ? `The request body is larger than ${REQUEST_BODY_LIMIT}` : 'The request body is not valid JSON';
   res.status(status).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT', reason: error.type ?? 'BAD_REQUEST' } }] });
@@ -130,6 +158,7 @@ export async function startApiServer(options: {
     else res.status(503).json({ status: 'starting' });
   });
   app.use('/portal', portalRouter({ logger }));
+  app.use('/graphql', requestDeadline(REQUEST_DEADLINE_MS));
   app.use(
     '/graphql',
     express.json({ limit: REQUEST_BODY_LIMIT }),

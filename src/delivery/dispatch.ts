@@ -71,10 +71,12 @@ export async function dispatchDelivery(
   if (!deps.fairness.tryEnter(work.subscriptionId)) {
     return defer(scope, work, continuation, deps.fairness.backoffMs(work.subscriptionId), 'fairness');
   }
+  let attemptMs: number | undefined;
   try {
     const refusal = await admit(scope, deps, work);
     if (refusal) return defer(scope, work, continuation, refusal.waitMs, refusal.reason);
     const result = await deps.sender.send(signedRequest(work, deps.secretBox, new Date()));
+    attemptMs = result.durationMs;
     const decision = decideNextStep({
       attemptNumber: work.attemptCount + 1,
       outcome: result.outcome,
@@ -84,7 +86,7 @@ export async function dispatchDelivery(
     await record(scope, deps, work, result, decision, continuation);
     return { kind: 'attempted', result, decision };
   } finally {
-    deps.fairness.leave(work.subscriptionId);
+    deps.fairness.leave(work.subscriptionId, attemptMs);
   }
 }
 

@@ -62,6 +62,20 @@ describe('SubscriptionFairness', () => {
     }
   });
 
+  it('waits at most a few times the subscription\'s usual attempt duration (at least 100 ms)', () => {
+    const fairness = new SubscriptionFairness(1, 15_000, mid);
+    expect(fairness.tryEnter('fast')).toBe(true);
+    fairness.leave('fast', 2);
+    expect(fairness.tryEnter('fast')).toBe(true);
+    const waits = Array.from({ length: 6 }, () => fairness.backoffMs('fast'));
+    expect(Math.max(...waits)).toBe(100);
+    expect(fairness.tryEnter('hanging')).toBe(true);
+    fairness.leave('hanging', 15_000);
+    expect(fairness.tryEnter('hanging')).toBe(true);
+    const slowWaits = Array.from({ length: 12 }, () => fairness.backoffMs('hanging'));
+    expect(Math.max(...slowWaits)).toBe(15_000);
+  });
+
   it('the streak grows while the subscription stays saturated and resets once nothing of it is in flight', () => {
     const fairness = new SubscriptionFairness(1, 10_000, mid);
     expect(fairness.tryEnter('s1')).toBe(true);
