@@ -48,7 +48,7 @@ BEGIN
            + extract(epoch FROM clock_timestamp() - coalesce(t.publish_tokens_at, clock_timestamp())) * coalesce(t.quota_publish_rate, p_rate)),
          coalesce(t.quota_events_per_month, p_monthly)
     INTO v_rate, v_burst, v_tokens, v_monthly
-    FROM tenants t WHERE t.id = p_tenant FOR UPDATE;
+    FROM tenants t WHERE t.id = p_tenant FOR NO KEY UPDATE;
   IF NOT FOUND THEN
     RETURN QUERY SELECT false, 'tenant'::text, 0::float8, 0::float8, 0::float8;
     RETURN;

@@ -39,7 +39,7 @@ export class TenantStore {
 
   /** Locks the tenant's row until the transaction ends: count-then-insert quotas hold across API processes. */
   async lock(): Promise<void> {
-    await this.run((db) => db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, this.tenantId)).for('update'));
+    await this.run((db) => db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, this.tenantId)).for('no key update'));
   }
 
   async countSubscriptions(): Promise<number> {
