@@ -12,6 +12,7 @@ import {
   updateSubscription,
 } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
+import { receiverPool, tenantWithEventType } from '../support/fixtures.js';
 import { TestReceiver } from '../support/receiver.js';
 
 // The tenant's hands on the delivery engine: disabling (HELD deliveries) and enabling, discarding
@@ -35,19 +36,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('manual control of deliveries', () => {
   let hooklane: TestHooklane;
-  const receivers: TestReceiver[] = [];
+  const receivers = receiverPool();
+  const newReceiver = () => receivers.start();
 
-  const newReceiver = async () => {
-    const receiver = await TestReceiver.start();
-    receivers.push(receiver);
-    return receiver;
-  };
-
-  const newTenant = async (eventType = 'order.created') => {
-    const tenant = await hooklane.createTenant();
-    await createEventType(hooklane, tenant.token, { name: eventType });
-    return tenant;
-  };
+  const newTenant = (eventType?: string) => tenantWithEventType(hooklane, eventType);
 
   const getDelivery = async (token: string, id: string) =>
     (await gqlData<{ delivery: Delivery | null }>(hooklane, token, `query($id: ID!) { delivery(id: $id) { ${DELIVERY} } }`, { id })).delivery;
@@ -97,7 +89,7 @@ describe('manual control of deliveries', () => {
     hooklane = await startTestHooklane({ DELIVERY_RETRY_SCHEDULE: '50ms,50ms', DELIVERY_TIMEOUT: '3s' });
   });
   afterEach(async () => {
-    await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
+    await receivers.closeAll();
   });
   afterAll(async () => {
     await hooklane?.stop();

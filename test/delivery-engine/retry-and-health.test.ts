@@ -15,6 +15,7 @@ import {
   webhookHeadersOf,
 } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
+import { receiverPool, tenantWithEventType } from '../support/fixtures.js';
 import { TestReceiver, type ReceivedRequest } from '../support/receiver.js';
 
 // Retry schedules (global and per subscription), Retry-After, attempt outcomes, endpoint health
@@ -45,19 +46,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('retry schedules and endpoint health', () => {
   let hooklane: TestHooklane;
-  const receivers: TestReceiver[] = [];
+  const receivers = receiverPool();
+  const newReceiver = () => receivers.start();
 
-  const newReceiver = async () => {
-    const receiver = await TestReceiver.start();
-    receivers.push(receiver);
-    return receiver;
-  };
-
-  const newTenant = async (eventType = 'order.created') => {
-    const tenant = await hooklane.createTenant();
-    await createEventType(hooklane, tenant.token, { name: eventType });
-    return tenant;
-  };
+  const newTenant = (eventType?: string) => tenantWithEventType(hooklane, eventType);
 
   const getDelivery = async (token: string, id: string, on: TestHooklane = hooklane) =>
     (await gqlData<{ delivery: Delivery | null }>(on, token, `query($id: ID!) { delivery(id: $id) { ${DELIVERY} } }`, { id })).delivery;
@@ -101,7 +93,7 @@ describe('retry schedules and endpoint health', () => {
     });
   });
   afterEach(async () => {
-    await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
+    await receivers.closeAll();
   });
   afterAll(async () => {
     await hooklane?.stop();

@@ -14,6 +14,7 @@ import {
   webhookHeadersOf,
 } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
+import { receiverPool } from '../support/fixtures.js';
 import { TestReceiver } from '../support/receiver.js';
 
 const PUBLISH = 'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } } }';
@@ -27,13 +28,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('publishing', () => {
   let hooklane: TestHooklane;
-  const receivers: TestReceiver[] = [];
-
-  const newReceiver = async () => {
-    const receiver = await TestReceiver.start();
-    receivers.push(receiver);
-    return receiver;
-  };
+  const receivers = receiverPool();
+  const newReceiver = () => receivers.start();
 
   /** A tenant with one event type and a subscription to it on a fresh receiver. */
   const subscribedTenant = async (eventType = 'invoice.paid', schema?: unknown) => {
@@ -58,7 +54,7 @@ describe('publishing', () => {
     hooklane = await startTestHooklane();
   });
   afterEach(async () => {
-    await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
+    await receivers.closeAll();
   });
   afterAll(async () => {
     await hooklane?.stop();

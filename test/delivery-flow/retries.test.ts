@@ -13,25 +13,16 @@ import {
   webhookHeadersOf,
 } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
+import { receiverPool, tenantWithEventType } from '../support/fixtures.js';
 import { TestReceiver } from '../support/receiver.js';
 
 // Delivery attempts, retries and fan-out, end to end: GraphQL API → PostgreSQL → worker → real HTTP receivers.
 describe('delivery retries', () => {
   let hooklane: TestHooklane;
-  const receivers: TestReceiver[] = [];
+  const receivers = receiverPool();
+  const newReceiver = () => receivers.start();
 
-  const newReceiver = async () => {
-    const receiver = await TestReceiver.start();
-    receivers.push(receiver);
-    return receiver;
-  };
-
-  /** A fresh tenant with one event type, so that tests sharing the instance never see each other's work. */
-  const newTenant = async (eventType = 'order.created') => {
-    const tenant = await hooklane.createTenant();
-    await createEventType(hooklane, tenant.token, { name: eventType });
-    return tenant;
-  };
+  const newTenant = (eventType?: string) => tenantWithEventType(hooklane, eventType);
 
   // The public `graphile_worker.jobs` view (0.17) has no payload column, so the job's delivery id is read
   // from the table behind it.
@@ -45,7 +36,7 @@ describe('delivery retries', () => {
     hooklane = await startTestHooklane({ DELIVERY_RETRY_SCHEDULE: '50ms,50ms', DELIVERY_TIMEOUT: '300ms' });
   });
   afterEach(async () => {
-    await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
+    await receivers.closeAll();
   });
   afterAll(async () => {
     await hooklane?.stop();
