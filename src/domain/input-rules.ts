@@ -6,7 +6,6 @@ export const MAX_NAME_LENGTH = 200;
 export const MAX_DESCRIPTION_LENGTH = 2_000;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 export const MAX_EVENT_TYPES_PER_SUBSCRIPTION = 100;
-export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
 export function requireText(value: string, field: string, maxLength: number): string {
   const trimmed = value.trim();

@@ -1,67 +1,19 @@
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHooklane } from '../../src/app.js';
-import { signHs256Token } from '../../src/auth/jwt.js';
-import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createEventType, createSubscription, publish, waitForDelivery } from '../support/graphql-helpers.js';
-import { createTestDatabase } from '../support/database.js';
-import { eventually, TEST_JWT_SECRET, type TestHooklane } from '../support/hooklane.js';
+import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 import { TestReceiver } from '../support/receiver.js';
 
 type LogLine = Record<string, unknown> & { msg?: string; level: number };
 
-/** A Hooklane like startTestHooklane's, whose logs (level debug) are captured instead of printed. */
+/** A Hooklane whose logs (level debug) are captured instead of printed. */
 async function startCapturedHooklane(): Promise<{ hooklane: TestHooklane; output: string[] }> {
   const output: string[] = [];
-  const databaseUrl = await createTestDatabase();
-  const config = loadConfig({
-    DATABASE_URL: databaseUrl,
-    PORT: '0',
-    AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    DELIVERY_RETRY_SCHEDULE: '50ms,100ms',
-    DELIVERY_TIMEOUT: '1s',
-    DELIVERY_ALLOW_PRIVATE_NETWORKS: 'true',
-    WORKER_CONCURRENCY: '4',
-    WORKER_POLL_INTERVAL: '100ms',
-    LOG_LEVEL: 'debug',
-  });
-  const app = await startHooklane(config, createLogger(config.logLevel, { write: (line: string) => void output.push(line) }));
-  const graphqlUrl = app.graphqlUrl!;
-  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-  const adminToken = await signHs256Token(TEST_JWT_SECRET, { sub: 'test-admin', roles: ['admin'] }, { expiresIn: '1h' });
-  const tenantToken = (tenantId: string) =>
-    signHs256Token(TEST_JWT_SECRET, { sub: `user-of-${tenantId}`, tenant_id: tenantId }, { expiresIn: '1h' });
-  const gql: TestHooklane['gql'] = async (token, query, variables) => {
-    const response = await fetch(graphqlUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-request-id': 'log-test', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: response.status, ...((await response.json()) as object) };
-  };
-  const hooklane: TestHooklane = {
-    app,
-    graphqlUrl,
-    databaseUrl,
-    sql,
-    adminToken,
-    tenantToken,
-    gql,
-    async createTenant(name = 'Tenant') {
-      const result = await gql<{ createTenant: { tenant: { id: string } } }>(
-        adminToken,
-        'mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } } }',
-        { input: { name } },
-      );
-      const id = result.data!.createTenant.tenant.id;
-      return { id, token: await tenantToken(id) };
-    },
-    async stop() {
-      await sql.end({ timeout: 5 });
-      await app.stop();
-    },
-  };
+  const hooklane = await startTestHooklane(
+    { WORKER_CONCURRENCY: '4', LOG_LEVEL: 'debug' },
+    {},
+    { logDestination: { write: (line: string) => void output.push(line) }, headers: { 'x-request-id': 'log-test' } },
+  );
   return { hooklane, output };
 }
 

@@ -1,3 +1,4 @@
+import type { DestinationStream } from 'pino';
 import postgres, { type Sql } from 'postgres';
 import { startHooklane, type Hooklane, type HooklaneSeams } from '../../src/app.js';
 import { signHs256Token } from '../../src/auth/jwt.js';
@@ -32,7 +33,18 @@ export interface TestHooklane {
  * Runs a whole Hooklane (API and worker) in this process against a fresh database, with short
  * retry and timeout durations so that the suite stays fast.
  */
-export async function startTestHooklane(env: Record<string, string> = {}, seams: HooklaneSeams = {}): Promise<TestHooklane> {
+export interface TestHooklaneOptions {
+  /** Where the logs go instead of stdout (a test that reads them). */
+  logDestination?: DestinationStream;
+  /** Headers sent with every GraphQL request of `gql`. */
+  headers?: Record<string, string>;
+}
+
+export async function startTestHooklane(
+  env: Record<string, string> = {},
+  seams: HooklaneSeams = {},
+  options: TestHooklaneOptions = {},
+): Promise<TestHooklane> {
   const databaseUrl = await createTestDatabase();
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
@@ -47,7 +59,7 @@ export async function startTestHooklane(env: Record<string, string> = {}, seams:
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const app = await startHooklane(config, createLogger(config.logLevel), seams);
+  const app = await startHooklane(config, createLogger(config.logLevel, options.logDestination), seams);
   const graphqlUrl = app.graphqlUrl!;
   const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
   const adminToken = await signHs256Token(TEST_JWT_SECRET, { sub: 'test-admin', roles: ['admin'] }, { expiresIn: '1h' });
@@ -55,7 +67,7 @@ export async function startTestHooklane(env: Record<string, string> = {}, seams:
   const gql: TestHooklane['gql'] = async (token, query, variables) => {
     const response = await fetch(graphqlUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: { 'content-type': 'application/json', ...options.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify({ query, variables }),
     });
     return { status: response.status, ...((await response.json()) as object) };

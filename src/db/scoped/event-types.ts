@@ -20,14 +20,6 @@ export class EventTypeStore {
     return row;
   }
 
-  async findByName(name: string): Promise<EventTypeRow | undefined> {
-    const [row] = await this.run((db) => db
-      .select()
-      .from(eventTypes)
-      .where(and(eq(eventTypes.tenantId, this.tenantId), eq(eventTypes.name, name))));
-    return row;
-  }
-
   async findByNames(names: readonly string[]): Promise<EventTypeRow[]> {
     if (names.length === 0) return [];
     return this.run((db) => db

@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Executor, Run } from '../client.js';
-import { deliveries, eventTypes, subscriptions, tenants, tenantUsage, type TenantRow } from '../schema.js';
+import { eventTypes, subscriptions, tenants, tenantUsage } from '../schema.js';
 
 export interface PublishBudget {
   rate: number;
@@ -32,11 +32,6 @@ export class TenantStore {
     private readonly direct: Executor,
   ) {}
 
-  async get(): Promise<TenantRow | undefined> {
-    const [row] = await this.run((db) => db.select().from(tenants).where(eq(tenants.id, this.tenantId)));
-    return row;
-  }
-
   /** Locks the tenant's row until the transaction ends: count-then-insert quotas hold across API processes. */
   async lock(): Promise<void> {
     await this.run((db) => db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, this.tenantId)).for('no key update'));
@@ -54,23 +49,6 @@ export class TenantStore {
       db.select({ count: sql<number>`count(*)::int` }).from(eventTypes).where(eq(eventTypes.tenantId, this.tenantId)),
     );
     return row?.count ?? 0;
-  }
-
-  async usage(): Promise<{ eventsThisMonth: number; pendingDeliveries: number; deliveriesInFlight: number }> {
-    const [row] = await this.run((db) =>
-      db
-        .select({
-          eventsThisMonth: sql<number>`coalesce((select ${tenantUsage.events} from ${tenantUsage}
-            where ${tenantUsage.tenantId} = ${this.tenantId} and ${tenantUsage.period} = ${usagePeriod()}), 0)::int`,
-          pendingDeliveries: sql<number>`(select count(*) from ${deliveries}
-            where ${deliveries.tenantId} = ${this.tenantId} and ${deliveries.status} = 'PENDING')::int`,
-          deliveriesInFlight: sql<number>`(select count(*) from ${deliveries}
-            where ${deliveries.tenantId} = ${this.tenantId} and ${deliveries.claimedUntil} > now())::int`,
-        })
-        .from(tenants)
-        .where(eq(tenants.id, this.tenantId)),
-    );
-    return row ?? { eventsThisMonth: 0, pendingDeliveries: 0, deliveriesInFlight: 0 };
   }
 
   /**
