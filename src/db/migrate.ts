@@ -36,11 +36,13 @@ async function migrateHoldingLock(db: Database, databaseUrl: string): Promise<vo
   // only through this function, which runs with the owner's rights and does nothing but enqueue.
   await db.execute(sql.raw(`
     CREATE OR REPLACE FUNCTION public.hooklane_enqueue_jobs(specs json, preserve_run_at boolean)
-    RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
-      SELECT FROM graphile_worker.add_jobs(array(
+    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+    BEGIN
+      -- plpgsql, not sql: its statement is planned once per connection, not at every call.
+      PERFORM FROM graphile_worker.add_jobs(array(
         SELECT json_populate_record(null::graphile_worker.job_spec, spec) FROM json_array_elements(specs) AS spec
       ), preserve_run_at);
-    $fn$;
+    END $fn$;
     REVOKE ALL ON FUNCTION public.hooklane_enqueue_jobs(json, boolean) FROM PUBLIC;
     DO $$
     BEGIN

@@ -68,7 +68,7 @@ export async function dispatchDelivery(
     await scope.deliveries.hold(work.id);
     return { kind: 'skipped', reason: 'held' };
   }
-  if (!deps.fairness.tryEnter(work.subscriptionId)) {
+  if (!(await deps.fairness.enter(work.subscriptionId))) {
     return defer(scope, work, continuation, deps.fairness.backoffMs(work.subscriptionId), 'fairness');
   }
   let attemptMs: number | undefined;

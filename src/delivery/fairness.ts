@@ -7,12 +7,22 @@
  * to a few times the subscription's usual attempt duration: a fast receiver's backlog comes back
  * within ~100 ms, a hanging receiver's backlog waits about as long as its attempts take and does
  * not spin the queue.
+ *
+ * A subscription whose attempts are quick may instead wait a moment in the worker for one of its
+ * own slots (`enter`): its attempts end within milliseconds, and handing the slot over directly
+ * costs nothing, where deferring costs a transaction and a job.
  */
+/** Attempts this quick (moving average, ms) let a turned-away delivery wait in the worker. */
+const QUICK_ATTEMPT_MS = 100;
+const MIN_WAIT_MS = 20;
+
 export class SubscriptionFairness {
   private readonly inFlight = new Map<string, number>();
   private readonly streaks = new Map<string, number>();
   /** Moving average of each subscription's attempt durations (ms). */
   private readonly typicalMs = new Map<string, number>();
+  /** Deliveries waiting in the worker for a slot of their subscription, first come first served. */
+  private readonly waiters = new Map<string, (() => void)[]>();
   private total = 0;
 
   /**
@@ -34,15 +44,48 @@ export class SubscriptionFairness {
     return true;
   }
 
+  /**
+   * tryEnter, or for a subscription whose attempts usually take at most QUICK_ATTEMPT_MS, a wait
+   * of a few attempt durations for one of its slots to be handed over. False: defer the delivery.
+   */
+  async enter(subscriptionId: string): Promise<boolean> {
+    if (this.tryEnter(subscriptionId)) return true;
+    const typical = this.typicalMs.get(subscriptionId);
+    const queue = this.waiters.get(subscriptionId) ?? [];
+    if (typical === undefined || typical > QUICK_ATTEMPT_MS || queue.length >= this.maxPerSubscription) return false;
+    this.waiters.set(subscriptionId, queue);
+    return new Promise<boolean>((resolve) => {
+      const grant = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const index = queue.indexOf(grant);
+        if (index >= 0) queue.splice(index, 1);
+        if (queue.length === 0 && this.waiters.get(subscriptionId) === queue) this.waiters.delete(subscriptionId);
+        resolve(false);
+      }, Math.max(MIN_WAIT_MS, typical * 4));
+      queue.push(grant);
+    });
+  }
+
   /** @param durationMs how long the attempt took, when one was made. */
   leave(subscriptionId: string, durationMs?: number): void {
-    const current = this.inFlight.get(subscriptionId) ?? 0;
-    this.total = Math.max(0, this.total - 1);
     if (durationMs !== undefined) {
       const previous = this.typicalMs.get(subscriptionId);
       this.typicalMs.set(subscriptionId, previous === undefined ? durationMs : previous * 0.8 + durationMs * 0.2);
       if (this.typicalMs.size > 10_000) this.typicalMs.clear();
     }
+    const waiting = this.waiters.get(subscriptionId);
+    const next = waiting?.shift();
+    if (next) {
+      // The slot goes straight to the subscription's next delivery: the counts do not change.
+      if (waiting!.length === 0) this.waiters.delete(subscriptionId);
+      next();
+      return;
+    }
+    const current = this.inFlight.get(subscriptionId) ?? 0;
+    this.total = Math.max(0, this.total - 1);
     if (current <= 1) {
       this.inFlight.delete(subscriptionId);
       // Nothing of it in flight any more: the next refusal starts from a short wait again.

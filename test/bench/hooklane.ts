@@ -40,6 +40,8 @@ export interface HooklaneOptions {
   root?: string;
   /** Extra environment (e.g. WORKER_CONCURRENCY); Hooklane's defaults otherwise. */
   env?: Record<string, string>;
+  /** Extra Node.js flags (e.g. --cpu-prof) for the child. */
+  nodeArgs?: string[];
   startTimeoutMs?: number;
 }
 
@@ -161,7 +163,7 @@ export class HooklaneProcess {
     for (const name of ['AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE']) delete env[name];
     const log = createWriteStream(options.logFile, { flags: 'a' });
     log.write(`\n--- ${new Date().toISOString()} start ROLE=${options.role} PORT=${port}\n`);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
       cwd: options.root ?? REPO_ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -112,6 +112,11 @@ async function externalServer(serverUrl: string, log: (line: string) => void): P
     },
     connect: (url) => postgres(url, { max: 3, ...quiet, connection: { application_name: 'hooklane-bench' } }),
     stop: async () => {
+      // BENCH_KEEP_DATABASES=1 leaves them for inspection (EXPLAIN ANALYZE on the data a run made).
+      if (process.env.BENCH_KEEP_DATABASES === '1') {
+        log(`kept databases ${created.join(', ')}`);
+        return;
+      }
       const sql = admin();
       try {
         for (const name of created) await sql.unsafe(`drop database if exists ${name} with (force)`);

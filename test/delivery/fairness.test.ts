@@ -118,4 +118,53 @@ describe('SubscriptionFairness', () => {
     expect(waits[39]).toBe(waits[25]);
     expect(waits[39]).toBeLessThanOrEqual(50 * 2 ** 20);
   });
+
+  describe('enter: a brief wait in the worker for a quick subscription', () => {
+    it('refuses at once while the subscription\'s attempt duration is unknown', async () => {
+      const fairness = new SubscriptionFairness(1, 1_000, mid);
+      expect(await fairness.enter('s1')).toBe(true);
+      const started = performance.now();
+      expect(await fairness.enter('s1')).toBe(false);
+      expect(performance.now() - started).toBeLessThan(15);
+    });
+
+    it('hands a finishing attempt\'s slot to the next waiting delivery of the same subscription', async () => {
+      const fairness = new SubscriptionFairness(1, 1_000, mid);
+      expect(fairness.tryEnter('quick')).toBe(true);
+      fairness.leave('quick', 5);
+      expect(await fairness.enter('quick')).toBe(true);
+      const waiting = fairness.enter('quick');
+      fairness.leave('quick', 5);
+      expect(await waiting).toBe(true);
+      // The slot was handed over, not freed: the subscription is still at its share.
+      expect(fairness.tryEnter('quick')).toBe(false);
+      fairness.leave('quick', 5);
+      expect(fairness.tryEnter('quick')).toBe(true);
+    });
+
+    it('gives up after a few attempt durations when no slot comes free', async () => {
+      const fairness = new SubscriptionFairness(1, 1_000, mid);
+      fairness.tryEnter('quick');
+      fairness.leave('quick', 10);
+      expect(fairness.tryEnter('quick')).toBe(true);
+      const started = performance.now();
+      expect(await fairness.enter('quick')).toBe(false);
+      const waited = performance.now() - started;
+      expect(waited).toBeGreaterThanOrEqual(35);
+      expect(waited).toBeLessThan(1_000);
+      // The abandoned wait left nothing behind: the next leave frees the slot for anyone.
+      fairness.leave('quick', 10);
+      expect(fairness.tryEnter('quick')).toBe(true);
+    });
+
+    it('never waits for a slow subscription: its deliveries are deferred as before', async () => {
+      const fairness = new SubscriptionFairness(1, 1_000, mid);
+      fairness.tryEnter('slow');
+      fairness.leave('slow', 5_000);
+      expect(fairness.tryEnter('slow')).toBe(true);
+      const started = performance.now();
+      expect(await fairness.enter('slow')).toBe(false);
+      expect(performance.now() - started).toBeLessThan(15);
+    });
+  });
 });

@@ -255,12 +255,13 @@ export class DeliveryStore {
         entries.map(({ deliveryId, attempt }) => ({ id: newId('attempt'), tenantId: this.tenantId, deliveryId, ...attempt })),
       ),
     );
+    // `= any(array)` is an index lookup per id; `in (select …)` can become a scan of the tenant's deliveries.
     const ids = JSON.stringify(entries.map((entry) => entry.deliveryId));
     await this.run((db) =>
       db.execute(sql`
         update deliveries set status = 'SUCCEEDED', next_attempt_at = null, claimed_until = null,
           attempt_count = attempt_count + 1, updated_at = now()
-        where tenant_id = ${this.tenantId} and id in (select value from json_array_elements_text(${ids}::json))`),
+        where tenant_id = ${this.tenantId} and id = any(array(select json_array_elements_text(${ids}::json)))`),
     );
   }
 
