@@ -13,11 +13,14 @@ export class TokenError extends Error {
 
 /** Verifies bearer tokens against the configured HS256 secret or JWKS; never accepts `alg: none`. */
 export class TokenVerifier {
-  private readonly secret: Uint8Array | undefined;
+  /** The HS256 secret, imported once: importing it at every request cost more than the HMAC itself. */
+  private readonly secret: Promise<CryptoKey> | undefined;
   private readonly jwks: JWTVerifyGetKey | undefined;
 
   constructor(private readonly auth: Config['auth'] & { jwtSecret: string | undefined }) {
-    this.secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : undefined;
+    this.secret = auth.jwtSecret
+      ? crypto.subtle.importKey('raw', new TextEncoder().encode(auth.jwtSecret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+      : undefined;
     // An unknown `kid` refetches the key set (an identity provider rotated its keys), at most
     // once per JWKS_REFETCH_COOLDOWN_MS so that forged kids cannot hammer the provider.
     this.jwks = auth.jwksUrl
@@ -38,7 +41,7 @@ export class TokenVerifier {
         const { payload } = await jwtVerify(token, this.jwks, { ...options, algorithms: ASYMMETRIC_ALGORITHMS });
         return payload;
       }
-      const { payload } = await jwtVerify(token, this.secret!, { ...options, algorithms: ['HS256'] });
+      const { payload } = await jwtVerify(token, await this.secret!, { ...options, algorithms: ['HS256'] });
       return payload;
     } catch (error) {
       if (error instanceof joseErrors.JOSEError) throw new TokenError(describeJoseError(error));

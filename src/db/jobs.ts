@@ -44,7 +44,14 @@ export const DEFAULT_JOB_MAX_ATTEMPTS = 25;
  */
 export async function enqueueJobs(db: Executor, specs: readonly JobSpec[], options: { preserveRunAt?: boolean } = {}): Promise<void> {
   if (specs.length === 0) return;
-  const rows = specs.map((spec) => ({
+  // One parameter for the whole batch: a JSON array that hooklane_enqueue_jobs (see migrate.ts)
+  // expands into graphile-worker job_spec records and hands to its add_jobs.
+  await db.execute(sql`select hooklane_enqueue_jobs(${JSON.stringify(specs.map(jobSpecRecord))}::json, ${options.preserveRunAt ?? false})`);
+}
+
+/** A job as the JSON form of graphile-worker's job_spec record, for hooklane_enqueue_jobs. */
+export function jobSpecRecord(spec: JobSpec) {
+  return {
     identifier: spec.task,
     payload: spec.payload,
     queue_name: spec.queueName ?? null,
@@ -53,10 +60,7 @@ export async function enqueueJobs(db: Executor, specs: readonly JobSpec[], optio
     job_key: spec.jobKey ?? null,
     priority: spec.priority ?? null,
     flags: null,
-  }));
-  // One parameter for the whole batch: a JSON array that hooklane_enqueue_jobs (see migrate.ts)
-  // expands into graphile-worker job_spec records and hands to its add_jobs.
-  await db.execute(sql`select hooklane_enqueue_jobs(${JSON.stringify(rows)}::json, ${options.preserveRunAt ?? false})`);
+  };
 }
 
 /** The job key of a delivery's next attempt: at most one pending job per delivery. */

@@ -30,12 +30,13 @@ export class TenantScope {
     private readonly bound = false,
   ) {
     const run: Run = (work) => (this.bound ? Promise.resolve(work(this.executor)) : this.transaction((_scope, tx) => work(tx)));
+    // Stores given `executor` call functions that declare the tenant themselves (drizzle/0005,
+    // 0007): one statement, no wrapping transaction.
     this.eventTypes = new EventTypeStore(run, tenantId);
     this.subscriptions = new SubscriptionStore(run, tenantId);
-    this.events = new EventStore(run, tenantId);
-    // Functions that declare the tenant themselves (see drizzle/0005) skip the wrapping transaction.
+    this.events = new EventStore(run, tenantId, executor);
     this.deliveries = new DeliveryStore(run, tenantId, executor);
-    this.tenant = new TenantStore(run, tenantId, executor);
+    this.tenant = new TenantStore(run, tenantId);
   }
 
   /**

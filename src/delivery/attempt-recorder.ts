@@ -11,8 +11,8 @@ interface Pending {
 
 /**
  * Records successful attempts in batches: the attempts that finish within a couple of
- * milliseconds of each other are written in one transaction per tenant (one insert, one update,
- * one commit) instead of one transaction each. Each caller's promise settles when its own batch
+ * milliseconds of each other are written by one statement per tenant (one round trip, one
+ * commit) instead of one transaction each. Each caller's promise settles when its own batch
  * is committed, so a job still completes only after its attempt is durable.
  */
 export class AttemptRecorder {
@@ -46,7 +46,7 @@ export class AttemptRecorder {
     if (!batch || batch.length === 0) return;
     this.pending.delete(tenantId);
     try {
-      await new TenantScope(this.db, tenantId).transaction((scope) => scope.deliveries.recordSuccesses(batch));
+      await new TenantScope(this.db, tenantId).deliveries.recordSuccesses(batch);
       for (const entry of batch) entry.resolve();
     } catch (error) {
       for (const entry of batch) entry.reject(error);

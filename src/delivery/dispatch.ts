@@ -1,4 +1,4 @@
-import type { Database, Executor } from '../db/client.js';
+import type { Database } from '../db/client.js';
 import { deliverJob, drainJob, enqueueJobs, streamJob, type JobCatalogue } from '../db/jobs.js';
 import type { AttemptRecord, DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
@@ -187,7 +187,7 @@ async function record(
   await scope.transaction(async (tx, executor) => {
     await tx.deliveries.recordAttempt(work.id, attempt, { status, nextAttemptAt: retryAt });
     if (retryAt) await enqueueJobs(executor, [nextJob(work, scope.tenantId, continuation, retryAt)]);
-    await updateEndpointHealth(tx, executor, deps, work, attempt, decision);
+    await updateEndpointHealth(tx, deps, work, attempt, decision);
   });
 }
 
@@ -197,7 +197,6 @@ async function record(
  */
 async function updateEndpointHealth(
   scope: TenantScope,
-  executor: Executor,
   deps: DispatchDependencies,
   work: DeliveryWork,
   attempt: AttemptRecord,
@@ -210,7 +209,7 @@ async function updateEndpointHealth(
   if (!work.subscriptionFailing) await scope.subscriptions.markFailingAttempt(work.subscriptionId);
   if (decision.action !== 'fail') return;
 
-  await publishDeliveryFailed(scope, executor, {
+  await publishDeliveryFailed(scope, {
     deliveryId: work.id,
     eventId: work.eventId,
     eventType: work.eventType,
@@ -229,7 +228,7 @@ async function updateEndpointHealth(
   if (decision.reason === 'gone' || failingLongEnough) {
     const subscription = await scope.subscriptions.findForUpdate(work.subscriptionId);
     if (subscription?.enabled) {
-      await disableSubscription(scope, executor, subscription, decision.reason === 'gone' ? 'GONE' : 'FAILING');
+      await disableSubscription(scope, subscription, decision.reason === 'gone' ? 'GONE' : 'FAILING');
     }
   }
 }

@@ -1,7 +1,8 @@
 import type { Executor } from '../db/client.js';
 import { BACKLOG_COUNT_CAP, deliverJob, drainJob, enqueueJobs, fairPriority, streamJob, type JobSpec } from '../db/jobs.js';
-import type { NewDelivery } from '../db/scoped/deliveries.js';
-import type { NewEvent } from '../db/scoped/events.js';
+import type { EventWrite, NewEvent, PlannedDelivery } from '../db/scoped/events.js';
+import { newId } from '../ids.js';
+import { backlogEstimates } from './backlog-estimate.js';
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { patternsMatching, subscriptionReceives } from './event-matching.js';
@@ -12,13 +13,35 @@ export interface WrittenEvent {
   created: boolean;
 }
 
+/** What fan-out reads before writing: the subscriptions that may receive the events, and the tenant's backlog. */
+export interface FanOutContext {
+  candidates: readonly SubscriptionRow[];
+  /** The tenant's PENDING deliveries, about (see BacklogEstimates): sets fair job priorities. */
+  backlog: number;
+}
+
+/** Reads the fan-out context of events of these types; inside a transaction, both reads go out together. */
+export async function readFanOutContext(scope: TenantScope, eventTypes: readonly string[]): Promise<FanOutContext> {
+  const patterns = [...new Set(eventTypes.flatMap((eventType) => patternsMatching(eventType)))];
+  const [candidates, backlog] = await Promise.all([
+    scope.subscriptions.candidates(patterns),
+    backlogEstimates.current(scope.tenantId, () => scope.deliveries.countPending(BACKLOG_COUNT_CAP)),
+  ]);
+  return { candidates, backlog };
+}
+
 /**
- * Writes events with their deliveries and jobs. Must run inside the caller's transaction (`scope`
- * and `executor` bound to it): the event, its deliveries and their jobs commit together or not at
- * all. Deliveries to a disabled subscription are HELD, not dropped. Events reuse an earlier event
- * when their idempotency key was used before (or earlier in the same batch).
+ * Writes events with their deliveries and jobs in one statement: they commit together or not at
+ * all (inside the caller's transaction when `scope` is bound to one). Deliveries to a disabled
+ * subscription are HELD, not dropped. Events reuse an earlier event when their idempotency key
+ * was used before (or earlier in the same batch). `quota`, when given, is taken in the same
+ * statement; a refusal throws QuotaRefusedError and writes nothing.
  */
-export async function writeEvents(scope: TenantScope, executor: Executor, events: readonly NewEvent[]): Promise<WrittenEvent[]> {
+export async function writeEvents(
+  scope: TenantScope,
+  events: readonly NewEvent[],
+  options: { context?: FanOutContext; quota?: EventWrite['quota'] } = {},
+): Promise<WrittenEvent[]> {
   const firstByKey = new Map<string, NewEvent>();
   const toInsert: NewEvent[] = [];
   for (const event of events) {
@@ -28,45 +51,67 @@ export async function writeEvents(scope: TenantScope, executor: Executor, events
       toInsert.push(event);
     }
   }
-  const inserted = await scope.events.insertMany(toInsert);
-  const insertedIds = new Set(inserted.map((event) => event.id));
-  const lostKeys = toInsert.filter((event) => event.idempotencyKey !== null && !insertedIds.has(event.id)).map((event) => event.idempotencyKey!);
-  const earlier = await scope.events.findByIdempotencyKeys(lostKeys);
-  const byKey = new Map<string, EventRow>();
-  for (const event of [...inserted, ...earlier]) if (event.idempotencyKey !== null) byKey.set(event.idempotencyKey, event);
-  const byId = new Map(inserted.map((event) => [event.id, event]));
-
-  await createDeliveries(scope, executor, inserted);
-
-  return events.map((event) => {
-    const own = byId.get(event.id);
-    if (own) return { event: own, created: true };
-    return { event: byKey.get(event.idempotencyKey!)!, created: false };
+  const context = options.context ?? (await readFanOutContext(scope, [...new Set(toInsert.map((event) => event.eventType))]));
+  const plan = planFanOut(scope.tenantId, toInsert, context);
+  const insertedIds = await scope.events.write({ events: toInsert, ...plan, preserveStreamRunAt: true, quota: options.quota ?? null });
+  backlogEstimates.added(scope.tenantId, plan.jobs.length);
+  const row = (event: NewEvent): EventRow => ({
+    id: event.id,
+    tenantId: scope.tenantId,
+    eventType: event.eventType,
+    body: event.body,
+    idempotencyKey: event.idempotencyKey,
+    orderingKey: event.orderingKey,
+    channels: event.channels,
+    createdAt: event.createdAt,
   });
+  const byKey = new Map<string, EventRow>();
+  for (const event of toInsert) if (event.idempotencyKey !== null && insertedIds.has(event.id)) byKey.set(event.idempotencyKey, row(event));
+  const lostKeys = toInsert.filter((event) => event.idempotencyKey !== null && !insertedIds.has(event.id)).map((event) => event.idempotencyKey!);
+  for (const event of await scope.events.findByIdempotencyKeys(lostKeys)) byKey.set(event.idempotencyKey!, event);
+
+  return events.map((event) =>
+    insertedIds.has(event.id) ? { event: row(event), created: true } : { event: byKey.get(event.idempotencyKey!)!, created: false },
+  );
 }
 
-/** One delivery per event and receiving subscription, and the jobs of those that can go now. */
-async function createDeliveries(scope: TenantScope, executor: Executor, events: readonly EventRow[]): Promise<void> {
-  if (events.length === 0) return;
-  const patterns = new Set(events.flatMap((event) => patternsMatching(event.eventType)));
-  const candidates = await scope.subscriptions.candidates([...patterns]);
-  if (candidates.length === 0) return;
-  const planned: NewDelivery[] = [];
+/**
+ * One delivery per event and receiving subscription, and the jobs of those that can go now: one
+ * `deliver` job each for unordered subscriptions (priority rising with the tenant's backlog, so
+ * that a tenant's flood does not starve the others), one `deliver_stream` job per ordered stream.
+ */
+function planFanOut(
+  tenantId: string,
+  events: readonly NewEvent[],
+  context: FanOutContext,
+): Pick<EventWrite, 'deliveries' | 'jobs' | 'streamJobs'> {
+  const deliveries: PlannedDelivery[] = [];
+  const jobs: EventWrite['jobs'][number][] = [];
+  const streams = new Map<string, { eventIds: string[]; spec: JobSpec }>();
+  let pending = context.backlog;
   for (const event of events) {
-    for (const subscription of candidates) {
+    for (const subscription of context.candidates) {
       if (!subscriptionReceives(subscription, event)) continue;
-      planned.push({
+      const delivery: PlannedDelivery = {
+        id: newId('delivery'),
         eventId: event.id,
         subscriptionId: subscription.id,
         status: subscription.enabled ? 'PENDING' : 'HELD',
         orderingKey: event.orderingKey,
-      });
+      };
+      deliveries.push(delivery);
+      if (delivery.status !== 'PENDING') continue;
+      if (subscription.ordered) {
+        const spec = streamJob(tenantId, subscription.id, event.orderingKey);
+        const stream = streams.get(spec.jobKey!) ?? { eventIds: [], spec };
+        stream.eventIds.push(event.id);
+        streams.set(spec.jobKey!, stream);
+      } else {
+        jobs.push({ eventId: event.id, spec: deliverJob(tenantId, delivery.id, { priority: fairPriority(pending++) }) });
+      }
     }
   }
-  if (planned.length === 0) return;
-  const backlog = await scope.deliveries.countPending(BACKLOG_COUNT_CAP);
-  const created = await scope.deliveries.insertMany(planned);
-  await scheduleDeliveries(scope.tenantId, executor, created, new Map(candidates.map((s) => [s.id, s])), { backlog });
+  return { deliveries, jobs, streamJobs: [...streams.values()] };
 }
 
 /**

@@ -235,7 +235,8 @@ export class HttpSender {
           keptBytes += buffer.length;
         }
       } finally {
-        responseBody = decoder.write(Buffer.concat(kept));
+        // PostgreSQL text cannot hold NUL: a receiver's binary answer must not fail the attempt's record.
+        responseBody = decoder.write(Buffer.concat(kept)).replaceAll('\0', '\uFFFD');
         // Breaking out of the iterator destroys the stream, which makes undici
         // drop the connection instead of buffering an oversized body.
         if (truncated && !response.body.destroyed) response.body.destroy();

@@ -1,4 +1,3 @@
-import type { Executor } from '../db/client.js';
 import type { DisabledReason, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { newId } from '../ids.js';
@@ -22,9 +21,9 @@ export function isBuiltInEventType(name: string): boolean {
   return name.startsWith(BUILT_IN_PREFIX);
 }
 
-async function publishOperational(scope: TenantScope, executor: Executor, eventType: string, payload: object): Promise<void> {
+async function publishOperational(scope: TenantScope, eventType: string, payload: object): Promise<void> {
   const createdAt = new Date();
-  await writeEvents(scope, executor, [
+  await writeEvents(scope, [
     {
       id: newId('event'),
       eventType,
@@ -39,11 +38,10 @@ async function publishOperational(scope: TenantScope, executor: Executor, eventT
 
 export function publishSubscriptionDisabled(
   scope: TenantScope,
-  executor: Executor,
   subscription: Pick<SubscriptionRow, 'id' | 'url' | 'failingSince'>,
   reason: DisabledReason,
 ): Promise<void> {
-  return publishOperational(scope, executor, BUILT_IN_EVENT_TYPES.subscriptionDisabled, {
+  return publishOperational(scope, BUILT_IN_EVENT_TYPES.subscriptionDisabled, {
     subscriptionId: subscription.id,
     url: subscription.url,
     reason,
@@ -53,11 +51,10 @@ export function publishSubscriptionDisabled(
 
 export function publishSubscriptionEnabled(
   scope: TenantScope,
-  executor: Executor,
   subscription: Pick<SubscriptionRow, 'id' | 'url'>,
   releasedDeliveries: number,
 ): Promise<void> {
-  return publishOperational(scope, executor, BUILT_IN_EVENT_TYPES.subscriptionEnabled, {
+  return publishOperational(scope, BUILT_IN_EVENT_TYPES.subscriptionEnabled, {
     subscriptionId: subscription.id,
     url: subscription.url,
     releasedDeliveries,
@@ -66,7 +63,6 @@ export function publishSubscriptionEnabled(
 
 export function publishDeliveryFailed(
   scope: TenantScope,
-  executor: Executor,
   failure: {
     deliveryId: string;
     eventId: string;
@@ -80,5 +76,5 @@ export function publishDeliveryFailed(
 ): Promise<void> {
   // Never about a built-in event: a failing receiver of delivery.failed must not feed itself.
   if (isBuiltInEventType(failure.eventType)) return Promise.resolve();
-  return publishOperational(scope, executor, BUILT_IN_EVENT_TYPES.deliveryFailed, failure);
+  return publishOperational(scope, BUILT_IN_EVENT_TYPES.deliveryFailed, failure);
 }

@@ -8,15 +8,10 @@ import { publishSubscriptionDisabled, publishSubscriptionEnabled } from './opera
  * Enabling and disabling, by the tenant or by endpoint health. Both run inside the caller's
  * transaction: the flag, the held deliveries' release and the operational event commit together.
  */
-export async function disableSubscription(
-  scope: TenantScope,
-  executor: Executor,
-  subscription: SubscriptionRow,
-  reason: DisabledReason,
-): Promise<SubscriptionRow> {
+export async function disableSubscription(scope: TenantScope, subscription: SubscriptionRow, reason: DisabledReason): Promise<SubscriptionRow> {
   if (!subscription.enabled) return subscription;
   const updated = (await scope.subscriptions.setEnabled(subscription.id, false, reason))!;
-  await publishSubscriptionDisabled(scope, executor, updated, reason);
+  await publishSubscriptionDisabled(scope, updated, reason);
   return updated;
 }
 
@@ -29,6 +24,6 @@ export async function enableSubscription(scope: TenantScope, executor: Executor,
     drainInOrder: true,
     wakeStreams: true,
   });
-  await publishSubscriptionEnabled(scope, executor, updated, released.length);
+  await publishSubscriptionEnabled(scope, updated, released.length);
   return updated;
 }

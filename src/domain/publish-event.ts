@@ -1,10 +1,10 @@
 import { BadUserInputError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { EventTypeRow } from '../db/schema.js';
-import type { NewEvent } from '../db/scoped/events.js';
+import { QuotaRefusedError, type NewEvent } from '../db/scoped/events.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { deliveryBody } from '../delivery/body.js';
-import { writeEvents, type WrittenEvent } from '../delivery/fan-out.js';
+import { readFanOutContext, writeEvents, type WrittenEvent } from '../delivery/fan-out.js';
 import { isBuiltInEventType } from '../delivery/operational-events.js';
 import {
   MAX_IDEMPOTENCY_KEY_LENGTH,
@@ -13,7 +13,7 @@ import {
   requireEventTypeName,
 } from './input-rules.js';
 import type { PayloadSchemas } from './payload-schemas.js';
-import { reservePublishQuota, type Quotas } from '../tenancy/quotas.js';
+import { publishBudget, publishQuotaExceeded, type Quotas } from '../tenancy/quotas.js';
 
 export const MAX_EVENTS_PER_BATCH = 1_000;
 
@@ -50,8 +50,8 @@ function checkShape(request: PublishRequest, index?: number) {
 
 /**
  * Checks every event (shape, event type, JSON Schema, size) before anything is written, then writes
- * them with their deliveries and jobs in ONE transaction: once this returns, the events cannot be
- * lost; if it throws, nothing was written.
+ * them with their deliveries and jobs, and takes the publish quota, in ONE statement (one
+ * transaction): once this returns, the events cannot be lost; if it throws, nothing was written.
  */
 export async function publishEvents(
   scope: TenantScope,
@@ -65,7 +65,10 @@ export async function publishEvents(
   }
   const shaped = requests.map((request, index) => checkShape(request, options.batch ? index : undefined));
   const names = [...new Set(shaped.map((event) => event.eventType))];
-  const eventTypes = new Map<string, EventTypeRow>((await scope.eventTypes.findByNames(names)).map((row) => [row.name, row]));
+  // One read transaction, its statements sent together: the event types to check the events
+  // against, and what fan-out needs. Then one statement writes everything (writeEvents).
+  const [found, context] = await scope.transaction((tx) => Promise.all([tx.eventTypes.findByNames(names), readFanOutContext(tx, names)]));
+  const eventTypes = new Map<string, EventTypeRow>(found.map((row) => [row.name, row]));
 
   const createdAt = new Date();
   const rows: NewEvent[] = shaped.map((event, index) => {
@@ -83,11 +86,10 @@ export async function publishEvents(
     return { id: newId('event'), body, createdAt, ...event };
   });
 
-  const reservation = await reservePublishQuota(scope, rows.length, quotas);
   try {
-    return await scope.transaction((tx, executor) => writeEvents(tx, executor, rows));
+    return await writeEvents(scope, rows, { context, quota: publishBudget(rows.length, quotas) });
   } catch (error) {
-    await reservation.release().catch(() => {});
+    if (error instanceof QuotaRefusedError) throw publishQuotaExceeded(rows.length, quotas, error.refusal);
     throw error;
   }
 }

@@ -147,7 +147,7 @@ export async function updateSubscription(
     let subscription = await tx.subscriptions.findForUpdate(input.id);
     if (!subscription) throw new NotFoundError('Subscription', input.id);
     if (Object.keys(changes).length > 0) subscription = (await tx.subscriptions.update(input.id, changes))!;
-    if (input.enabled === false) subscription = await disableSubscription(tx, executor, subscription, 'MANUAL');
+    if (input.enabled === false) subscription = await disableSubscription(tx, subscription, 'MANUAL');
     if (input.enabled === true) subscription = await enableSubscription(tx, executor, subscription);
     return subscription;
   });

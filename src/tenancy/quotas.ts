@@ -1,5 +1,7 @@
 import type { QuotaDefaults } from '../config.js';
 import type { TenantRow } from '../db/schema.js';
+import type { EventWrite, QuotaRefusal } from '../db/scoped/events.js';
+import { usagePeriod } from '../db/scoped/tenant.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { QuotaExceededError } from '../errors.js';
 
@@ -18,29 +20,27 @@ export function effectiveQuotas(tenant: TenantRow, defaults: QuotaDefaults): Quo
   };
 }
 
-/**
- * Reserves `count` events of the tenant's publish budget, or throws QUOTA_EXCEEDED with
- * `retryAfter`. Reservation happens before the publishing transaction, in statements of its own,
- * so the tenant's row is locked only for an instant; `release` gives it back if the publish fails.
- */
-export async function reservePublishQuota(scope: TenantScope, count: number, quotas: Quotas): Promise<{ release(): Promise<void> }> {
-  const reservation = await scope.tenant.reservePublish(count, {
-    rate: quotas.publishRate,
-    burst: quotas.publishBurst,
-    monthlyLimit: quotas.eventsPerMonth,
-  });
-  if (!reservation.ok) {
-    if (reservation.quota === 'publishRate') {
-      throw new QuotaExceededError(
-        reservation.retryAfterSeconds === undefined
-          ? `Publishing ${count} events at once exceeds the publish burst of ${quotas.publishBurst}`
-          : `Publish rate quota exceeded (${quotas.publishRate} events/s, burst ${quotas.publishBurst})`,
-        reservation.retryAfterSeconds,
-      );
-    }
-    throw new QuotaExceededError(`Monthly event quota exceeded (${quotas.eventsPerMonth} events)`, reservation.retryAfterSeconds);
+/** The publish budget that publishing `count` events takes from, in the statement that writes them. */
+export function publishBudget(count: number, quotas: Quotas): NonNullable<EventWrite['quota']> {
+  return { count, rate: quotas.publishRate, burst: quotas.publishBurst, monthlyLimit: quotas.eventsPerMonth, period: usagePeriod() };
+}
+
+/** QUOTA_EXCEEDED for a refused publish, with the `retryAfter` that the budget's state implies. */
+export function publishQuotaExceeded(count: number, quotas: Quotas, refusal: QuotaRefusal, now: Date = new Date()): QuotaExceededError {
+  if (refusal.quota === 'eventsPerMonth') {
+    const nextMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+    return new QuotaExceededError(
+      `Monthly event quota exceeded (${quotas.eventsPerMonth} events)`,
+      Math.max(1, Math.ceil((nextMonth - now.getTime()) / 1000)),
+    );
   }
-  return { release: () => scope.tenant.refundPublish(count) };
+  if (refusal.quota !== 'publishRate' || count > refusal.burst) {
+    return new QuotaExceededError(`Publishing ${count} events at once exceeds the publish burst of ${quotas.publishBurst}`);
+  }
+  return new QuotaExceededError(
+    `Publish rate quota exceeded (${quotas.publishRate} events/s, burst ${quotas.publishBurst})`,
+    Math.max(1, Math.ceil((count - refusal.tokens) / refusal.rate)),
+  );
 }
 
 /** Inside a transaction: locks the tenant and refuses when one more object would pass the quota. */

@@ -83,6 +83,13 @@ describe('HttpSender', () => {
     expect(result.responseBody).toBe('boom');
   });
 
+  it('keeps a binary answer storable: NUL bytes become U+FFFD (PostgreSQL text cannot hold NUL)', async () => {
+    const receiver = await startReceiver((_req, res) => res.writeHead(200).end(Buffer.from([0x6f, 0x00, 0x6b, 0x00])));
+    const result = await sender().send({ url: receiver.url, body: payload, headers });
+    expect(result.outcome).toEqual({ kind: 'success', statusCode: 200 });
+    expect(result.responseBody).toBe('o\uFFFDk\uFFFD');
+  });
+
   it('does not follow a 302', async () => {
     const target = await startReceiver((_req, res) => res.writeHead(200).end('should not be reached'));
     const redirector = await startReceiver((_req, res) => res.writeHead(302, { location: target.url }).end());

@@ -247,22 +247,19 @@ export class DeliveryStore {
       .where(this.owned(id)));
   }
 
-  /** Records many successful attempts at once: one insert and one update for the whole batch. */
+  /** Records many successful attempts at once, in one statement (see drizzle/0008). */
   async recordSuccesses(entries: readonly { deliveryId: string; attempt: AttemptRecord }[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.run((db) =>
-      db.insert(deliveryAttempts).values(
-        entries.map(({ deliveryId, attempt }) => ({ id: newId('attempt'), tenantId: this.tenantId, deliveryId, ...attempt })),
-      ),
-    );
-    // `= any(array)` is an index lookup per id; `in (select …)` can become a scan of the tenant's deliveries.
-    const ids = JSON.stringify(entries.map((entry) => entry.deliveryId));
-    await this.run((db) =>
-      db.execute(sql`
-        update deliveries set status = 'SUCCEEDED', next_attempt_at = null, claimed_until = null,
-          attempt_count = attempt_count + 1, updated_at = now()
-        where tenant_id = ${this.tenantId} and id = any(array(select json_array_elements_text(${ids}::json)))`),
-    );
+    const attempts = entries.map(({ deliveryId, attempt }) => ({
+      id: newId('attempt'),
+      delivery_id: deliveryId,
+      status_code: attempt.statusCode,
+      outcome: attempt.outcome,
+      error: attempt.error,
+      duration_ms: attempt.durationMs,
+      response_body: attempt.responseBody,
+    }));
+    await this.direct.execute(sql`select hooklane_record_successes(${this.tenantId}, ${JSON.stringify(attempts)}::json)`);
   }
 
   /** Makes a delivery due now (manual retry); an attempt in flight keeps its claim. */

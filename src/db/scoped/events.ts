@@ -1,5 +1,6 @@
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
-import type { Run } from '../client.js';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Executor, Run } from '../client.js';
+import { jobSpecRecord, type JobSpec } from '../jobs.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
 import { events, type EventRow } from '../schema.js';
 
@@ -13,20 +14,106 @@ export interface NewEvent {
   createdAt: Date;
 }
 
+/** A planned delivery of an event, written only if its event is (see EventWrite). */
+export interface PlannedDelivery {
+  id: string;
+  eventId: string;
+  subscriptionId: string;
+  status: 'PENDING' | 'HELD';
+  orderingKey: string | null;
+}
+
+/** Events with everything that goes with them, written by one statement (hooklane_write_events). */
+export interface EventWrite {
+  events: readonly NewEvent[];
+  deliveries: readonly PlannedDelivery[];
+  /** A delivery's job: enqueued if its event is inserted. */
+  jobs: readonly { eventId: string; spec: JobSpec }[];
+  /** A stream's job: enqueued if any of its events is inserted; a waiting stream keeps its run time if `preserveStreamRunAt`. */
+  streamJobs: readonly { eventIds: readonly string[]; spec: JobSpec }[];
+  preserveStreamRunAt: boolean;
+  /** Taken from the tenant's publish budget in the same statement, after the writes; null takes nothing. */
+  quota: { count: number; rate: number; burst: number; monthlyLimit: number; period: string } | null;
+}
+
+/** The publish budget's state when hooklane_write_events refused the quota (error HL429). */
+export interface QuotaRefusal {
+  quota: string;
+  tokens: number;
+  rate: number;
+  burst: number;
+}
+
+export class QuotaRefusedError extends Error {
+  override readonly name = 'QuotaRefusedError';
+  constructor(readonly refusal: QuotaRefusal) {
+    super(`publish quota refused: ${refusal.quota}`);
+  }
+}
+
+const QUOTA_REFUSED_SQLSTATE = 'HL429';
+
+function quotaRefusal(error: unknown): QuotaRefusal | undefined {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    const candidate = current as { code?: unknown; detail?: unknown; cause?: unknown };
+    if (candidate.code === QUOTA_REFUSED_SQLSTATE && typeof candidate.detail === 'string') return JSON.parse(candidate.detail) as QuotaRefusal;
+    current = candidate.cause;
+  }
+  return undefined;
+}
+
 export class EventStore {
   constructor(
     private readonly run: Run,
     private readonly tenantId: string,
+    /** For functions that declare the tenant themselves. */
+    private readonly direct: Executor,
   ) {}
 
-  /** Inserts the events in one statement; those whose idempotency key was already used are skipped. */
-  async insertMany(rows: readonly NewEvent[]): Promise<EventRow[]> {
-    if (rows.length === 0) return [];
-    return this.run((db) => db
-      .insert(events)
-      .values(rows.map((row) => ({ ...row, tenantId: this.tenantId })))
-      .onConflictDoNothing({ target: [events.tenantId, events.idempotencyKey] })
-      .returning());
+  /**
+   * Writes events, their deliveries and jobs, and takes the quota, in one statement (one round trip,
+   * one implicit transaction unless the scope is inside one). Returns the ids of the events
+   * inserted: an event whose idempotency key was used before is not, nor are its deliveries.
+   * Throws QuotaRefusedError, having written nothing, when the quota refuses.
+   */
+  async write(plan: EventWrite): Promise<Set<string>> {
+    const events = plan.events.map((event) => ({
+      id: event.id,
+      event_type: event.eventType,
+      body: event.body,
+      idempotency_key: event.idempotencyKey,
+      ordering_key: event.orderingKey,
+      channels: event.channels,
+      created_at: event.createdAt.toISOString(),
+    }));
+    const deliveries = plan.deliveries.map((delivery) => ({
+      id: delivery.id,
+      event_id: delivery.eventId,
+      subscription_id: delivery.subscriptionId,
+      status: delivery.status,
+      ordering_key: delivery.orderingKey,
+    }));
+    const jobs = plan.jobs.map((job) => ({ event_id: job.eventId, spec: jobSpecRecord(job.spec) }));
+    const streamJobs = plan.streamJobs.map((job) => ({ event_ids: job.eventIds, spec: jobSpecRecord(job.spec) }));
+    const quota = plan.quota && {
+      count: plan.quota.count,
+      rate: plan.quota.rate,
+      burst: plan.quota.burst,
+      monthly: plan.quota.monthlyLimit,
+      period: plan.quota.period,
+    };
+    try {
+      const rows = (await this.direct.execute(sql`select id from hooklane_write_events(${this.tenantId},
+        ${JSON.stringify(events)}::json, ${JSON.stringify(deliveries)}::json, ${JSON.stringify(jobs)}::json,
+        ${JSON.stringify(streamJobs)}::json, ${plan.preserveStreamRunAt}, ${quota === null ? null : JSON.stringify(quota)}::json) as id`)) as unknown as {
+        id: string;
+      }[];
+      return new Set(rows.map((row) => row.id));
+    } catch (error) {
+      const refusal = quotaRefusal(error);
+      if (refusal) throw new QuotaRefusedError(refusal);
+      throw error;
+    }
   }
 
   async findByIdempotencyKeys(keys: readonly string[]): Promise<EventRow[]> {
