@@ -8,6 +8,8 @@ import { APP_ROLE, appRoleAvailable, applyMigrations } from './db/migrate.js';
 import { PayloadSchemas } from './domain/payload-schemas.js';
 import { loadOrCreateDevSecretsKey, parseSecretsKey, SecretBox } from './secrets/secret-box.js';
 import { AttemptRecorder } from './delivery/attempt-recorder.js';
+import { ClaimBatcher } from './delivery/claim-batcher.js';
+import { claimDurationMs } from './delivery/dispatch.js';
 import { SubscriptionFairness } from './delivery/fairness.js';
 import { HttpSender, type HostResolver } from './delivery/http-sender.js';
 import { startApiServer, type ApiServer } from './api/server.js';
@@ -119,6 +121,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         {
           db: client.db,
           secretBox,
+          claims: new ClaimBatcher(client.db, claimDurationMs(config.delivery.timeoutMs)),
           recorder: new AttemptRecorder(client.db),
           sender,
           fairness,

@@ -9,6 +9,7 @@ import { publishDeliveryFailed } from './operational-events.js';
 import { decideNextStep, outcomeLabel, type RetryDecision } from './retry-policy.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { AttemptRecorder } from './attempt-recorder.js';
+import type { ClaimBatcher } from './claim-batcher.js';
 import { signedWebhookHeaders } from './signer.js';
 import { disableSubscription } from './subscription-lifecycle.js';
 
@@ -18,6 +19,11 @@ export const USER_AGENT = 'Hooklane-Webhooks/0.1';
  * record the attempt, short enough that a delivery whose worker died is retried soon.
  */
 const CLAIM_MARGIN_MS = 5_000;
+
+/** How long a claim holds a delivery for an attempt that times out after `timeoutMs`. */
+export function claimDurationMs(timeoutMs: number): number {
+  return timeoutMs + CLAIM_MARGIN_MS;
+}
 /** An endpoint is disabled for failing only after this many failed deliveries in a row. */
 export const MIN_FAILED_DELIVERIES_TO_DISABLE = 3;
 
@@ -25,6 +31,8 @@ export interface DispatchDependencies {
   db: Database;
   /** Opens the sealed signing secrets. */
   secretBox: SecretBox;
+  /** Claims deliveries in batches (for claimDurationMs(timeoutMs)). */
+  claims: ClaimBatcher;
   /** Writes successful attempts in batches. */
   recorder: AttemptRecorder;
   sender: HttpSender;
@@ -59,7 +67,7 @@ export async function dispatchDelivery(
   continuation: Continuation = 'delivery',
 ): Promise<DispatchOutcome> {
   const scope = new TenantScope(deps.db, job.tenantId);
-  const work = await scope.deliveries.claim(job.deliveryId, deps.timeoutMs + CLAIM_MARGIN_MS);
+  const work = await deps.claims.claim(job.tenantId, job.deliveryId);
   if (!work) {
     if (continuation === 'delivery') await keepPendingDeliveryScheduled(scope, deps.db, job.deliveryId);
     return { kind: 'skipped', reason: 'not_claimable' };

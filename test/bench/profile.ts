@@ -101,7 +101,7 @@ async function main(): Promise<void> {
         databaseUrl,
         jwtSecret,
         logFile: path.join(options.out, 'hooklane.log'),
-        nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+        nodeArgs: process.env.PROFILE_NODE_ARGS ? process.env.PROFILE_NODE_ARGS.split(' ') : ['--cpu-prof', `--cpu-prof-dir=${dir}`],
       });
       return dir;
     };

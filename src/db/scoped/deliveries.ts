@@ -126,38 +126,16 @@ export class DeliveryStore {
   }
 
   /**
-   * Starts an attempt: marks the delivery claimed for `claimMs` and returns what the attempt needs,
-   * in one statement. Undefined when it is not PENDING, not yet due, or already being attempted:
+   * Starts attempts: marks each delivery claimed for `claimMs` and returns what its attempt needs,
+   * in one statement (the ids in a stable order, so that two batches never wait on each other in
+   * a cycle). A delivery that is not PENDING, not yet due, or already being attempted is left out:
    * so two jobs for one delivery never make two attempts at once.
    */
-  async claim(id: string, claimMs: number): Promise<DeliveryWork | undefined> {
-    // One round trip: the function sets the tenant for row-level security and claims in one statement.
+  async claimMany(ids: readonly string[], claimMs: number): Promise<Map<string, DeliveryWork>> {
     const rows = (await this.direct.execute(
-      sql`select * from hooklane_claim_delivery(${this.tenantId}, ${id}, ${Math.round(claimMs)})`,
+      sql`select * from hooklane_claim_deliveries(${this.tenantId}, ${JSON.stringify(ids)}::json, ${Math.round(claimMs)})`,
     )) as unknown as WorkRow[];
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      id: row.id,
-      attemptCount: row.attempt_count,
-      orderingKey: row.ordering_key,
-      eventId: row.event_id,
-      eventType: row.event_type,
-      eventCreatedAt: new Date(row.event_created_at),
-      body: row.body,
-      subscriptionId: row.subscription_id,
-      url: row.url,
-      secrets: row.secrets,
-      ed25519SecretKey: row.ed25519_secret_key,
-      subscriptionEnabled: row.enabled,
-      subscriptionFailing: row.failing,
-      payloadMode: row.payload_mode,
-      retryScheduleMs: row.retry_schedule_ms,
-      rateLimit: row.rate_limit,
-      maxInFlight: row.max_in_flight,
-      ordered: row.ordered,
-      tenantInFlightQuota: row.quota_deliveries_in_flight,
-    };
+    return new Map(rows.map((row) => [row.id, toDeliveryWork(row)]));
   }
 
   /** The tenant's PENDING deliveries, counted up to `cap` (an index-only scan of at most `cap` entries). */
@@ -317,4 +295,28 @@ export class DeliveryStore {
       .returning());
     return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
+}
+
+function toDeliveryWork(row: WorkRow): DeliveryWork {
+  return {
+    id: row.id,
+    attemptCount: row.attempt_count,
+    orderingKey: row.ordering_key,
+    eventId: row.event_id,
+    eventType: row.event_type,
+    eventCreatedAt: new Date(row.event_created_at),
+    body: row.body,
+    subscriptionId: row.subscription_id,
+    url: row.url,
+    secrets: row.secrets,
+    ed25519SecretKey: row.ed25519_secret_key,
+    subscriptionEnabled: row.enabled,
+    subscriptionFailing: row.failing,
+    payloadMode: row.payload_mode,
+    retryScheduleMs: row.retry_schedule_ms,
+    rateLimit: row.rate_limit,
+    maxInFlight: row.max_in_flight,
+    ordered: row.ordered,
+    tenantInFlightQuota: row.quota_deliveries_in_flight,
+  };
 }
