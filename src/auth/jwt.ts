@@ -11,6 +11,9 @@ export class TokenError extends Error {
   override readonly name = 'TokenError';
 }
 
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+
 /** Verifies bearer tokens against the configured HS256 secret or JWKS; never accepts `alg: none`. */
 export class TokenVerifier {
   /** The HS256 secret, imported once: importing it at every request cost more than the HMAC itself. */
@@ -29,7 +32,25 @@ export class TokenVerifier {
     if (!this.secret && !this.jwks) throw new Error('TokenVerifier needs AUTH_JWT_SECRET or AUTH_JWKS_URL');
   }
 
+  /**
+   * Tokens verified in the last VERIFIED_TOKEN_TTL_MS (never past their `exp`): a backend sends the
+   * same token with every call, and checking its signature each time cost more than its publish.
+   * The tenant's status is still looked up at every request (TenantDirectory), so suspension still works.
+   */
+  private readonly verified = new Map<string, { payload: JWTPayload; until: number }>();
+
   async verify(token: string): Promise<JWTPayload> {
+    const now = Date.now();
+    const known = this.verified.get(token);
+    if (known && now < known.until) return known.payload;
+    const payload = await this.verifySignatureAndClaims(token);
+    const until = Math.min(now + VERIFIED_TOKEN_TTL_MS, payload.exp === undefined ? Infinity : payload.exp * 1000);
+    if (this.verified.size >= VERIFIED_TOKEN_CACHE_SIZE) this.verified.clear();
+    this.verified.set(token, { payload, until });
+    return payload;
+  }
+
+  private async verifySignatureAndClaims(token: string): Promise<JWTPayload> {
     const options = {
       issuer: this.auth.issuer,
       audience: this.auth.audience,

@@ -23,7 +23,14 @@ export interface BenchResult {
   deliveriesPerSec: { oneSubscription: number; tenSubscriptions: number };
   deliveryRatioToCeiling: number;
   endToEnd: { oneSubscription: EndToEnd; tenSubscriptions: EndToEnd };
-  publishEventsPerSec: { single: number; batch: number; singleRun: PublishRate & { concurrency: number }; batchRun: PublishRate & { batchSize: number } };
+  publishEventsPerSec: {
+    single: number;
+    batch: number;
+    batchTenSubscriptions: number;
+    singleRun: PublishRate & { concurrency: number; warmupCalls: number; subscriptionsPerEvent: number };
+    batchRun: PublishRate & { batchSize: number; subscriptionsPerEvent: number };
+    batchTenSubscriptionsRun: PublishRate & { batchSize: number; subscriptionsPerEvent: number };
+  };
   latencyMs: {
     p50: { at50pct: number | undefined; at80pct: number | undefined };
     p95: { at50pct: number | undefined; at80pct: number | undefined };
@@ -62,8 +69,10 @@ export function renderTable(result: BenchResult): string {
   add('deliveriesPerSec (1 sub)', n0(one.deliveriesPerSec), `${n0(one.deliveries)} deliveries in ${n1(one.seconds)} s; ${pct(one.cpu)}`);
   add('deliveriesPerSec (10 subs)', n0(ten.deliveriesPerSec), `${n0(ten.deliveries)} deliveries in ${n1(ten.seconds)} s; ${pct(ten.cpu)}`);
   add('deliveryRatioToCeiling', String(round(result.deliveryRatioToCeiling, 4)), '1-sub rate ÷ combined ceiling');
-  add('publishEventsPerSec.single', n0(result.publishEventsPerSec.single), `publishEvent, ${result.publishEventsPerSec.singleRun.concurrency} concurrent, ${n0(result.publishEventsPerSec.singleRun.events)} events, ROLE=api`);
-  add('publishEventsPerSec.batch', n0(result.publishEventsPerSec.batch), `publishEvents ×${result.publishEventsPerSec.batchRun.batchSize}, ${n0(result.publishEventsPerSec.batchRun.events)} events, ROLE=api`);
+  const publish = result.publishEventsPerSec;
+  add('publishEventsPerSec.single', n0(publish.single), `publishEvent, ${publish.singleRun.concurrency} concurrent, ${n0(publish.singleRun.events)} events after ${n0(publish.singleRun.warmupCalls)} warm-up calls, 1 subscription, ROLE=api`);
+  add('publishEventsPerSec.batch', n0(publish.batch), `publishEvents ×${publish.batchRun.batchSize}, ${n0(publish.batchRun.events)} events, 1 subscription each, ROLE=api`);
+  add('  … with 10 subscriptions', n0(publish.batchTenSubscriptions), `publishEvents ×${publish.batchTenSubscriptionsRun.batchSize}, ${n0(publish.batchTenSubscriptionsRun.events)} events, 10 deliveries each, ROLE=api`);
   const l = result.latencyMs;
   for (const run of l.runs) {
     const label = run === l.runs[0] ? '50%' : '80%';
