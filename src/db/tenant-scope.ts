@@ -39,6 +39,11 @@ export class TenantScope {
     this.tenant = new TenantStore(run, tenantId);
   }
 
+  /** True when this scope is bound to a transaction already open. */
+  get inTransaction(): boolean {
+    return this.bound;
+  }
+
   /**
    * Runs `work` in one transaction that declares the tenant, with a scope bound to it; `tx` is for
    * job enqueueing. Inside a bound scope it joins the transaction already open.

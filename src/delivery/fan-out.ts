@@ -3,6 +3,10 @@ import { BACKLOG_COUNT_CAP, deliverJob, drainJob, enqueueJobs, fairPriority, str
 import type { EventWrite, NewEvent, PlannedDelivery } from '../db/scoped/events.js';
 import { newId } from '../ids.js';
 import { backlogEstimates } from './backlog-estimate.js';
+import { EventWriteBatcher } from './event-write-batcher.js';
+
+/** The process's publish writes, grouped per tenant under load (see EventWriteBatcher). */
+const eventWrites = new EventWriteBatcher();
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { patternsMatching, subscriptionReceives } from './event-matching.js';
@@ -32,7 +36,8 @@ export async function readFanOutContext(scope: TenantScope, eventTypes: readonly
 
 /**
  * Writes events with their deliveries and jobs in one statement: they commit together or not at
- * all (inside the caller's transaction when `scope` is bound to one). Deliveries to a disabled
+ * all (inside the caller's transaction when `scope` is bound to one; otherwise perhaps together
+ * with other publishes of the tenant, see EventWriteBatcher). Deliveries to a disabled
  * subscription are HELD, not dropped. Events reuse an earlier event when their idempotency key
  * was used before (or earlier in the same batch). `quota`, when given, is taken in the same
  * statement; a refusal throws QuotaRefusedError and writes nothing.
@@ -53,7 +58,7 @@ export async function writeEvents(
   }
   const context = options.context ?? (await readFanOutContext(scope, [...new Set(toInsert.map((event) => event.eventType))]));
   const plan = planFanOut(scope.tenantId, toInsert, context);
-  const insertedIds = await scope.events.write({ events: toInsert, ...plan, preserveStreamRunAt: true, quota: options.quota ?? null });
+  const insertedIds = await eventWrites.write(scope, { events: toInsert, ...plan, preserveStreamRunAt: true, quota: options.quota ?? null });
   backlogEstimates.added(scope.tenantId, plan.jobs.length);
   const row = (event: NewEvent): EventRow => ({
     id: event.id,
