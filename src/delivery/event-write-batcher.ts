@@ -1,82 +1,46 @@
 import type { EventWrite } from '../db/scoped/events.js';
 import type { TenantScope } from '../db/tenant-scope.js';
-
-interface QueuedWrite {
-  plan: EventWrite;
-  resolve: (inserted: Set<string>) => void;
-  reject: (error: unknown) => void;
-}
-
-interface TenantWrites {
-  inFlight: number;
-  queue: QueuedWrite[];
-}
+import { TenantGroups, type Settled } from './tenant-groups.js';
 
 /**
  * Group commit for publishing. Each publish enqueues jobs, and graphile-worker's add_jobs sends a
  * NOTIFY, which PostgreSQL commits one transaction at a time; a tenant's publishes also queue on
- * its quota row. So a tenant has at most `maxInFlight` writes under way; the publishes that arrive
- * meanwhile wait and then go together, as one statement (one transaction, one NOTIFY). If a group
- * fails (a quota that fits each publish but not their sum, a bad row), each of its publishes is
- * written again on its own, so that one publish never fails another. Writes inside a caller's
- * transaction are never grouped: they must commit with it.
+ * its quota row. So a tenant's publishes are written in groups (TenantGroups: two under way at
+ * most, the ones that arrive meanwhile together, as one statement: one transaction, one NOTIFY).
+ * If a group fails (a quota that fits each publish but not their sum, a bad row), each of its
+ * publishes is written again on its own, so that one publish never fails another. Writes inside
+ * a caller's transaction are never grouped: they must commit with it.
  */
 export class EventWriteBatcher {
-  private readonly tenants = new Map<string, TenantWrites>();
-
-  constructor(
-    private readonly maxInFlight = 2,
-    private readonly maxEventsPerGroup = 1_000,
-  ) {}
+  private readonly groups = new TenantGroups<EventWrite, Set<string>>((scope, plans) => writeGroup(scope, plans), {
+    maxInFlight: 2,
+    maxWeight: 1_000,
+    weight: (plan) => plan.events.length,
+  });
 
   write(scope: TenantScope, plan: EventWrite): Promise<Set<string>> {
-    if (scope.inTransaction) return scope.events.write(plan);
-    const writes = this.tenants.get(scope.tenantId) ?? { inFlight: 0, queue: [] };
-    this.tenants.set(scope.tenantId, writes);
-    return new Promise((resolve, reject) => {
-      writes.queue.push({ plan, resolve, reject });
-      this.next(scope, writes);
-    });
+    return scope.inTransaction ? scope.events.write(plan) : this.groups.submit(scope, plan);
   }
+}
 
-  private next(scope: TenantScope, writes: TenantWrites): void {
-    while (writes.inFlight < this.maxInFlight && writes.queue.length > 0) {
-      const group = [writes.queue.shift()!];
-      let events = group[0]!.plan.events.length;
-      while (writes.queue.length > 0 && events + writes.queue[0]!.plan.events.length <= this.maxEventsPerGroup) {
-        const member = writes.queue.shift()!;
-        events += member.plan.events.length;
-        group.push(member);
-      }
-      writes.inFlight++;
-      void this.writeGroup(scope, group).finally(() => {
-        writes.inFlight--;
-        if (writes.inFlight === 0 && writes.queue.length === 0) this.tenants.delete(scope.tenantId);
-        else this.next(scope, writes);
-      });
+async function writeGroup(scope: TenantScope, plans: readonly EventWrite[]): Promise<Settled<Set<string>>[]> {
+  if (plans.length > 1) {
+    try {
+      const inserted = await scope.events.write(mergeWrites(plans));
+      return plans.map(() => ({ ok: true, value: inserted }));
+    } catch {
+      // Written again one by one below: each publish gets its own answer.
     }
   }
-
-  private async writeGroup(scope: TenantScope, group: readonly QueuedWrite[]): Promise<void> {
-    if (group.length > 1) {
+  return Promise.all(
+    plans.map(async (plan): Promise<Settled<Set<string>>> => {
       try {
-        const inserted = await scope.events.write(mergeWrites(group.map((member) => member.plan)));
-        for (const member of group) member.resolve(inserted);
-        return;
-      } catch {
-        // Written again one by one below: each publish gets its own answer.
+        return { ok: true, value: await scope.events.write(plan) };
+      } catch (error) {
+        return { ok: false, error };
       }
-    }
-    await Promise.all(
-      group.map(async (member) => {
-        try {
-          member.resolve(await scope.events.write(member.plan));
-        } catch (error) {
-          member.reject(error);
-        }
-      }),
-    );
-  }
+    }),
+  );
 }
 
 /** One write for several publishes: their rows side by side, a stream's job once, their quotas summed. */

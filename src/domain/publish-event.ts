@@ -4,7 +4,8 @@ import type { EventTypeRow } from '../db/schema.js';
 import { QuotaRefusedError, type NewEvent } from '../db/scoped/events.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { deliveryBody } from '../delivery/body.js';
-import { readFanOutContext, writeEvents, type WrittenEvent } from '../delivery/fan-out.js';
+import { readFanOutContext, writeEvents, type FanOutContext, type WrittenEvent } from '../delivery/fan-out.js';
+import { TenantGroups } from '../delivery/tenant-groups.js';
 import { isBuiltInEventType } from '../delivery/operational-events.js';
 import {
   MAX_IDEMPOTENCY_KEY_LENGTH,
@@ -16,6 +17,28 @@ import type { PayloadSchemas } from './payload-schemas.js';
 import { publishBudget, publishQuotaExceeded, type Quotas } from '../tenancy/quotas.js';
 
 export const MAX_EVENTS_PER_BATCH = 1_000;
+
+interface PublishReads {
+  eventTypes: ReadonlyMap<string, EventTypeRow>;
+  context: FanOutContext;
+}
+
+/**
+ * What publishing reads before it writes, in one read transaction whose statements go out together:
+ * the event types to check the events against, and what fan-out needs. A tenant's concurrent
+ * publishes share it (TenantGroups): each waits for a read that starts after it arrived, so none
+ * misses a subscription or event type created before it was called. Then one statement writes
+ * everything (writeEvents).
+ */
+const publishReads = new TenantGroups<readonly string[], PublishReads>(
+  async (scope, nameLists) => {
+    const names = [...new Set(nameLists.flat())];
+    const [found, context] = await scope.transaction((tx) => Promise.all([tx.eventTypes.findByNames(names), readFanOutContext(tx, names)]));
+    const reads = { eventTypes: new Map(found.map((row) => [row.name, row])), context };
+    return nameLists.map(() => ({ ok: true, value: reads }));
+  },
+  { maxInFlight: 2, maxWeight: MAX_EVENTS_PER_BATCH, weight: (names) => names.length },
+);
 
 export interface PublishRequest {
   eventType: string;
@@ -65,10 +88,7 @@ export async function publishEvents(
   }
   const shaped = requests.map((request, index) => checkShape(request, options.batch ? index : undefined));
   const names = [...new Set(shaped.map((event) => event.eventType))];
-  // One read transaction, its statements sent together: the event types to check the events
-  // against, and what fan-out needs. Then one statement writes everything (writeEvents).
-  const [found, context] = await scope.transaction((tx) => Promise.all([tx.eventTypes.findByNames(names), readFanOutContext(tx, names)]));
-  const eventTypes = new Map<string, EventTypeRow>(found.map((row) => [row.name, row]));
+  const { eventTypes, context } = await publishReads.submit(scope, names);
 
   const createdAt = new Date();
   const rows: NewEvent[] = shaped.map((event, index) => {

@@ -268,6 +268,37 @@ export async function endToEnd(ctx: LoadContext, target: Target, events: number)
   };
 }
 
+// ---------------------------------------------------------------- sustained single publishes
+
+export interface SustainedSingles {
+  /** publishEvent calls per second, each delivered and recorded, with the worker in the same process. */
+  eventsPerSec: number;
+  events: number;
+  warmupEvents: number;
+  seconds: number;
+  cpu: CpuUse;
+}
+
+/**
+ * The highest rate of single publishes that ROLE=all both accepts and delivers: `warmup` calls
+ * (delivered, not timed) so that V8 has compiled the path, then `count` calls at `concurrency`,
+ * timed until the last one is recorded SUCCEEDED. The latency runs are paced at shares of it.
+ */
+export async function sustainedSingles(ctx: LoadContext, target: Target, warmup: number, count: number, concurrency: number): Promise<SustainedSingles> {
+  let succeededBefore = await succeededCount(ctx.sql);
+  await ctx.receiver.mark();
+  await publishSingles(ctx, target, warmup, concurrency);
+  await waitDelivered(ctx, 'warm-up publishes', warmup * target.paths.length, succeededBefore);
+  succeededBefore = await succeededCount(ctx.sql);
+  await ctx.receiver.mark();
+  const cpuBefore = cpuSnapshot(ctx);
+  const started = nowMs();
+  await publishSingles(ctx, target, count, concurrency);
+  const finished = await waitDelivered(ctx, 'sustained publishes', count * target.paths.length, succeededBefore);
+  const seconds = (finished - started) / 1000;
+  return { eventsPerSec: count / seconds, events: count, warmupEvents: warmup, seconds, cpu: cpuUse(cpuBefore, cpuSnapshot(ctx)) };
+}
+
 // ---------------------------------------------------------------- latency
 
 export interface LatencyRun {

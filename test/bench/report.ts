@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { round } from './clock.js';
 import type { GraphileCeiling, HttpCeiling } from './ceilings.js';
 import type { LedgerResult } from './ledger.js';
-import type { CpuUse, DatabaseWork, Drain, EndToEnd, Fairness, FanOut, LatencyRun, PublishRate } from './load.js';
+import type { CpuUse, DatabaseWork, Drain, EndToEnd, Fairness, FanOut, LatencyRun, PublishRate, SustainedSingles } from './load.js';
 
 export interface BenchResult {
   mode: 'quick' | 'full';
@@ -36,6 +36,7 @@ export interface BenchResult {
     p95: { at50pct: number | undefined; at80pct: number | undefined };
     p99: { at50pct: number | undefined; at80pct: number | undefined };
     sustainedMaxPerSec: number;
+    sustained: SustainedSingles;
     basis: string;
     runs: LatencyRun[];
   };
@@ -74,6 +75,7 @@ export function renderTable(result: BenchResult): string {
   add('publishEventsPerSec.batch', n0(publish.batch), `publishEvents ×${publish.batchRun.batchSize}, ${n0(publish.batchRun.events)} events, 1 subscription each, ROLE=api`);
   add('  … with 10 subscriptions', n0(publish.batchTenSubscriptions), `publishEvents ×${publish.batchTenSubscriptionsRun.batchSize}, ${n0(publish.batchTenSubscriptionsRun.events)} events, 10 deliveries each, ROLE=api`);
   const l = result.latencyMs;
+  add('sustained publishEvent (ROLE=all)', n0(l.sustained.eventsPerSec), `published and delivered, ${n0(l.sustained.events)} events after ${n0(l.sustained.warmupEvents)} warm-up; the latency runs' 100%`);
   for (const run of l.runs) {
     const label = run === l.runs[0] ? '50%' : '80%';
     add(`latencyMs @${label} (${n0(run.targetRate)}/s)`, `${n0(run.p50)} / ${n0(run.p95)} / ${n0(run.p99)}`, `p50/p95/p99, ${n0(run.events)} events, max ${n0(run.max)} ms, pacer lag ≤${n0(run.maxScheduleLagMs)} ms`);

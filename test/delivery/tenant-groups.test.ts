@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import type { TenantScope } from '../../src/db/tenant-scope.js';
+import { TenantGroups, type Settled } from '../../src/delivery/tenant-groups.js';
+
+const scopeOf = (tenantId: string) => ({ tenantId }) as TenantScope;
+
+/** Work whose groups finish only when the test says so. */
+function controlledWork() {
+  const groups: { items: readonly number[]; finish: (settled?: Settled<string>[]) => void; fail: (error: Error) => void }[] = [];
+  const work = (_scope: TenantScope, items: readonly number[]) =>
+    new Promise<Settled<string>[]>((resolve, reject) => {
+      groups.push({
+        items,
+        finish: (settled) => resolve(settled ?? items.map((item) => ({ ok: true, value: `done ${item}` }))),
+        fail: reject,
+      });
+    });
+  return { groups, work };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('TenantGroups', () => {
+  it('sends a request at once when nothing of its tenant is under way, and the ones that arrive meanwhile as one group', async () => {
+    const { groups, work } = controlledWork();
+    const tenantGroups = new TenantGroups(work, { maxInFlight: 1, maxWeight: 100, weight: () => 1 });
+    const first = tenantGroups.submit(scopeOf('t1'), 1);
+    const rest = [2, 3, 4].map((item) => tenantGroups.submit(scopeOf('t1'), item));
+    expect(groups.map((group) => group.items)).toEqual([[1]]);
+    groups[0]!.finish();
+    expect(await first).toBe('done 1');
+    await tick();
+    expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4]]);
+    groups[1]!.finish();
+    expect(await Promise.all(rest)).toEqual(['done 2', 'done 3', 'done 4']);
+  });
+
+  it('keeps tenants apart: another tenant does not wait', async () => {
+    const { groups, work } = controlledWork();
+    const tenantGroups = new TenantGroups(work, { maxInFlight: 1, maxWeight: 100, weight: () => 1 });
+    void tenantGroups.submit(scopeOf('t1'), 1);
+    void tenantGroups.submit(scopeOf('t2'), 2);
+    expect(groups.map((group) => group.items)).toEqual([[1], [2]]);
+    groups.forEach((group) => group.finish());
+  });
+
+  it('gives each item its own outcome, and every item the error when the group throws', async () => {
+    const { groups, work } = controlledWork();
+    const tenantGroups = new TenantGroups(work, { maxInFlight: 1, maxWeight: 100, weight: () => 1 });
+    const blocker = tenantGroups.submit(scopeOf('t1'), 0);
+    const a = tenantGroups.submit(scopeOf('t1'), 1);
+    const b = tenantGroups.submit(scopeOf('t1'), 2);
+    groups[0]!.finish();
+    await blocker;
+    await tick();
+    groups[1]!.finish([{ ok: true, value: 'one' }, { ok: false, error: new Error('two failed') }]);
+    expect(await a).toBe('one');
+    await expect(b).rejects.toThrow('two failed');
+    const c = tenantGroups.submit(scopeOf('t1'), 3);
+    const d = tenantGroups.submit(scopeOf('t1'), 4);
+    groups[2]!.fail(new Error('database down'));
+    await expect(c).rejects.toThrow('database down');
+    await tick();
+    groups[3]!.fail(new Error('still down'));
+    await expect(d).rejects.toThrow('still down');
+  });
+
+  it('caps a group at maxWeight', async () => {
+    const { groups, work } = controlledWork();
+    const tenantGroups = new TenantGroups(work, { maxInFlight: 1, maxWeight: 5, weight: (item: number) => item });
+    const all = [1, 3, 2, 2, 4].map((item) => tenantGroups.submit(scopeOf('t1'), item));
+    for (let round = 0; round < 4 && groups.length < 4; round++) {
+      groups.at(-1)!.finish();
+      await tick();
+    }
+    expect(groups.map((group) => group.items)).toEqual([[1], [3, 2], [2], [4]]);
+    groups.at(-1)!.finish();
+    expect(await Promise.all(all)).toEqual(['done 1', 'done 3', 'done 2', 'done 2', 'done 4']);
+  });
+});
