@@ -1,6 +1,6 @@
 import type { Executor } from '../db/client.js';
 import { BACKLOG_COUNT_CAP, deliverJob, drainJob, enqueueJobs, fairPriority, streamJob, type JobSpec } from '../db/jobs.js';
-import type { EventWrite, NewEvent, PlannedDelivery } from '../db/scoped/events.js';
+import type { EventWrite, FanOutSubscription, NewEvent, PlannedDelivery } from '../db/scoped/events.js';
 import { newId } from '../ids.js';
 import { backlogEstimates } from './backlog-estimate.js';
 import { EventWriteBatcher } from './event-write-batcher.js';
@@ -19,18 +19,24 @@ export interface WrittenEvent {
 
 /** What fan-out reads before writing: the subscriptions that may receive the events, and the tenant's backlog. */
 export interface FanOutContext {
-  candidates: readonly SubscriptionRow[];
+  candidates: readonly FanOutSubscription[];
   /** The tenant's PENDING deliveries, about (see BacklogEstimates): sets fair job priorities. */
   backlog: number;
 }
 
+/** The subscription patterns that may match events of these types (see patternsMatching). */
+export function fanOutPatterns(eventTypes: readonly string[]): string[] {
+  return [...new Set(eventTypes.flatMap((eventType) => patternsMatching(eventType)))];
+}
+
+/** The tenant's backlog for fair priorities, about (see BacklogEstimates). */
+export function estimatedBacklog(scope: TenantScope): Promise<number> {
+  return backlogEstimates.current(scope.tenantId, () => scope.deliveries.countPending(BACKLOG_COUNT_CAP));
+}
+
 /** Reads the fan-out context of events of these types; inside a transaction, both reads go out together. */
 export async function readFanOutContext(scope: TenantScope, eventTypes: readonly string[]): Promise<FanOutContext> {
-  const patterns = [...new Set(eventTypes.flatMap((eventType) => patternsMatching(eventType)))];
-  const [candidates, backlog] = await Promise.all([
-    scope.subscriptions.candidates(patterns),
-    backlogEstimates.current(scope.tenantId, () => scope.deliveries.countPending(BACKLOG_COUNT_CAP)),
-  ]);
+  const [candidates, backlog] = await Promise.all([scope.subscriptions.candidates(fanOutPatterns(eventTypes)), estimatedBacklog(scope)]);
   return { candidates, backlog };
 }
 

@@ -1,10 +1,9 @@
 import { BadUserInputError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { EventTypeRow } from '../db/schema.js';
-import { QuotaRefusedError, type NewEvent } from '../db/scoped/events.js';
+import { QuotaRefusedError, type NewEvent, type PublishEventType } from '../db/scoped/events.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { deliveryBody } from '../delivery/body.js';
-import { readFanOutContext, writeEvents, type FanOutContext, type WrittenEvent } from '../delivery/fan-out.js';
+import { estimatedBacklog, fanOutPatterns, writeEvents, type FanOutContext, type WrittenEvent } from '../delivery/fan-out.js';
 import { TenantGroups } from '../delivery/tenant-groups.js';
 import { isBuiltInEventType } from '../delivery/operational-events.js';
 import {
@@ -19,22 +18,22 @@ import { publishBudget, publishQuotaExceeded, type Quotas } from '../tenancy/quo
 export const MAX_EVENTS_PER_BATCH = 1_000;
 
 interface PublishReads {
-  eventTypes: ReadonlyMap<string, EventTypeRow>;
+  eventTypes: ReadonlyMap<string, PublishEventType>;
   context: FanOutContext;
 }
 
 /**
- * What publishing reads before it writes, in one read transaction whose statements go out together:
- * the event types to check the events against, and what fan-out needs. A tenant's concurrent
- * publishes share it (TenantGroups): each waits for a read that starts after it arrived, so none
- * misses a subscription or event type created before it was called. Then one statement writes
- * everything (writeEvents).
+ * What publishing reads before it writes: the event types to check the events against, and what
+ * fan-out needs, in one statement (plus, once a second, the tenant's backlog). A tenant's
+ * concurrent publishes share it (TenantGroups): each waits for a read that starts after it
+ * arrived, so none misses a subscription or event type created before it was called. Then one
+ * statement writes everything (writeEvents).
  */
 const publishReads = new TenantGroups<readonly string[], PublishReads>(
   async (scope, nameLists) => {
     const names = [...new Set(nameLists.flat())];
-    const [found, context] = await scope.transaction((tx) => Promise.all([tx.eventTypes.findByNames(names), readFanOutContext(tx, names)]));
-    const reads = { eventTypes: new Map(found.map((row) => [row.name, row])), context };
+    const [found, backlog] = await Promise.all([scope.events.publishContext(names, fanOutPatterns(names)), estimatedBacklog(scope)]);
+    const reads = { eventTypes: new Map(found.eventTypes.map((row) => [row.name, row])), context: { candidates: found.subscriptions, backlog } };
     return nameLists.map(() => ({ ok: true, value: reads }));
   },
   { maxInFlight: 2, maxWeight: MAX_EVENTS_PER_BATCH, weight: (names) => names.length },

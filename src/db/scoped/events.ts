@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Executor, Run } from '../client.js';
 import { jobSpecRecord, type JobSpec } from '../jobs.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
-import { events, type EventRow } from '../schema.js';
+import { events, type EventRow, type EventTypeRow, type SubscriptionRow } from '../schema.js';
 
 export interface NewEvent {
   id: string;
@@ -62,6 +62,11 @@ function quotaRefusal(error: unknown): QuotaRefusal | undefined {
   return undefined;
 }
 
+/** An event type as publishing checks payloads against it. */
+export type PublishEventType = Pick<EventTypeRow, 'id' | 'name' | 'schema'>;
+/** A subscription as fan-out matches events to it. */
+export type FanOutSubscription = Pick<SubscriptionRow, 'id' | 'enabled' | 'ordered' | 'eventTypes' | 'channels'>;
+
 export class EventStore {
   constructor(
     private readonly run: Run,
@@ -114,6 +119,20 @@ export class EventStore {
       if (refusal) throw new QuotaRefusedError(refusal);
       throw error;
     }
+  }
+
+  /**
+   * What publishing reads, in one statement (hooklane_publish_context): the event types named
+   * `names`, and the subscriptions with an event type pattern among `patterns`.
+   */
+  async publishContext(
+    names: readonly string[],
+    patterns: readonly string[],
+  ): Promise<{ eventTypes: PublishEventType[]; subscriptions: FanOutSubscription[] }> {
+    const rows = (await this.direct.execute(
+      sql`select hooklane_publish_context(${this.tenantId}, ${JSON.stringify(names)}::json, ${JSON.stringify(patterns)}::json) as context`,
+    )) as unknown as { context: { eventTypes: PublishEventType[]; subscriptions: FanOutSubscription[] } }[];
+    return rows[0]!.context;
   }
 
   async findByIdempotencyKeys(keys: readonly string[]): Promise<EventRow[]> {
