@@ -50,7 +50,7 @@ const environmentSchema = z.object({
   SUBSCRIPTION_DISABLE_AFTER: duration('5d'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
   WORKER_SUBSCRIPTION_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
-  WORKER_POLL_INTERVAL: duration('1s'),
+  WORKER_POLL_INTERVAL: duration('250ms'),
   GRAPHQL_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(10),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5000),

@@ -21,6 +21,8 @@ export class SubscriptionFairness {
   private readonly streaks = new Map<string, number>();
   /** Moving average of each subscription's attempt durations (ms). */
   private readonly typicalMs = new Map<string, number>();
+  /** When each subscription's attempts in flight started, oldest first. */
+  private readonly startedAt = new Map<string, number[]>();
   /** Deliveries waiting in the worker for a slot of their subscription, first come first served. */
   private readonly waiters = new Map<string, (() => void)[]>();
   private total = 0;
@@ -33,7 +35,20 @@ export class SubscriptionFairness {
     private readonly maxBackoffMs: number,
     private readonly random: () => number = Math.random,
     private readonly concurrency = 0,
+    private readonly now: () => number = () => performance.now(),
   ) {}
+
+  /**
+   * How long the subscription's attempts take, as far as this worker can tell: the moving average
+   * of those that finished, or longer if one in flight has already run longer. Undefined when it
+   * has neither (nothing known yet).
+   */
+  private expectedMs(subscriptionId: string): number | undefined {
+    const typical = this.typicalMs.get(subscriptionId);
+    const oldest = this.startedAt.get(subscriptionId)?.[0];
+    if (oldest === undefined) return typical;
+    return Math.max(typical ?? 0, this.now() - oldest);
+  }
 
   tryEnter(subscriptionId: string): boolean {
     const current = this.inFlight.get(subscriptionId) ?? 0;
@@ -41,6 +56,9 @@ export class SubscriptionFairness {
     if (current >= this.maxPerSubscription && !spareForOthers) return false;
     this.inFlight.set(subscriptionId, current + 1);
     this.total += 1;
+    const starts = this.startedAt.get(subscriptionId) ?? [];
+    starts.push(this.now());
+    this.startedAt.set(subscriptionId, starts);
     return true;
   }
 
@@ -50,9 +68,9 @@ export class SubscriptionFairness {
    */
   async enter(subscriptionId: string): Promise<boolean> {
     if (this.tryEnter(subscriptionId)) return true;
-    const typical = this.typicalMs.get(subscriptionId);
+    const expected = this.expectedMs(subscriptionId);
     const queue = this.waiters.get(subscriptionId) ?? [];
-    if (typical === undefined || typical > QUICK_ATTEMPT_MS || queue.length >= this.maxPerSubscription) return false;
+    if (expected === undefined || expected > QUICK_ATTEMPT_MS || queue.length >= this.maxPerSubscription) return false;
     this.waiters.set(subscriptionId, queue);
     return new Promise<boolean>((resolve) => {
       const grant = () => {
@@ -64,7 +82,7 @@ export class SubscriptionFairness {
         if (index >= 0) queue.splice(index, 1);
         if (queue.length === 0 && this.waiters.get(subscriptionId) === queue) this.waiters.delete(subscriptionId);
         resolve(false);
-      }, Math.max(MIN_WAIT_MS, typical * 4));
+      }, Math.max(MIN_WAIT_MS, expected * 4));
       queue.push(grant);
     });
   }
@@ -76,9 +94,15 @@ export class SubscriptionFairness {
       this.typicalMs.set(subscriptionId, previous === undefined ? durationMs : previous * 0.8 + durationMs * 0.2);
       if (this.typicalMs.size > 10_000) this.typicalMs.clear();
     }
+    const starts = this.startedAt.get(subscriptionId);
+    starts?.shift();
+    if (starts?.length === 0) this.startedAt.delete(subscriptionId);
     const waiting = this.waiters.get(subscriptionId);
     const next = waiting?.shift();
     if (next) {
+      const handedOver = this.startedAt.get(subscriptionId) ?? [];
+      handedOver.push(this.now());
+      this.startedAt.set(subscriptionId, handedOver);
       // The slot goes straight to the subscription's next delivery: the counts do not change.
       if (waiting!.length === 0) this.waiters.delete(subscriptionId);
       next();
@@ -102,8 +126,8 @@ export class SubscriptionFairness {
   backoffMs(subscriptionId: string): number {
     const streak = (this.streaks.get(subscriptionId) ?? 0) + 1;
     this.streaks.set(subscriptionId, Math.min(streak, 20));
-    const typical = this.typicalMs.get(subscriptionId);
-    const cap = typical === undefined ? this.maxBackoffMs : Math.min(this.maxBackoffMs, Math.max(100, typical * 4));
+    const expected = this.expectedMs(subscriptionId);
+    const cap = expected === undefined ? this.maxBackoffMs : Math.min(this.maxBackoffMs, Math.max(100, expected * 4));
     const base = Math.min(cap, 50 * 2 ** (streak - 1));
     return Math.round(base * (0.5 + this.random()));
   }

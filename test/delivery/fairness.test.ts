@@ -77,8 +77,11 @@ describe('SubscriptionFairness', () => {
   });
 
   it('the streak grows while the subscription stays saturated and resets once nothing of it is in flight', () => {
-    const fairness = new SubscriptionFairness(1, 10_000, mid);
+    let now = 0;
+    const fairness = new SubscriptionFairness(1, 10_000, mid, 0, () => now);
     expect(fairness.tryEnter('s1')).toBe(true);
+    // Its one attempt has run for 10 s: a slow subscription, waits may grow to the cap.
+    now = 10_000;
     expect(fairness.tryEnter('s1')).toBe(false);
     expect(fairness.backoffMs('s1')).toBe(50);
     expect(fairness.backoffMs('s1')).toBe(100);
@@ -87,6 +90,19 @@ describe('SubscriptionFairness', () => {
     expect(fairness.backoffMs('s1')).toBe(200);
     fairness.leave('s1');
     expect(fairness.backoffMs('s1')).toBe(50);
+  });
+
+  it('a first burst to a new subscription backs off briefly while its attempts are young, longer once they run long', () => {
+    let now = 0;
+    const fairness = new SubscriptionFairness(1, 15_000, mid, 0, () => now);
+    expect(fairness.tryEnter('new')).toBe(true);
+    now = 5;
+    const young = Array.from({ length: 8 }, () => fairness.backoffMs('new'));
+    expect(Math.max(...young)).toBe(100);
+    // Running for 5 s: waits may grow to 4 × 5 s, here capped by the 15 s timeout.
+    now = 5_000;
+    const old = Array.from({ length: 8 }, () => fairness.backoffMs('new'));
+    expect(Math.max(...old)).toBe(15_000);
   });
 
   it('lets a subscription borrow beyond its share while enough slots stay free for others', () => {
@@ -120,9 +136,19 @@ describe('SubscriptionFairness', () => {
   });
 
   describe('enter: a brief wait in the worker for a quick subscription', () => {
-    it('refuses at once while the subscription\'s attempt duration is unknown', async () => {
+    it('waits for a slot when the subscription\'s attempt in flight is young, as in a first burst', async () => {
       const fairness = new SubscriptionFairness(1, 1_000, mid);
       expect(await fairness.enter('s1')).toBe(true);
+      const waiting = fairness.enter('s1');
+      fairness.leave('s1', 3);
+      expect(await waiting).toBe(true);
+    });
+
+    it('refuses at once when the attempt in flight has run longer than a quick one', async () => {
+      let now = 0;
+      const fairness = new SubscriptionFairness(1, 1_000, mid, 0, () => now);
+      expect(await fairness.enter('s1')).toBe(true);
+      now = 500;
       const started = performance.now();
       expect(await fairness.enter('s1')).toBe(false);
       expect(performance.now() - started).toBeLessThan(15);
