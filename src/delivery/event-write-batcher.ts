@@ -1,4 +1,4 @@
-import type { EventWrite } from '../db/scoped/events.js';
+import { StreamJobs, type EventWrite } from '../db/scoped/events.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { TenantGroups, type Settled } from './tenant-groups.js';
 
@@ -45,20 +45,14 @@ async function writeGroup(scope: TenantScope, plans: readonly EventWrite[]): Pro
 
 /** One write for several publishes: their rows side by side, a stream's job once, their quotas summed. */
 export function mergeWrites(plans: readonly EventWrite[]): EventWrite {
-  const streams = new Map<string, { eventIds: string[]; spec: EventWrite['streamJobs'][number]['spec'] }>();
-  for (const plan of plans) {
-    for (const job of plan.streamJobs) {
-      const stream = streams.get(job.spec.jobKey!) ?? { eventIds: [], spec: job.spec };
-      stream.eventIds.push(...job.eventIds);
-      streams.set(job.spec.jobKey!, stream);
-    }
-  }
+  const streams = new StreamJobs();
+  for (const plan of plans) for (const job of plan.streamJobs) streams.add(job.spec, job.eventIds);
   const quotas = plans.map((plan) => plan.quota).filter((quota) => quota !== null);
   return {
     events: plans.flatMap((plan) => plan.events),
     deliveries: plans.flatMap((plan) => plan.deliveries),
     jobs: plans.flatMap((plan) => plan.jobs),
-    streamJobs: [...streams.values()],
+    streamJobs: streams.list(),
     preserveStreamRunAt: plans.every((plan) => plan.preserveStreamRunAt),
     quota: quotas.length === 0 ? null : { ...quotas[0]!, count: quotas.reduce((sum, quota) => sum + quota.count, 0) },
   };

@@ -17,11 +17,10 @@ const QUICK_ATTEMPT_MS = 100;
 const MIN_WAIT_MS = 20;
 
 export class SubscriptionFairness {
-  private readonly inFlight = new Map<string, number>();
   private readonly streaks = new Map<string, number>();
   /** Moving average of each subscription's attempt durations (ms). */
   private readonly typicalMs = new Map<string, number>();
-  /** When each subscription's attempts in flight started, oldest first. */
+  /** When each subscription's attempts in flight started, oldest first: one entry per attempt. */
   private readonly startedAt = new Map<string, number[]>();
   /** Deliveries waiting in the worker for a slot of their subscription, first come first served. */
   private readonly waiters = new Map<string, (() => void)[]>();
@@ -51,14 +50,12 @@ export class SubscriptionFairness {
   }
 
   tryEnter(subscriptionId: string): boolean {
-    const current = this.inFlight.get(subscriptionId) ?? 0;
-    const spareForOthers = this.concurrency - this.total - 1 >= this.maxPerSubscription;
-    if (current >= this.maxPerSubscription && !spareForOthers) return false;
-    this.inFlight.set(subscriptionId, current + 1);
-    this.total += 1;
     const starts = this.startedAt.get(subscriptionId) ?? [];
+    const spareForOthers = this.concurrency - this.total - 1 >= this.maxPerSubscription;
+    if (starts.length >= this.maxPerSubscription && !spareForOthers) return false;
     starts.push(this.now());
     this.startedAt.set(subscriptionId, starts);
+    this.total += 1;
     return true;
   }
 
@@ -96,26 +93,23 @@ export class SubscriptionFairness {
     }
     const starts = this.startedAt.get(subscriptionId);
     starts?.shift();
-    if (starts?.length === 0) this.startedAt.delete(subscriptionId);
     const waiting = this.waiters.get(subscriptionId);
     const next = waiting?.shift();
     if (next) {
-      const handedOver = this.startedAt.get(subscriptionId) ?? [];
-      handedOver.push(this.now());
-      this.startedAt.set(subscriptionId, handedOver);
       // The slot goes straight to the subscription's next delivery: the counts do not change.
       if (waiting!.length === 0) this.waiters.delete(subscriptionId);
+      const handedOver = starts ?? [];
+      handedOver.push(this.now());
+      this.startedAt.set(subscriptionId, handedOver);
       next();
       return;
     }
-    const current = this.inFlight.get(subscriptionId) ?? 0;
     this.total = Math.max(0, this.total - 1);
-    if (current <= 1) {
-      this.inFlight.delete(subscriptionId);
+    if (!starts || starts.length === 0) {
+      this.startedAt.delete(subscriptionId);
       // Nothing of it in flight any more: the next refusal starts from a short wait again.
       this.streaks.delete(subscriptionId);
     } else {
-      this.inFlight.set(subscriptionId, current - 1);
       // A slot came free: the subscription is making progress, so waits shorten again.
       const streak = this.streaks.get(subscriptionId);
       if (streak !== undefined) this.streaks.set(subscriptionId, Math.max(0, streak - 1));

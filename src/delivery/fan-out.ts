@@ -1,6 +1,6 @@
 import type { Executor } from '../db/client.js';
 import { BACKLOG_COUNT_CAP, deliverJob, drainJob, enqueueJobs, fairPriority, streamJob, type JobSpec } from '../db/jobs.js';
-import type { EventWrite, FanOutSubscription, NewEvent, PlannedDelivery } from '../db/scoped/events.js';
+import { StreamJobs, type EventWrite, type FanOutSubscription, type NewEvent, type PlannedDelivery } from '../db/scoped/events.js';
 import { newId } from '../ids.js';
 import { backlogEstimates } from './backlog-estimate.js';
 import { EventWriteBatcher } from './event-write-batcher.js';
@@ -98,7 +98,7 @@ function planFanOut(
 ): Pick<EventWrite, 'deliveries' | 'jobs' | 'streamJobs'> {
   const deliveries: PlannedDelivery[] = [];
   const jobs: EventWrite['jobs'][number][] = [];
-  const streams = new Map<string, { eventIds: string[]; spec: JobSpec }>();
+  const streams = new StreamJobs();
   let pending = context.backlog;
   for (const event of events) {
     for (const subscription of context.candidates) {
@@ -113,16 +113,13 @@ function planFanOut(
       deliveries.push(delivery);
       if (delivery.status !== 'PENDING') continue;
       if (subscription.ordered) {
-        const spec = streamJob(tenantId, subscription.id, event.orderingKey);
-        const stream = streams.get(spec.jobKey!) ?? { eventIds: [], spec };
-        stream.eventIds.push(event.id);
-        streams.set(spec.jobKey!, stream);
+        streams.add(streamJob(tenantId, subscription.id, event.orderingKey), [event.id]);
       } else {
         jobs.push({ eventId: event.id, spec: deliverJob(tenantId, delivery.id, { priority: fairPriority(pending++) }) });
       }
     }
   }
-  return { deliveries, jobs, streamJobs: [...streams.values()] };
+  return { deliveries, jobs, streamJobs: streams.list() };
 }
 
 /**

@@ -20,14 +20,6 @@ export class EventTypeStore {
     return row;
   }
 
-  async findByNames(names: readonly string[]): Promise<EventTypeRow[]> {
-    if (names.length === 0) return [];
-    return this.run((db) => db
-      .select()
-      .from(eventTypes)
-      .where(and(eq(eventTypes.tenantId, this.tenantId), inArray(eventTypes.name, [...names]))));
-  }
-
   /** The names among `names` that are not event types of this tenant. */
   async missingNames(names: readonly string[]): Promise<string[]> {
     if (names.length === 0) return [];

@@ -36,6 +36,21 @@ export interface EventWrite {
   quota: { count: number; rate: number; burst: number; monthlyLimit: number; period: string } | null;
 }
 
+/** The stream jobs of an EventWrite, one per stream key, each with every event that needs it. */
+export class StreamJobs {
+  private readonly byKey = new Map<string, { eventIds: string[]; spec: JobSpec }>();
+
+  add(spec: JobSpec, eventIds: readonly string[]): void {
+    const stream = this.byKey.get(spec.jobKey!) ?? { eventIds: [], spec };
+    stream.eventIds.push(...eventIds);
+    this.byKey.set(spec.jobKey!, stream);
+  }
+
+  list(): EventWrite['streamJobs'] {
+    return [...this.byKey.values()];
+  }
+}
+
 /** The publish budget's state when hooklane_write_events refused the quota (error HL429). */
 export interface QuotaRefusal {
   quota: string;
