@@ -51,3 +51,17 @@ export class QuotaExceededError extends HooklaneError {
     super('QUOTA_EXCEEDED', message, retryAfterSeconds === undefined ? {} : { retryAfter: retryAfterSeconds });
   }
 }
+
+/**
+ * The first error in `error`'s chain (itself, then `originalError` or `cause`, a few levels deep:
+ * GraphQL and drizzle wrap the driver's error) that satisfies `test`.
+ */
+export function findInErrorChain<T>(error: unknown, test: (candidate: Record<string, unknown>) => T | undefined): T | undefined {
+  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
+    const candidate = current as Record<string, unknown>;
+    const found = test(candidate);
+    if (found !== undefined) return found;
+    current = candidate.originalError ?? candidate.cause;
+  }
+  return undefined;
+}

@@ -1,6 +1,7 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { isErrorCode } from '../error-codes.js';
+import { findInErrorChain } from '../errors.js';
 
 
 // Apollo's own request errors are all the client's doing: they map onto BAD_USER_INPUT.
@@ -18,12 +19,11 @@ const DATABASE_RETRY_AFTER_SECONDS = 5;
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P02', '57P03']);
 
 function isDatabaseUnavailable(error: unknown): boolean {
-  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-    current = (current as { originalError?: unknown; cause?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
-  }
-  return false;
+  return (
+    findInErrorChain(error, ({ code }) =>
+      typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08')) ? true : undefined,
+    ) ?? false
+  );
 }
 
 /**

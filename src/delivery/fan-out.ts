@@ -4,12 +4,12 @@ import { StreamJobs, type EventWrite, type FanOutSubscription, type NewEvent, ty
 import { newId } from '../ids.js';
 import { backlogEstimates } from './backlog-estimate.js';
 import { EventWriteBatcher } from './event-write-batcher.js';
-
-/** The process's publish writes, grouped per tenant under load (see EventWriteBatcher). */
-const eventWrites = new EventWriteBatcher();
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { patternsMatching, subscriptionReceives } from './event-matching.js';
+
+/** The process's publish writes, grouped per tenant under load (see EventWriteBatcher). */
+const eventWrites = new EventWriteBatcher();
 
 export interface WrittenEvent {
   event: EventRow;

@@ -1,4 +1,5 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { findInErrorChain } from '../../errors.js';
 import type { Executor, Run } from '../client.js';
 import { jobSpecRecord, type JobSpec } from '../jobs.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
@@ -69,12 +70,9 @@ export class QuotaRefusedError extends Error {
 const QUOTA_REFUSED_SQLSTATE = 'HL429';
 
 function quotaRefusal(error: unknown): QuotaRefusal | undefined {
-  for (let current = error, depth = 0; current && depth < 5; depth++) {
-    const candidate = current as { code?: unknown; detail?: unknown; cause?: unknown };
-    if (candidate.code === QUOTA_REFUSED_SQLSTATE && typeof candidate.detail === 'string') return JSON.parse(candidate.detail) as QuotaRefusal;
-    current = candidate.cause;
-  }
-  return undefined;
+  return findInErrorChain(error, ({ code, detail }) =>
+    code === QUOTA_REFUSED_SQLSTATE && typeof detail === 'string' ? (JSON.parse(detail) as QuotaRefusal) : undefined,
+  );
 }
 
 /** An event type as publishing checks payloads against it. */
