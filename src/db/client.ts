@@ -24,8 +24,46 @@ export function connectDatabase(url: string, options: { max?: number; role?: str
     onnotice: () => {},
     connection: { application_name: 'hooklane', ...(options.role ? { role: options.role } : {}) } as Record<string, string>,
   });
-  const db = drizzle(sql, { schema });
+  const db = drizzle(preparingStatements(sql), { schema });
   return { sql, db, close: () => sql.end({ timeout: 5 }) };
+}
+
+/**
+ * Beyond this many parameters a statement is sent unnamed: only lists (`IN (...)`, multi-row
+ * inserts) get that long, and each length would otherwise be one more prepared statement per
+ * connection, kept until the connection closes.
+ */
+const MAX_PREPARED_PARAMETERS = 32;
+
+type Unsafe = Sql['unsafe'];
+type UnsafeOptions = NonNullable<Parameters<Unsafe>[2]>;
+
+/**
+ * drizzle runs its queries through postgres.js unnamed (`prepare: false`) unless given a name, and
+ * postgres.js then asks the server to describe every statement that has parameters before it
+ * binds them: two round trips per statement, and a parse and plan at every call. This hands
+ * drizzle a client whose statements are prepared once per connection and then cost one round
+ * trip, in transactions too (postgres.js keeps them per connection, keyed by their text and types).
+ */
+function preparingStatements<T extends Sql>(client: T): T {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === 'unsafe') {
+        const unsafe: Unsafe = (query, parameters, options?: UnsafeOptions) =>
+          target.unsafe(query, parameters, { ...options, prepare: (parameters?.length ?? 0) <= MAX_PREPARED_PARAMETERS });
+        return unsafe;
+      }
+      if (property === 'begin' || property === 'savepoint') {
+        return (...args: unknown[]) => {
+          const work = args.pop() as (inner: Sql) => unknown;
+          const open = Reflect.get(target, property, receiver) as (...rest: unknown[]) => Promise<unknown>;
+          return open.call(target, ...args, (inner: Sql) => work(preparingStatements(inner)));
+        };
+      }
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /**
