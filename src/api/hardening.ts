@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { GraphQLError, Kind, type GraphQLOutputType, type SelectionSetNode, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLOutputType, type SelectionSetNode, type ValidationRule } from 'graphql';
 import type * as QueryComplexity from 'graphql-query-complexity';
 import { DEFAULT_PAGE_SIZE } from './connection.js';
 
@@ -162,27 +162,26 @@ export function costLimitPlugin<TContext extends BaseContext>(
   limits: Pick<GraphQLLimits, 'maxCost' | 'maxPageSize'>,
 ): ApolloServerPlugin<TContext> {
   const estimators = [costEstimator(limits.maxPageSize), simpleEstimator({ defaultComplexity: 1 })];
+  const costs = new CostCache();
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ document, schema, request, operationName }) {
-          let cost: number;
-          try {
-            cost = getComplexity({
-              estimators,
-              schema,
-              query: document,
-              variables: request.variables ?? {},
-              ...(operationName ? { operationName } : {}),
-            });
-          } catch (error) {
-            if (error instanceof ApolloGraphQLError && /maximum allowed number of nodes/.test(error.message)) {
-              throw refused('The operation has too many fields to estimate its cost');
+          const variables = request.variables ?? {};
+          const key = costs.key(document, operationName ?? undefined, variables);
+          let cost = costs.get(document, key);
+          if (cost === undefined) {
+            try {
+              cost = getComplexity({ estimators, schema, query: document, variables, ...(operationName ? { operationName } : {}) });
+            } catch (error) {
+              if (error instanceof ApolloGraphQLError && /maximum allowed number of nodes/.test(error.message)) cost = TOO_MANY_NODES;
+              // Variables or arguments that do not coerce: execution reports them with BAD_USER_INPUT.
+              else if (error instanceof ApolloGraphQLError) return;
+              else throw error;
             }
-            // Variables or arguments that do not coerce: execution reports them with BAD_USER_INPUT.
-            if (error instanceof ApolloGraphQLError) return;
-            throw error;
+            costs.set(document, key, cost);
           }
+          if (cost === TOO_MANY_NODES) throw refused('The operation has too many fields to estimate its cost');
           if (cost > limits.maxCost) {
             throw refused(
               `${operationLabel(operationName ?? undefined)} costs ${cost}, ${cost - limits.maxCost} over the cost limit of ` +
@@ -194,4 +193,53 @@ export function costLimitPlugin<TContext extends BaseContext>(
       };
     },
   };
+}
+
+const TOO_MANY_NODES = Number.POSITIVE_INFINITY;
+const MAX_COSTS_PER_DOCUMENT = 64;
+
+/**
+ * The cost of an operation depends on its document and on the variables its `first` arguments
+ * read, nothing else: a client that sends the same operation again (publishEvent with a new
+ * payload) is not estimated again. Keyed by Apollo's parsed document, which Apollo itself caches
+ * per query text, so entries go when Apollo forgets the document.
+ */
+class CostCache {
+  private readonly byDocument = new WeakMap<DocumentNode, { pageVariables: string[]; costs: Map<string, number> }>();
+
+  key(document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>): string {
+    const { pageVariables } = this.entry(document);
+    const pages = pageVariables.map((name) => JSON.stringify(variables[name] ?? null)).join(',');
+    return `${operationName ?? ''}\u0000${pages}`;
+  }
+
+  get(document: DocumentNode, key: string): number | undefined {
+    return this.entry(document).costs.get(key);
+  }
+
+  set(document: DocumentNode, key: string, cost: number): void {
+    const { costs } = this.entry(document);
+    if (costs.size >= MAX_COSTS_PER_DOCUMENT) costs.clear();
+    costs.set(key, cost);
+  }
+
+  private entry(document: DocumentNode) {
+    let entry = this.byDocument.get(document);
+    if (!entry) {
+      entry = { pageVariables: variablesReadByFirst(document), costs: new Map() };
+      this.byDocument.set(document, entry);
+    }
+    return entry;
+  }
+}
+
+/** The names of the variables that a `first` argument reads, anywhere in the document. */
+function variablesReadByFirst(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  visit(document, {
+    Argument(node) {
+      if (node.name.value === 'first' && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
+    },
+  });
+  return [...names].sort();
 }

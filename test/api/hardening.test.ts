@@ -101,6 +101,9 @@ describe('GraphQL hardening with strict limits (depth 6, cost 100, introspection
       expectOk(await hooklane.gql(token, query, { n: 7 }));
       expectRefused(await hooklane.gql(token, query, { n: 100 }), /Operation "Bomb" costs 1301/);
       expectRefused(await hooklane.gql(token, query), /costs 261/); // $n omitted: the default page size
+      // Costs are remembered per document and `first` variables: the same document with a small $n runs again.
+      expectOk(await hooklane.gql(token, query, { n: 7 }));
+      expectRefused(await hooklane.gql(token, query, { n: 100 }), /costs 1301/);
       // A variable of the wrong type is still reported as such, not as a cost problem.
       const wrong = await hooklane.gql(token, query, { n: 'many' });
       expect(wrong.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
