@@ -27,5 +27,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     hooks: { streamWrite: scrubSecrets },
   };
-  return destination ? pino(options, destination) : pino(options);
+  // Standard output is written asynchronously: under load, lines that arrive while a write is under
+  // way go out together in the next one, instead of one blocking write per request. pino flushes
+  // what is pending when the process exits.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
 }
