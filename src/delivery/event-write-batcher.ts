@@ -5,15 +5,17 @@ import { TenantGroups, type Settled } from './tenant-groups.js';
 /**
  * Group commit for publishing. Each publish enqueues jobs, and graphile-worker's add_jobs sends a
  * NOTIFY, which PostgreSQL commits one transaction at a time; a tenant's publishes also queue on
- * its quota row. So a tenant's publishes are written in groups (TenantGroups: two under way at
- * most, the ones that arrive meanwhile together, as one statement: one transaction, one NOTIFY).
+ * its quota row, so two of its writes never run side by side anyway. So a tenant's publishes are
+ * written in groups (TenantGroups: one under way, the ones that arrive meanwhile together, as one
+ * statement: one transaction, one NOTIFY). A second write under way would only wait for the
+ * quota row inside PostgreSQL, holding a connection, instead of gathering the next group.
  * If a group fails (a quota that fits each publish but not their sum, a bad row), each of its
  * publishes is written again on its own, so that one publish never fails another. Writes inside
  * a caller's transaction are never grouped: they must commit with it.
  */
 export class EventWriteBatcher {
   private readonly groups = new TenantGroups<EventWrite, Set<string>>((scope, plans) => writeGroup(scope, plans), {
-    maxInFlight: 2,
+    maxInFlight: 1,
     maxWeight: 1_000,
     weight: (plan) => plan.events.length,
   });
