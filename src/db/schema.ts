@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   boolean,
   doublePrecision,
   check,
@@ -35,6 +36,8 @@ export const tenants = pgTable('tenants', {
   /** The publish-rate token bucket, shared by every API process. */
   publishTokens: doublePrecision('publish_tokens'),
   publishTokensAt: timestamp('publish_tokens_at', { withTimezone: true, mode: 'date' }),
+  /** Moves with every change publishing reads (drizzle/0012): cached publish reads are checked against it. */
+  configVersion: bigint('config_version', { mode: 'number' }).notNull().default(0),
   createdAt: createdAt(),
 });
 

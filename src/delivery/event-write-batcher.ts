@@ -45,11 +45,14 @@ async function writeGroup(scope: TenantScope, plans: readonly EventWrite[]): Pro
   );
 }
 
-/** One write for several publishes: their rows side by side, a stream's job once, their quotas summed. */
+/** One write for several publishes: their rows side by side, a stream's job once, their quotas summed, their oldest reused read checked. */
 export function mergeWrites(plans: readonly EventWrite[]): EventWrite {
   const streams = new StreamJobs();
   for (const plan of plans) for (const job of plan.streamJobs) streams.add(job.spec, job.eventIds);
   const quotas = plans.map((plan) => plan.quota).filter((quota) => quota !== null);
+  // Reused reads of different versions cannot all be current: the oldest is checked, and if it
+  // is stale the group fails and each publish is written (or refused) on its own.
+  const versions = plans.map((plan) => plan.contextVersion).filter((version) => version !== null);
   return {
     events: plans.flatMap((plan) => plan.events),
     deliveries: plans.flatMap((plan) => plan.deliveries),
@@ -57,5 +60,6 @@ export function mergeWrites(plans: readonly EventWrite[]): EventWrite {
     streamJobs: streams.list(),
     preserveStreamRunAt: plans.every((plan) => plan.preserveStreamRunAt),
     quota: quotas.length === 0 ? null : { ...quotas[0]!, count: quotas.reduce((sum, quota) => sum + quota.count, 0) },
+    contextVersion: versions.length === 0 ? null : Math.min(...versions),
   };
 }

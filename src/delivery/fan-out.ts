@@ -46,12 +46,13 @@ export async function readFanOutContext(scope: TenantScope, eventTypes: readonly
  * with other publishes of the tenant, see EventWriteBatcher). Deliveries to a disabled
  * subscription are HELD, not dropped. Events reuse an earlier event when their idempotency key
  * was used before (or earlier in the same batch). `quota`, when given, is taken in the same
- * statement; a refusal throws QuotaRefusedError and writes nothing.
+ * statement; a refusal throws QuotaRefusedError and writes nothing. `contextVersion`, when
+ * `context` is a reused read, is checked by the write: StaleContextError if it has moved.
  */
 export async function writeEvents(
   scope: TenantScope,
   events: readonly NewEvent[],
-  options: { context?: FanOutContext; quota?: EventWrite['quota'] } = {},
+  options: { context?: FanOutContext; quota?: EventWrite['quota']; contextVersion?: number | null } = {},
 ): Promise<WrittenEvent[]> {
   const firstByKey = new Map<string, NewEvent>();
   const toInsert: NewEvent[] = [];
@@ -64,7 +65,13 @@ export async function writeEvents(
   }
   const context = options.context ?? (await readFanOutContext(scope, [...new Set(toInsert.map((event) => event.eventType))]));
   const plan = planFanOut(scope.tenantId, toInsert, context);
-  const insertedIds = await eventWrites.write(scope, { events: toInsert, ...plan, preserveStreamRunAt: true, quota: options.quota ?? null });
+  const insertedIds = await eventWrites.write(scope, {
+    events: toInsert,
+    ...plan,
+    preserveStreamRunAt: true,
+    quota: options.quota ?? null,
+    contextVersion: options.contextVersion ?? null,
+  });
   backlogEstimates.added(scope.tenantId, plan.jobs.length);
   const row = (event: NewEvent): EventRow => ({
     id: event.id,

@@ -1,9 +1,9 @@
 import { BadUserInputError } from '../errors.js';
 import { newId } from '../ids.js';
-import { QuotaRefusedError, type NewEvent, type PublishEventType } from '../db/scoped/events.js';
+import { QuotaRefusedError, StaleContextError, type FanOutSubscription, type NewEvent, type PublishEventType } from '../db/scoped/events.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { deliveryBody } from '../delivery/body.js';
-import { estimatedBacklog, fanOutPatterns, writeEvents, type FanOutContext, type WrittenEvent } from '../delivery/fan-out.js';
+import { estimatedBacklog, fanOutPatterns, writeEvents, type WrittenEvent } from '../delivery/fan-out.js';
 import { TenantGroups } from '../delivery/tenant-groups.js';
 import { isBuiltInEventType } from '../delivery/operational-events.js';
 import {
@@ -13,31 +13,37 @@ import {
   requireEventTypeName,
 } from './input-rules.js';
 import type { PayloadSchemas } from './payload-schemas.js';
+import { PublishReadsCache } from './publish-reads-cache.js';
 import { publishBudget, publishQuotaExceeded, type Quotas } from '../tenancy/quotas.js';
 
 export const MAX_EVENTS_PER_BATCH = 1_000;
 
 interface PublishReads {
   eventTypes: ReadonlyMap<string, PublishEventType>;
-  context: FanOutContext;
+  candidates: readonly FanOutSubscription[];
+  /** The tenant's publish context version these were read at. */
+  version: number;
 }
 
 /**
- * What publishing reads before it writes: the event types to check the events against, and what
- * fan-out needs, in one statement (plus, once a second, the tenant's backlog). A tenant's
- * concurrent publishes share it (TenantGroups): each waits for a read that starts after it
- * arrived, so none misses a subscription or event type created before it was called. Then one
- * statement writes everything (writeEvents).
+ * What publishing reads before it writes: the event types to check the events against, and the
+ * subscriptions fan-out may match, in one statement. A tenant's concurrent publishes share it
+ * (TenantGroups): each waits for a read that starts after it arrived, so none misses a
+ * subscription or event type created before it was called. Then one statement writes everything
+ * (writeEvents).
  */
 const publishReads = new TenantGroups<readonly string[], PublishReads>(
   async (scope, nameLists) => {
     const names = [...new Set(nameLists.flat())];
-    const [found, backlog] = await Promise.all([scope.events.publishContext(names, fanOutPatterns(names)), estimatedBacklog(scope)]);
-    const reads = { eventTypes: new Map(found.eventTypes.map((row) => [row.name, row])), context: { candidates: found.subscriptions, backlog } };
+    const found = await scope.events.publishContext(names, fanOutPatterns(names));
+    const reads = { eventTypes: new Map(found.eventTypes.map((row) => [row.name, row])), candidates: found.subscriptions, version: found.version };
     return nameLists.map(() => ({ ok: true, value: reads }));
   },
   { maxInFlight: 2, maxWeight: MAX_EVENTS_PER_BATCH, weight: (names) => names.length },
 );
+
+/** Reads reused by later publishes of the same event types, checked by the write (see PublishReadsCache). */
+const reusedReads = new PublishReadsCache<PublishReads>();
 
 export interface PublishRequest {
   eventType: string;
@@ -74,6 +80,8 @@ function checkShape(request: PublishRequest, index?: number) {
  * Checks every event (shape, event type, JSON Schema, size) before anything is written, then writes
  * them with their deliveries and jobs, and takes the publish quota, in ONE statement (one
  * transaction): once this returns, the events cannot be lost; if it throws, nothing was written.
+ * What was read for the tenant's last publish of the same event types is reused when the write
+ * confirms it is still current; otherwise (and before any refusal) it is read again.
  */
 export async function publishEvents(
   scope: TenantScope,
@@ -87,12 +95,36 @@ export async function publishEvents(
   }
   const shaped = requests.map((request, index) => checkShape(request, options.batch ? index : undefined));
   const names = [...new Set(shaped.map((event) => event.eventType))];
-  const { eventTypes, context } = await publishReads.submit(scope, names);
+  const reused = reusedReads.get(scope.tenantId, names);
+  if (reused) {
+    try {
+      return await checkAndWrite(scope, schemas, quotas, requests, shaped, options, reused, true);
+    } catch (error) {
+      // A change since the read (the write refused it), or an event refused against what may be an
+      // old read (an event type created since): read again, and only that answer counts.
+      if (error instanceof StaleContextError) reusedReads.forget(scope.tenantId);
+      else if (!(error instanceof BadUserInputError)) throw error;
+    }
+  }
+  const fresh = await publishReads.submit(scope, names);
+  reusedReads.set(scope.tenantId, names, fresh);
+  return checkAndWrite(scope, schemas, quotas, requests, shaped, options, fresh, false);
+}
 
+async function checkAndWrite(
+  scope: TenantScope,
+  schemas: PayloadSchemas,
+  quotas: Quotas,
+  requests: readonly PublishRequest[],
+  shaped: readonly ReturnType<typeof checkShape>[],
+  options: { batch: boolean },
+  reads: PublishReads,
+  reused: boolean,
+): Promise<WrittenEvent[]> {
   const createdAt = new Date();
   const rows: NewEvent[] = shaped.map((event, index) => {
     const prefix = fieldPrefix(options.batch ? index : undefined);
-    const eventType = eventTypes.get(event.eventType);
+    const eventType = reads.eventTypes.get(event.eventType);
     if (!eventType) {
       throw new BadUserInputError(`unknown event type ${JSON.stringify(event.eventType)}: create it first`, `${prefix}eventType`);
     }
@@ -105,8 +137,9 @@ export async function publishEvents(
     return { id: newId('event'), body, createdAt, ...event };
   });
 
+  const context = { candidates: reads.candidates, backlog: await estimatedBacklog(scope) };
   try {
-    return await writeEvents(scope, rows, { context, quota: publishBudget(rows.length, quotas) });
+    return await writeEvents(scope, rows, { context, quota: publishBudget(rows.length, quotas), contextVersion: reused ? reads.version : null });
   } catch (error) {
     if (error instanceof QuotaRefusedError) throw publishQuotaExceeded(rows.length, quotas, error.refusal);
     throw error;

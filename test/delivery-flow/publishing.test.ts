@@ -164,6 +164,43 @@ describe('publishing', () => {
     });
   });
 
+  describe('what a publish read is reused only while it is current', () => {
+    // Each test publishes once first, so that the process holds that read for the next publish.
+    it('a subscription created after a publish receives the next one', async () => {
+      const tenant = await subscribedTenant('order.paid');
+      const before = await publish(hooklane, tenant.token, { eventType: 'order.paid', payload: { n: 1 } });
+      expect(before.deliveries).toHaveLength(1);
+      const second = await newReceiver();
+      const { subscription } = await createSubscription(hooklane, tenant.token, { url: second.url, eventTypes: ['order.*'] });
+
+      const after = await publish(hooklane, tenant.token, { eventType: 'order.paid', payload: { n: 2 } });
+      expect(after.deliveries.map((delivery) => delivery.subscription.id).sort()).toEqual([tenant.subscription.id, subscription.id].sort());
+      await waitForDelivery(hooklane, tenant.token, after.deliveries.find((d) => d.subscription.id === subscription.id)!.id, 'SUCCEEDED');
+      expect(second.requests).toHaveLength(1);
+    });
+
+    it('a subscription disabled behind the process (another API process, an operator) holds the next delivery', async () => {
+      const tenant = await subscribedTenant('order.shipped');
+      await publish(hooklane, tenant.token, { eventType: 'order.shipped', payload: { n: 1 } });
+      await hooklane.sql`update subscriptions set enabled = false where id = ${tenant.subscription.id}`;
+
+      const after = await publish(hooklane, tenant.token, { eventType: 'order.shipped', payload: { n: 2 } });
+      expect(after.deliveries.map((delivery) => delivery.status)).toEqual(['HELD']);
+    });
+
+    it("a change to another tenant's subscriptions leaves this tenant's reads in use", async () => {
+      const tenant = await subscribedTenant('order.viewed');
+      const other = await subscribedTenant('order.viewed');
+      await publish(hooklane, tenant.token, { eventType: 'order.viewed', payload: { n: 1 } });
+      const [before] = await hooklane.sql<{ version: number }[]>`select config_version::int as version from tenants where id = ${tenant.id}`;
+      await hooklane.sql`update subscriptions set enabled = false where id = ${other.subscription.id}`;
+      const [after] = await hooklane.sql<{ version: number }[]>`select config_version::int as version from tenants where id = ${tenant.id}`;
+      expect(after!.version).toBe(before!.version);
+      const event = await publish(hooklane, tenant.token, { eventType: 'order.viewed', payload: { n: 2 } });
+      expect(event.deliveries.map((delivery) => delivery.status)).toEqual(['PENDING']);
+    });
+  });
+
   describe('the stored body is what is sent', () => {
     it('sends {"type","timestamp","data"} with the payload key order preserved', async () => {
       const tenant = await subscribedTenant();

@@ -5,7 +5,7 @@ import { mergeWrites } from '../../src/delivery/event-write-batcher.js';
 
 const quota = (count: number) => ({ count, rate: 10, burst: 100, monthlyLimit: 1_000, period: '2026-11' });
 
-function write(eventId: string, stream: ReturnType<typeof streamJob> | null, count: number | null): EventWrite {
+function write(eventId: string, stream: ReturnType<typeof streamJob> | null, count: number | null, contextVersion: number | null = null): EventWrite {
   return {
     events: [{ id: eventId, eventType: 'order.created', body: '{}', idempotencyKey: null, orderingKey: 'k', channels: null, createdAt: new Date(0) }],
     deliveries: [{ id: `dlv_${eventId}`, eventId, subscriptionId: 'sub_1', status: 'PENDING', orderingKey: 'k' }],
@@ -13,6 +13,7 @@ function write(eventId: string, stream: ReturnType<typeof streamJob> | null, cou
     streamJobs: stream ? [{ eventIds: [eventId], spec: stream }] : [],
     preserveStreamRunAt: true,
     quota: count === null ? null : quota(count),
+    contextVersion,
   };
 }
 
@@ -37,5 +38,10 @@ describe('mergeWrites', () => {
 
   it('takes no quota when no publish asks for one', () => {
     expect(mergeWrites([write('e1', null, null), write('e2', null, null)]).quota).toBeNull();
+  });
+
+  it('checks the oldest reused read of the group, and none when every publish read afresh', () => {
+    expect(mergeWrites([write('e1', null, 1, 7), write('e2', null, 1, null), write('e3', null, 1, 5)]).contextVersion).toBe(5);
+    expect(mergeWrites([write('e1', null, 1), write('e2', null, 1)]).contextVersion).toBeNull();
   });
 });

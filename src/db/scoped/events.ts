@@ -35,6 +35,11 @@ export interface EventWrite {
   preserveStreamRunAt: boolean;
   /** Taken from the tenant's publish budget in the same statement, after the writes; null takes nothing. */
   quota: { count: number; rate: number; burst: number; monthlyLimit: number; period: string } | null;
+  /**
+   * The tenant's publish context version the plan was made from (a reused read): the write is
+   * refused with StaleContextError if it has moved since. Null: read for this write, nothing to check.
+   */
+  contextVersion: number | null;
 }
 
 /** The stream jobs of an EventWrite, one per stream key, each with every event that needs it. */
@@ -68,6 +73,15 @@ export class QuotaRefusedError extends Error {
 }
 
 const QUOTA_REFUSED_SQLSTATE = 'HL429';
+const STALE_CONTEXT_SQLSTATE = 'HL409';
+
+/** The event types or subscriptions a write was planned from changed since they were read (HL409): nothing was written. */
+export class StaleContextError extends Error {
+  override readonly name = 'StaleContextError';
+  constructor() {
+    super('the publish context changed since it was read');
+  }
+}
 
 function quotaRefusal(error: unknown): QuotaRefusal | undefined {
   return findInErrorChain(error, ({ code, detail }) =>
@@ -79,6 +93,14 @@ function quotaRefusal(error: unknown): QuotaRefusal | undefined {
 export type PublishEventType = Pick<EventTypeRow, 'id' | 'name' | 'schema'>;
 /** A subscription as fan-out matches events to it. */
 export type FanOutSubscription = Pick<SubscriptionRow, 'id' | 'enabled' | 'ordered' | 'eventTypes' | 'channels'>;
+
+/** What publishing reads before it writes (hooklane_publish_context). */
+export interface PublishContext {
+  eventTypes: PublishEventType[];
+  subscriptions: FanOutSubscription[];
+  /** The tenant's publish context version (drizzle/0012): it moves with any change to the above. */
+  version: number;
+}
 
 export class EventStore {
   constructor(
@@ -123,28 +145,28 @@ export class EventStore {
     try {
       const rows = (await this.direct.execute(sql`select id from hooklane_write_events(${this.tenantId},
         ${JSON.stringify(events)}::json, ${JSON.stringify(deliveries)}::json, ${JSON.stringify(jobs)}::json,
-        ${JSON.stringify(streamJobs)}::json, ${plan.preserveStreamRunAt}, ${quota === null ? null : JSON.stringify(quota)}::json) as id`)) as unknown as {
+        ${JSON.stringify(streamJobs)}::json, ${plan.preserveStreamRunAt}, ${quota === null ? null : JSON.stringify(quota)}::json,
+        ${plan.contextVersion}::bigint) as id`)) as unknown as {
         id: string;
       }[];
       return new Set(rows.map((row) => row.id));
     } catch (error) {
       const refusal = quotaRefusal(error);
       if (refusal) throw new QuotaRefusedError(refusal);
+      if (findInErrorChain(error, ({ code }) => (code === STALE_CONTEXT_SQLSTATE ? true : undefined))) throw new StaleContextError();
       throw error;
     }
   }
 
   /**
    * What publishing reads, in one statement (hooklane_publish_context): the event types named
-   * `names`, and the subscriptions with an event type pattern among `patterns`.
+   * `names`, the subscriptions with an event type pattern among `patterns`, and the version of
+   * the tenant's publish context they were read at.
    */
-  async publishContext(
-    names: readonly string[],
-    patterns: readonly string[],
-  ): Promise<{ eventTypes: PublishEventType[]; subscriptions: FanOutSubscription[] }> {
+  async publishContext(names: readonly string[], patterns: readonly string[]): Promise<PublishContext> {
     const rows = (await this.direct.execute(
       sql`select hooklane_publish_context(${this.tenantId}, ${JSON.stringify(names)}::json, ${JSON.stringify(patterns)}::json) as context`,
-    )) as unknown as { context: { eventTypes: PublishEventType[]; subscriptions: FanOutSubscription[] } }[];
+    )) as unknown as { context: PublishContext }[];
     return rows[0]!.context;
   }
 
