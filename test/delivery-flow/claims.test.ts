@@ -55,6 +55,22 @@ describe('ClaimBatcher', () => {
     expect(await batcher.claim(tenant.id, ids[0]!)).toBeUndefined();
   });
 
+  it('claims only what may be attempted now: not a settled delivery, a claimed one, or one not yet due; an expired claim again', async () => {
+    const { tenant, ids } = await pendingDeliveries(5);
+    const [settled, claimedElsewhere, notDue, claimExpired, due] = ids as [string, string, string, string, string];
+    await hooklane.sql`update deliveries set status = 'SUCCEEDED' where id = ${settled}`;
+    await hooklane.sql`update deliveries set claimed_until = now() + interval '1 minute' where id = ${claimedElsewhere}`;
+    await hooklane.sql`update deliveries set next_attempt_at = now() + interval '1 minute' where id = ${notDue}`;
+    await hooklane.sql`update deliveries set claimed_until = now() - interval '1 second' where id = ${claimExpired}`;
+    const claimOf = async (id: string) =>
+      (await hooklane.sql<{ until: string }[]>`select claimed_until::text as until from deliveries where id = ${id}`)[0]!.until;
+    const otherClaim = await claimOf(claimedElsewhere);
+    const batcher = new ClaimBatcher(client.db, 10_000);
+    const works = await Promise.all(ids.map((id) => batcher.claim(tenant.id, id)));
+    expect(works.map((work) => work?.id)).toEqual([undefined, undefined, undefined, claimExpired, due]);
+    expect(await claimOf(claimedElsewhere)).toBe(otherClaim); // the other claim is left as it was
+  });
+
   it("finds nothing of another tenant's deliveries", async () => {
     const { ids } = await pendingDeliveries(1);
     const other = await hooklane.createTenant('Other');
