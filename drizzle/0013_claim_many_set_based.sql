@@ -42,3 +42,6 @@ BEGIN
   JOIN subscriptions s ON s.id = c.subscription AND s.tenant_id = p_tenant
   JOIN tenants t ON t.id = p_tenant;
 END $$;
+--> statement-breakpoint
+-- 0006's one-delivery claim served only 0009's loop.
+DROP FUNCTION IF EXISTS hooklane_claim_delivery(text, text, integer);
