@@ -20,8 +20,12 @@ const DEAD_AFTER_SECONDS = 10;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 const toPino: (logger: Logger) => LogFunctionFactory = (logger) => (scope) => (level, message, meta) => {
+  // graphile-worker writes a line with the whole job for every job it completes, at info: that is
+  // debug detail here (the attempt is logged at debug too). Its warnings and errors keep their level.
+  const method = level === 'warning' ? 'warn' : level === 'info' ? 'debug' : level;
+  // No child logger (each one sets up redaction) for a line that is not written.
+  if (!logger.isLevelEnabled(method)) return;
   const child = logger.child({ worker: scope.workerId, job: scope.jobId, task: scope.taskIdentifier });
-  const method = level === 'warning' ? 'warn' : level;
   child[method]({ ...meta }, message);
 };
 
