@@ -55,46 +55,35 @@ async function startRunner(
   events: WorkerEvents,
 ): Promise<Runner> {
   const pool = runnerPool(settings, logger);
+  const endPool = () => pool.end().catch(() => {});
   let runner: Runner;
   try {
-    runner = await runWith(pool, settings, deps, logger, telemetry, events);
+    runner = await run({
+      pgPool: pool,
+      concurrency: settings.concurrency,
+      pollInterval: settings.pollIntervalMs,
+      noHandleSignals: true,
+      logger: new GraphileLogger(toPino(logger)),
+      taskList: taskList(deps, telemetry),
+      events,
+      preset: {
+        worker: {
+          // Fetch jobs in batches and complete them in batches: far fewer round trips per delivery.
+          localQueue: { size: Math.max(settings.concurrency + 1, 32) },
+          completeJobBatchDelay: 2,
+          failJobBatchDelay: 2,
+          // Also the size of the pool runnerPool makes (the benchmark's ceiling reads this preset).
+          maxPoolSize: Math.max(10, settings.concurrency),
+        },
+      },
+    });
   } catch (error) {
-    await pool.end().catch(() => {});
+    await endPool();
     throw error;
   }
   // Ended once the runner has stopped, whichever way: a restart makes a new pool.
-  const endPool = () => pool.end().catch(() => {});
   runner.promise.then(endPool, endPool);
   return runner;
-}
-
-function runWith(
-  pool: pg.Pool,
-  settings: WorkerSettings,
-  deps: DispatchDependencies,
-  logger: Logger,
-  telemetry: DeliveryTelemetry | undefined,
-  events: WorkerEvents,
-): Promise<Runner> {
-  return run({
-    pgPool: pool,
-    concurrency: settings.concurrency,
-    pollInterval: settings.pollIntervalMs,
-    noHandleSignals: true,
-    logger: new GraphileLogger(toPino(logger)),
-    taskList: taskList(deps, telemetry),
-    events,
-    preset: {
-      worker: {
-        // Fetch jobs in batches and complete them in batches: far fewer round trips per delivery.
-        localQueue: { size: Math.max(settings.concurrency + 1, 32) },
-        completeJobBatchDelay: 2,
-        failJobBatchDelay: 2,
-        // Also the size of the pool runnerPool makes (the benchmark's ceiling reads this preset).
-        maxPoolSize: Math.max(10, settings.concurrency),
-      },
-    },
-  });
 }
 
 /**
