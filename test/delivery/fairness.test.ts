@@ -88,8 +88,23 @@ describe('SubscriptionFairness', () => {
     // Still one in flight: a turned-away delivery keeps waiting longer.
     expect(fairness.tryEnter('s1')).toBe(false);
     expect(fairness.backoffMs('s1')).toBe(200);
-    fairness.leave('s1');
+    fairness.leave('s1', 10_000);
     expect(fairness.backoffMs('s1')).toBe(50);
+  });
+
+  it('a delivery turned away after entering (maxInFlight, rate limit) keeps the streak growing, so racers spread out', () => {
+    let now = 0;
+    const fairness = new SubscriptionFairness(4, 10_000, mid, 0, () => now);
+    // Three deliveries enter together, and the database's in-flight count turns each of them away.
+    for (let i = 0; i < 3; i++) expect(fairness.tryEnter('s1')).toBe(true);
+    now = 1_000;
+    const waits = [0, 1, 2].map(() => {
+      const wait = fairness.backoffMs('s1');
+      fairness.leave('s1'); // no attempt made
+      return wait;
+    });
+    expect(waits).toEqual([50, 100, 200]);
+    expect(fairness.backoffMs('s1')).toBe(400);
   });
 
   it('a first burst to a new subscription backs off briefly while its attempts are young, longer once they run long', () => {
