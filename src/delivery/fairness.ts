@@ -105,12 +105,13 @@ export class SubscriptionFairness {
       return;
     }
     this.total = Math.max(0, this.total - 1);
-    if (!starts || starts.length === 0) this.startedAt.delete(subscriptionId);
+    const idle = !starts || starts.length === 0;
+    if (idle) this.startedAt.delete(subscriptionId);
     // A delivery turned away after entering (maxInFlight, rate limit, tenant quota) made no attempt:
     // its refusal must keep lengthening the waits. Otherwise deliveries that race for the same
     // slots all wait the same short time, wake in the same poll, and turn each other away forever.
     if (durationMs === undefined) return;
-    if (!starts || starts.length === 0) {
+    if (idle) {
       // Nothing of it in flight any more: the next refusal starts from a short wait again.
       this.streaks.delete(subscriptionId);
     } else {

@@ -35,7 +35,7 @@ export function estimatedBacklog(scope: TenantScope): Promise<number> {
 }
 
 /** Reads the fan-out context of events of these types; inside a transaction, both reads go out together. */
-export async function readFanOutContext(scope: TenantScope, eventTypes: readonly string[]): Promise<FanOutContext> {
+async function readFanOutContext(scope: TenantScope, eventTypes: readonly string[]): Promise<FanOutContext> {
   const [candidates, backlog] = await Promise.all([scope.subscriptions.candidates(fanOutPatterns(eventTypes)), estimatedBacklog(scope)]);
   return { candidates, backlog };
 }

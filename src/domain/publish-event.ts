@@ -95,10 +95,37 @@ export async function publishEvents(
   }
   const shaped = requests.map((request, index) => checkShape(request, options.batch ? index : undefined));
   const names = [...new Set(shaped.map((event) => event.eventType))];
+
+  /** Checks the events against `reads` and writes them; a reused read is checked by the write too. */
+  const checkAndWrite = async (reads: PublishReads, reused: boolean): Promise<WrittenEvent[]> => {
+    const createdAt = new Date();
+    const rows: NewEvent[] = shaped.map((event, index) => {
+      const prefix = fieldPrefix(options.batch ? index : undefined);
+      const eventType = reads.eventTypes.get(event.eventType);
+      if (!eventType) {
+        throw new BadUserInputError(`unknown event type ${JSON.stringify(event.eventType)}: create it first`, `${prefix}eventType`);
+      }
+      const payload = requests[index]!.payload;
+      schemas.assertPayload(eventType, payload, `${prefix}payload`);
+      const body = deliveryBody(event.eventType, createdAt, payload);
+      if (Buffer.byteLength(body) > quotas.payloadBytes) {
+        throw new BadUserInputError(`payload must be at most ${quotas.payloadBytes} bytes of JSON`, `${prefix}payload`);
+      }
+      return { id: newId('event'), body, createdAt, ...event };
+    });
+    const context = { candidates: reads.candidates, backlog: await estimatedBacklog(scope) };
+    try {
+      return await writeEvents(scope, rows, { context, quota: publishBudget(rows.length, quotas), contextVersion: reused ? reads.version : null });
+    } catch (error) {
+      if (error instanceof QuotaRefusedError) throw publishQuotaExceeded(rows.length, quotas, error.refusal);
+      throw error;
+    }
+  };
+
   const reused = reusedReads.get(scope.tenantId, names);
   if (reused) {
     try {
-      return await checkAndWrite(scope, schemas, quotas, requests, shaped, options, reused, true);
+      return await checkAndWrite(reused, true);
     } catch (error) {
       // A change since the read (the write refused it), or an event refused against what may be an
       // old read (an event type created since): read again, and only that answer counts.
@@ -108,42 +135,7 @@ export async function publishEvents(
   }
   const fresh = await publishReads.submit(scope, names);
   reusedReads.set(scope.tenantId, names, fresh);
-  return checkAndWrite(scope, schemas, quotas, requests, shaped, options, fresh, false);
-}
-
-async function checkAndWrite(
-  scope: TenantScope,
-  schemas: PayloadSchemas,
-  quotas: Quotas,
-  requests: readonly PublishRequest[],
-  shaped: readonly ReturnType<typeof checkShape>[],
-  options: { batch: boolean },
-  reads: PublishReads,
-  reused: boolean,
-): Promise<WrittenEvent[]> {
-  const createdAt = new Date();
-  const rows: NewEvent[] = shaped.map((event, index) => {
-    const prefix = fieldPrefix(options.batch ? index : undefined);
-    const eventType = reads.eventTypes.get(event.eventType);
-    if (!eventType) {
-      throw new BadUserInputError(`unknown event type ${JSON.stringify(event.eventType)}: create it first`, `${prefix}eventType`);
-    }
-    const payload = requests[index]!.payload;
-    schemas.assertPayload(eventType, payload, `${prefix}payload`);
-    const body = deliveryBody(event.eventType, createdAt, payload);
-    if (Buffer.byteLength(body) > quotas.payloadBytes) {
-      throw new BadUserInputError(`payload must be at most ${quotas.payloadBytes} bytes of JSON`, `${prefix}payload`);
-    }
-    return { id: newId('event'), body, createdAt, ...event };
-  });
-
-  const context = { candidates: reads.candidates, backlog: await estimatedBacklog(scope) };
-  try {
-    return await writeEvents(scope, rows, { context, quota: publishBudget(rows.length, quotas), contextVersion: reused ? reads.version : null });
-  } catch (error) {
-    if (error instanceof QuotaRefusedError) throw publishQuotaExceeded(rows.length, quotas, error.refusal);
-    throw error;
-  }
+  return checkAndWrite(fresh, false);
 }
 
 export async function publishEvent(
