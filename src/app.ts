@@ -9,6 +9,7 @@ import { PayloadSchemas } from './domain/payload-schemas.js';
 import { loadOrCreateDevSecretsKey, parseSecretsKey, SecretBox } from './secrets/secret-box.js';
 import { AttemptRecorder } from './delivery/attempt-recorder.js';
 import { ClaimBatcher } from './delivery/claim-batcher.js';
+import { DeliverySlots } from './delivery/delivery-slots.js';
 import { claimDurationMs } from './delivery/dispatch.js';
 import { SubscriptionFairness } from './delivery/fairness.js';
 import { HttpSender, type HostResolver } from './delivery/http-sender.js';
@@ -121,6 +122,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         {
           db: client.db,
           secretBox,
+          slots: new DeliverySlots(config.worker.concurrency),
           claims: new ClaimBatcher(client.db, claimDurationMs(config.delivery.timeoutMs)),
           recorder: new AttemptRecorder(client.db),
           sender,

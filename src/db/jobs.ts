@@ -7,8 +7,14 @@ import type { Executor } from './client.js';
  * rows it works on were committed.
  */
 export interface JobCatalogue {
-  /** Make the next attempt of one delivery (unordered subscriptions). */
+  /** Make the next attempt of one delivery (unordered subscriptions): retries, deferrals, manual retries, replays. */
   deliver: { tenantId: string; deliveryId: string };
+  /**
+   * Make the first attempt of up to DELIVERIES_PER_JOB just-published deliveries of one tenant
+   * (unordered subscriptions), side by side. Each delivery is claimed on its own: one already
+   * settled, claimed elsewhere or never written is skipped, so running the job again is safe.
+   */
+  deliver_batch: { tenantId: string; deliveryIds: string[] };
   /**
    * Work through the pending deliveries of one ordered stream, oldest first. `drain` (a subscription
    * just enabled) sends every due delivery of the subscription oldest first, without waiting on retries.
@@ -79,6 +85,40 @@ export function deliverJob(
   options: { runAt?: Date; queueName?: string; priority?: number } = {},
 ): JobSpec {
   return { task: 'deliver', payload: { tenantId, deliveryId }, jobKey: deliveryJobKey(deliveryId), ...options };
+}
+
+/**
+ * How many first attempts one `deliver_batch` job carries. A job costs graphile-worker about as
+ * much as a delivery costs everything else (insert, fetch, complete): carrying ten deliveries per
+ * job makes that cost a tenth. Small enough that a burst still spreads over several workers.
+ */
+export const DELIVERIES_PER_JOB = 10;
+
+/** A delivery's first attempt as publishing plans it: its event, and its fair priority. */
+export interface FirstAttempt {
+  deliveryId: string;
+  eventId: string;
+  priority: number;
+}
+
+/**
+ * The `deliver_batch` jobs of first attempts, DELIVERIES_PER_JOB per job in the order given, each
+ * with the events its deliveries belong to and the lowest (most urgent) priority among them.
+ */
+export function deliverBatchJobs(tenantId: string, attempts: readonly FirstAttempt[]): { eventIds: string[]; spec: JobSpec }[] {
+  const jobs: { eventIds: string[]; spec: JobSpec }[] = [];
+  for (let start = 0; start < attempts.length; start += DELIVERIES_PER_JOB) {
+    const chunk = attempts.slice(start, start + DELIVERIES_PER_JOB);
+    jobs.push({
+      eventIds: [...new Set(chunk.map((attempt) => attempt.eventId))],
+      spec: {
+        task: 'deliver_batch',
+        payload: { tenantId, deliveryIds: chunk.map((attempt) => attempt.deliveryId) },
+        priority: Math.min(...chunk.map((attempt) => attempt.priority)),
+      },
+    });
+  }
+  return jobs;
 }
 
 export function streamJob(tenantId: string, subscriptionId: string, orderingKey: string | null, runAt?: Date): JobSpec {

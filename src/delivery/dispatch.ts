@@ -10,6 +10,7 @@ import { decideNextStep, outcomeLabel, type RetryDecision } from './retry-policy
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { AttemptRecorder } from './attempt-recorder.js';
 import type { ClaimBatcher } from './claim-batcher.js';
+import type { DeliverySlots } from './delivery-slots.js';
 import { signedWebhookHeaders } from './signer.js';
 import { disableSubscription } from './subscription-lifecycle.js';
 
@@ -31,6 +32,11 @@ export interface DispatchDependencies {
   db: Database;
   /** Opens the sealed signing secrets. */
   secretBox: SecretBox;
+  /**
+   * The worker's delivery slots (WORKER_CONCURRENCY): a delivery waits for one before it is
+   * claimed, so jobs carrying several deliveries never put more than that in flight.
+   */
+  slots: DeliverySlots;
   /** Claims deliveries in batches (for claimDurationMs(timeoutMs)). */
   claims: ClaimBatcher;
   /** Writes successful attempts in batches. */
@@ -61,11 +67,16 @@ export type DispatchOutcome =
  * An HTTP failure is a result that the retry policy turns into the next step, never an exception;
  * only infrastructure failures (the database) throw, and graphile-worker retries the job.
  */
-export async function dispatchDelivery(
+export function dispatchDelivery(
   deps: DispatchDependencies,
   job: JobCatalogue['deliver'],
   continuation: Continuation = 'delivery',
+  jobPriority = 0,
 ): Promise<DispatchOutcome> {
+  return deps.slots.run(() => dispatchInSlot(deps, job, continuation), jobPriority);
+}
+
+async function dispatchInSlot(deps: DispatchDependencies, job: JobCatalogue['deliver'], continuation: Continuation): Promise<DispatchOutcome> {
   const scope = new TenantScope(deps.db, job.tenantId);
   const work = await deps.claims.claim(job.tenantId, job.deliveryId);
   if (!work) {

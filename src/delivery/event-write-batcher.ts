@@ -45,7 +45,7 @@ async function writeGroup(scope: TenantScope, plans: readonly EventWrite[]): Pro
   );
 }
 
-/** One write for several publishes: their rows side by side, a stream's job once, their quotas summed, their oldest reused read checked. */
+/** One write for several publishes: their rows side by side (first attempts shared out over jobs anew), a stream's job once, their quotas summed, their oldest reused read checked. */
 export function mergeWrites(plans: readonly EventWrite[]): EventWrite {
   const streams = new StreamJobs();
   for (const plan of plans) for (const job of plan.streamJobs) streams.add(job.spec, job.eventIds);
@@ -56,7 +56,7 @@ export function mergeWrites(plans: readonly EventWrite[]): EventWrite {
   return {
     events: plans.flatMap((plan) => plan.events),
     deliveries: plans.flatMap((plan) => plan.deliveries),
-    jobs: plans.flatMap((plan) => plan.jobs),
+    firstAttempts: plans.flatMap((plan) => plan.firstAttempts),
     streamJobs: streams.list(),
     preserveStreamRunAt: plans.every((plan) => plan.preserveStreamRunAt),
     quota: quotas.length === 0 ? null : { ...quotas[0]!, count: quotas.reduce((sum, quota) => sum + quota.count, 0) },

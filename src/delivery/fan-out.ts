@@ -1,5 +1,5 @@
 import type { Executor } from '../db/client.js';
-import { BACKLOG_COUNT_CAP, deliverJob, drainJob, enqueueJobs, fairPriority, streamJob, type JobSpec } from '../db/jobs.js';
+import { BACKLOG_COUNT_CAP, deliverJob, drainJob, enqueueJobs, fairPriority, streamJob, type FirstAttempt, type JobSpec } from '../db/jobs.js';
 import { StreamJobs, type EventWrite, type FanOutSubscription, type NewEvent, type PlannedDelivery } from '../db/scoped/events.js';
 import { newId } from '../ids.js';
 import { backlogEstimates } from './backlog-estimate.js';
@@ -72,7 +72,7 @@ export async function writeEvents(
     quota: options.quota ?? null,
     contextVersion: options.contextVersion ?? null,
   });
-  backlogEstimates.added(scope.tenantId, plan.jobs.length);
+  backlogEstimates.added(scope.tenantId, plan.firstAttempts.length);
   const row = (event: NewEvent): EventRow => ({
     id: event.id,
     tenantId: scope.tenantId,
@@ -94,17 +94,18 @@ export async function writeEvents(
 }
 
 /**
- * One delivery per event and receiving subscription, and the jobs of those that can go now: one
- * `deliver` job each for unordered subscriptions (priority rising with the tenant's backlog, so
- * that a tenant's flood does not starve the others), one `deliver_stream` job per ordered stream.
+ * One delivery per event and receiving subscription, and how those that can go now are sent: a
+ * first attempt each for unordered subscriptions (priority rising with the tenant's backlog, so
+ * that a tenant's flood does not starve the others; written as `deliver_batch` jobs), one
+ * `deliver_stream` job per ordered stream.
  */
 function planFanOut(
   tenantId: string,
   events: readonly NewEvent[],
   context: FanOutContext,
-): Pick<EventWrite, 'deliveries' | 'jobs' | 'streamJobs'> {
+): Pick<EventWrite, 'deliveries' | 'firstAttempts' | 'streamJobs'> {
   const deliveries: PlannedDelivery[] = [];
-  const jobs: EventWrite['jobs'][number][] = [];
+  const firstAttempts: FirstAttempt[] = [];
   const streams = new StreamJobs();
   let pending = context.backlog;
   for (const event of events) {
@@ -122,11 +123,11 @@ function planFanOut(
       if (subscription.ordered) {
         streams.add(streamJob(tenantId, subscription.id, event.orderingKey), [event.id]);
       } else {
-        jobs.push({ eventId: event.id, spec: deliverJob(tenantId, delivery.id, { priority: fairPriority(pending++) }) });
+        firstAttempts.push({ deliveryId: delivery.id, eventId: event.id, priority: fairPriority(pending++) });
       }
     }
   }
-  return { deliveries, jobs, streamJobs: streams.list() };
+  return { deliveries, firstAttempts, streamJobs: streams.list() };
 }
 
 /**

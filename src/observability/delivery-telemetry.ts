@@ -14,8 +14,8 @@ export interface JobSubject {
 /**
  * Records delivery metrics and debug logs from outside the delivery engine (dispatch.ts is not
  * instrumented itself): every attempt is seen through a wrapper around the HTTP sender, which the
- * task handlers hand to the engine for one job; a `deliver` job's deferral or hold is seen in the
- * DispatchOutcome it returns. Deferrals and holds inside ordered streams and drains (`deliver_stream`
+ * task handlers hand to the engine for one delivery; a `deliver` or `deliver_batch` job's deferral or
+ * hold is seen in the DispatchOutcome of each delivery. Deferrals and holds inside ordered streams and drains (`deliver_stream`
  * jobs) return no outcome and are not counted.
  */
 export class DeliveryTelemetry {
@@ -36,7 +36,7 @@ export class DeliveryTelemetry {
     return { ...deps, sender: observed };
   }
 
-  /** A `deliver` job's result: attempts are already counted by the sender; deferrals and holds here. */
+  /** A delivery's result: attempts are already counted by the sender; deferrals and holds here. */
   dispatched(job: JobSubject, outcome: DispatchOutcome): void {
     if (outcome.kind === 'deferred') {
       this.metrics?.recordDispatch(job.tenantId, 'deferred');

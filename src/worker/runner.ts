@@ -69,7 +69,11 @@ async function startRunner(
       preset: {
         worker: {
           // Fetch jobs in batches and complete them in batches: far fewer round trips per delivery.
-          localQueue: { size: Math.max(settings.concurrency + 1, 32) },
+          // A small batch: jobs fetched but not started wait behind the running ones, so a large
+          // one delays a quiet tenant's job behind a flood's (a job carries up to ten deliveries).
+          // Measured on 30,000 queued no-op jobs with concurrency 64: 16 → 5,000–6,000 jobs/s,
+          // 32 → 1,600, 65 → 3,000.
+          localQueue: { size: 16 },
           completeJobBatchDelay: 2,
           failJobBatchDelay: 2,
           // Also the size of the pool runnerPool makes (the benchmark's ceiling reads this preset).
@@ -161,6 +165,9 @@ export async function startWorker(
       stopping = true;
       clearInterval(heartbeat);
       clearInterval(sweeper);
+      // Deliveries under way finish; those still waiting for a slot fail their job, which
+      // graphile-worker unlocks and retries shortly, here or on another worker.
+      deps.slots.close();
       await runner.stop();
     },
   };

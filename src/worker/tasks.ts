@@ -3,12 +3,14 @@ import { z } from 'zod';
 import type { JobCatalogue, JobName } from '../db/jobs.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
+import { WorkerStoppingError } from '../delivery/delivery-slots.js';
 import { reopenFailedDeliveries } from '../delivery/recovery.js';
 import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
 
 /** Payload schemas of the job catalogue: a job is checked before any work is done for it. */
 const payloadSchemas: { [Name in JobName]: z.ZodType<JobCatalogue[Name]> } = {
   deliver: z.object({ tenantId: z.string(), deliveryId: z.string() }),
+  deliver_batch: z.object({ tenantId: z.string(), deliveryIds: z.array(z.string()).min(1) }),
   deliver_stream: z.object({
     tenantId: z.string(),
     subscriptionId: z.string(),
@@ -18,7 +20,10 @@ const payloadSchemas: { [Name in JobName]: z.ZodType<JobCatalogue[Name]> } = {
   recover_subscription: z.object({ tenantId: z.string(), subscriptionId: z.string(), since: z.string(), until: z.string() }),
 };
 
-function typedTask<Name extends JobName>(name: Name, handler: (payload: JobCatalogue[Name]) => Promise<unknown>): Task {
+function typedTask<Name extends JobName>(
+  name: Name,
+  handler: (payload: JobCatalogue[Name], job: { priority: number }) => Promise<unknown>,
+): Task {
   return async (payload, helpers) => {
     const parsed = payloadSchemas[name].safeParse(payload);
     if (!parsed.success) {
@@ -26,7 +31,7 @@ function typedTask<Name extends JobName>(name: Name, handler: (payload: JobCatal
       helpers.logger.error(`${name} job ${helpers.job.id} has a malformed payload; dropped`);
       return;
     }
-    await handler(parsed.data);
+    await handler(parsed.data, helpers.job);
   };
 }
 
@@ -35,11 +40,23 @@ function typedTask<Name extends JobName>(name: Name, handler: (payload: JobCatal
  * `telemetry`, delivery jobs are wrapped to record metrics and debug logs (see DeliveryTelemetry).
  */
 export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemetry): TaskList {
+  const deliver = async (job: JobCatalogue['deliver'], priority: number) => {
+    const outcome = await dispatchDelivery(telemetry ? telemetry.forJob(deps, job) : deps, job, 'delivery', priority);
+    telemetry?.dispatched(job, outcome);
+    return outcome;
+  };
   return {
-    deliver: typedTask('deliver', async (job) => {
-      const outcome = await dispatchDelivery(telemetry ? telemetry.forJob(deps, job) : deps, job);
-      telemetry?.dispatched(job, outcome);
-      return outcome;
+    deliver: typedTask('deliver', (job, { priority }) => deliver(job, priority)),
+    deliver_batch: typedTask('deliver_batch', async ({ tenantId, deliveryIds }, { priority }) => {
+      // Side by side, each its own delivery; the worker's delivery slots bound how many run at once.
+      const settled = await Promise.allSettled(deliveryIds.map((deliveryId) => deliver({ tenantId, deliveryId }, priority)));
+      const failures = settled.filter((result) => result.status === 'rejected').map((result) => result.reason as unknown);
+      // The database failed for some, or the worker is stopping: the job runs again later and
+      // skips what is settled or claimed.
+      if (failures.length > 0) {
+        const why = failures.every((failure) => failure instanceof WorkerStoppingError) ? 'the worker is stopping' : 'see errors';
+        throw new AggregateError(failures, `${failures.length} of ${deliveryIds.length} deliveries not attempted (${why}): the job is retried`);
+      }
     }),
     deliver_stream: typedTask('deliver_stream', (job) => drainStream(telemetry ? telemetry.forJob(deps, job) : deps, job)),
     recover_subscription: typedTask('recover_subscription', (job) =>

@@ -57,7 +57,7 @@ export function hooklaneWorkerSettings(root = REPO_ROOT): WorkerSettings {
       pollIntervalMs: settings.pollIntervalMs,
       preset: {
         worker: {
-          localQueue: { size: Math.max(settings.concurrency + 1, 32) },
+          localQueue: { size: 16 },
           completeJobBatchDelay: 2,
           failJobBatchDelay: 2,
           maxPoolSize: Math.max(10, settings.concurrency),

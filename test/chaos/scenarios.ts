@@ -13,6 +13,7 @@ import {
   CONTRACT_CODES,
   emptyLog,
   jobCounts,
+  jobDeliveries,
   latencySummary,
   ledger,
   orphanedDeliveries,
@@ -134,7 +135,8 @@ export async function workerKilled(ctx: ScenarioContext): Promise<ScenarioResult
     const before = ledger(ids, await ctx.receiver.dump(), okPath);
     const jobsBefore = await jobCounts(sql, [...deadWorkers]);
     const [stuckRow] = await sql<{ n: number }[]>`
-      select count(*)::int as n from deliveries d join graphile_worker._private_jobs j on j.key = 'deliver:' || d.id
+      with job_deliveries as (${jobDeliveries(sql)})
+      select count(distinct d.id)::int as n from deliveries d join job_deliveries j on j.delivery_id = d.id
       where d.status = 'PENDING' and j.locked_by = any(${[...deadWorkers]}::text[])`;
     const stuck = stuckRow!.n;
     const orphansBefore = await orphanedDeliveries(sql);

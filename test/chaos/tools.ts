@@ -216,14 +216,28 @@ export async function jobCounts(sql: Sql, deadWorkers: readonly string[] = []): 
 }
 
 /**
+ * The deliveries each graphile-worker job works on, with who has it locked: a `deliver` job's one
+ * (its key), a `deliver_batch` job's several (its payload). Ordered streams' jobs name no delivery.
+ */
+export function jobDeliveries(sql: Sql) {
+  return sql`
+    select substr(j.key, length('deliver:') + 1) as delivery_id, j.locked_by from graphile_worker._private_jobs j
+    where j.key like 'deliver:%'
+    union all
+    select ids.id, j.locked_by from graphile_worker._private_jobs j
+      cross join lateral json_array_elements_text(j.payload -> 'deliveryIds') as ids(id)
+    where json_typeof(j.payload -> 'deliveryIds') = 'array'`;
+}
+
+/**
  * PENDING deliveries that nothing will ever pick up: no job for them at all (the job finished or
  * was dropped while the delivery is still PENDING).
  */
 export async function orphanedDeliveries(sql: Sql): Promise<{ count: number; claimed: number; sample: string[] }> {
   const rows = await sql<{ id: string; claimed: boolean }[]>`
+    with job_deliveries as (${jobDeliveries(sql)})
     select d.id, (d.claimed_until is not null) as claimed from deliveries d
-    where d.status = 'PENDING'
-      and not exists (select 1 from graphile_worker._private_jobs j where j.key = 'deliver:' || d.id)`;
+    where d.status = 'PENDING' and not exists (select 1 from job_deliveries jd where jd.delivery_id = d.id)`;
   return { count: rows.length, claimed: rows.filter((row) => row.claimed).length, sample: rows.slice(0, 3).map((row) => row.id) };
 }
 

@@ -1,7 +1,7 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { findInErrorChain } from '../../errors.js';
 import type { Executor, Run } from '../client.js';
-import { jobSpecRecord, type JobSpec } from '../jobs.js';
+import { deliverBatchJobs, jobSpecRecord, type FirstAttempt, type JobSpec } from '../jobs.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
 import { events, type EventRow, type EventTypeRow, type SubscriptionRow } from '../schema.js';
 
@@ -28,8 +28,11 @@ export interface PlannedDelivery {
 export interface EventWrite {
   events: readonly NewEvent[];
   deliveries: readonly PlannedDelivery[];
-  /** A delivery's job: enqueued if its event is inserted. */
-  jobs: readonly { eventId: string; spec: JobSpec }[];
+  /**
+   * The first attempts of PENDING deliveries to unordered subscriptions: written as `deliver_batch`
+   * jobs (see deliverBatchJobs), each enqueued if any of its events is inserted.
+   */
+  firstAttempts: readonly FirstAttempt[];
   /** A stream's job: enqueued if any of its events is inserted; a waiting stream keeps its run time if `preserveStreamRunAt`. */
   streamJobs: readonly { eventIds: readonly string[]; spec: JobSpec }[];
   preserveStreamRunAt: boolean;
@@ -133,8 +136,13 @@ export class EventStore {
       status: delivery.status,
       ordering_key: delivery.orderingKey,
     }));
-    const jobs = plan.jobs.map((job) => ({ event_id: job.eventId, spec: jobSpecRecord(job.spec) }));
-    const streamJobs = plan.streamJobs.map((job) => ({ event_ids: job.eventIds, spec: jobSpecRecord(job.spec) }));
+    // Jobs that go with several events are enqueued if any of them is inserted (hooklane_write_events'
+    // p_stream_jobs): a stream's job, and a batch of first attempts. A delivery of an event that was
+    // not inserted is not written either, and the batch job skips what it cannot claim.
+    const sharedJobs = [...plan.streamJobs, ...deliverBatchJobs(this.tenantId, plan.firstAttempts)].map((job) => ({
+      event_ids: job.eventIds,
+      spec: jobSpecRecord(job.spec),
+    }));
     const quota = plan.quota && {
       count: plan.quota.count,
       rate: plan.quota.rate,
@@ -144,8 +152,8 @@ export class EventStore {
     };
     try {
       const rows = (await this.direct.execute(sql`select id from hooklane_write_events(${this.tenantId},
-        ${JSON.stringify(events)}::json, ${JSON.stringify(deliveries)}::json, ${JSON.stringify(jobs)}::json,
-        ${JSON.stringify(streamJobs)}::json, ${plan.preserveStreamRunAt}, ${quota === null ? null : JSON.stringify(quota)}::json,
+        ${JSON.stringify(events)}::json, ${JSON.stringify(deliveries)}::json, '[]'::json,
+        ${JSON.stringify(sharedJobs)}::json, ${plan.preserveStreamRunAt}, ${quota === null ? null : JSON.stringify(quota)}::json,
         ${plan.contextVersion}::bigint) as id`)) as unknown as {
         id: string;
       }[];
