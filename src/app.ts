@@ -123,7 +123,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           db: client.db,
           secretBox,
           slots: new DeliverySlots(config.worker.concurrency),
-          claims: new ClaimBatcher(client.db, claimDurationMs(config.delivery.timeoutMs)),
+          claims: new ClaimBatcher(client.db, claimDurationMs(config.delivery.timeoutMs), config.quotas.deliveriesInFlight !== null),
           recorder: new AttemptRecorder(client.db),
           sender,
           fairness,

@@ -177,8 +177,13 @@ export const deliveries = pgTable(
     /** Copied from the event: an ordered subscription keeps order per key. */
     orderingKey: text('ordering_key'),
     attemptCount: integer('attempt_count').notNull().default(0),
-    /** Set while a worker makes an attempt: no second attempt starts, and maxInFlight counts these. */
+    /** Set while a worker makes an attempt: no second attempt starts. In no index, so a claim is a HOT update. */
     claimedUntil: timestamp('claimed_until', { withTimezone: true, mode: 'date' }),
+    /**
+     * claimedUntil again, for the claims a limit counts (the subscription's maxInFlight, the tenant's
+     * in-flight quota): only those are indexed, so counting them is cheap and other claims stay HOT.
+     */
+    countedClaimUntil: timestamp('counted_claim_until', { withTimezone: true, mode: 'date' }),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' }),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -197,7 +202,7 @@ export const deliveries = pgTable(
     index('deliveries_subscription_idx').on(table.subscriptionId, table.id),
     index('deliveries_subscription_status_idx').on(table.subscriptionId, table.status, table.id),
     index('deliveries_pending_by_tenant_idx').on(table.tenantId).where(sql`${table.status} = 'PENDING'`),
-    index('deliveries_claimed_idx').on(table.subscriptionId).where(sql`${table.claimedUntil} is not null`),
+    index('deliveries_counted_claims_idx').on(table.tenantId, table.subscriptionId).where(sql`${table.countedClaimUntil} is not null`),
     check('deliveries_attempt_count_nonnegative', sql`${table.attemptCount} >= 0`),
   ],
 );

@@ -100,7 +100,7 @@ export async function usageOfTenants(db: Database, tenantIds: readonly string[],
         (select count(*) from subscriptions s where s.tenant_id = t.id)::int as "subscriptions",
         (select count(*) from event_types e where e.tenant_id = t.id)::int as "eventTypes",
         (select count(*) from deliveries d where d.tenant_id = t.id and d.status = 'PENDING')::int as "pendingDeliveries",
-        (select count(*) from deliveries d where d.tenant_id = t.id and d.claimed_until > now())::int as "deliveriesInFlight"
+        (select count(*) from deliveries d where d.tenant_id = t.id and d.status = 'PENDING' and d.claimed_until > now())::int as "deliveriesInFlight"
       from tenants t
       where t.id in (${sql.join(
         tenantIds.map((id) => sql`${id}`),

@@ -12,10 +12,14 @@ import { TenantBatches } from './tenant-batches.js';
 export class ClaimBatcher {
   private readonly batches: TenantBatches<string, DeliveryWork | undefined>;
 
-  constructor(db: Database, claimMs: number, maxBatch = 100) {
+  /**
+   * @param countEveryClaim a default tenant in-flight quota is configured: every claim is counted
+   * (otherwise only those of subscriptions with maxInFlight and tenants with their own quota).
+   */
+  constructor(db: Database, claimMs: number, countEveryClaim: boolean, maxBatch = 100) {
     this.batches = new TenantBatches(
       async (tenantId, deliveryIds) => {
-        const claimed = await new TenantScope(db, tenantId).deliveries.claimMany(deliveryIds, claimMs);
+        const claimed = await new TenantScope(db, tenantId).deliveries.claimMany(deliveryIds, claimMs, countEveryClaim);
         // One job per delivery id claims it; a second job for the same id (a duplicate) gets nothing.
         return deliveryIds.map((id) => {
           const work = claimed.get(id);

@@ -131,9 +131,9 @@ export class DeliveryStore {
    * a cycle). A delivery that is not PENDING, not yet due, or already being attempted is left out:
    * so two jobs for one delivery never make two attempts at once.
    */
-  async claimMany(ids: readonly string[], claimMs: number): Promise<Map<string, DeliveryWork>> {
+  async claimMany(ids: readonly string[], claimMs: number, countEveryClaim: boolean): Promise<Map<string, DeliveryWork>> {
     const rows = (await this.direct.execute(
-      sql`select * from hooklane_claim_deliveries(${this.tenantId}, ${JSON.stringify(ids)}::json, ${Math.round(claimMs)})`,
+      sql`select * from hooklane_claim_deliveries(${this.tenantId}, ${JSON.stringify(ids)}::json, ${Math.round(claimMs)}, ${countEveryClaim})`,
     )) as unknown as WorkRow[];
     return new Map(rows.map((row) => [row.id, toDeliveryWork(row)]));
   }
@@ -147,13 +147,22 @@ export class DeliveryStore {
     return rows[0]?.count ?? 0;
   }
 
-  /** How many of the tenant's deliveries are being attempted right now, by any worker. */
+  /**
+   * How many of the tenant's deliveries are being attempted right now, by any worker: the claims
+   * counted for an in-flight limit (see claimMany), all of them when a default tenant quota is set.
+   */
   async countInFlight(): Promise<number> {
     const [row] = await this.run((db) =>
       db
         .select({ count: sql<number>`count(*)::int` })
         .from(deliveries)
-        .where(and(eq(deliveries.tenantId, this.tenantId), sql`${deliveries.claimedUntil} > now()`)),
+        .where(
+          and(
+            eq(deliveries.tenantId, this.tenantId),
+            sql`${deliveries.countedClaimUntil} is not null`,
+            sql`${deliveries.countedClaimUntil} > now()`,
+          ),
+        ),
     );
     return row?.count ?? 0;
   }
@@ -199,14 +208,14 @@ export class DeliveryStore {
 
   /** Gives a claimed delivery back without an attempt, due again at `runAt`. */
   async defer(id: string, runAt: Date): Promise<void> {
-    await this.run((db) => db.update(deliveries).set({ claimedUntil: null, nextAttemptAt: runAt, updatedAt: sql`now()` }).where(this.owned(id)));
+    await this.run((db) => db.update(deliveries).set({ claimedUntil: null, countedClaimUntil: null, nextAttemptAt: runAt, updatedAt: sql`now()` }).where(this.owned(id)));
   }
 
   /** Keeps a delivery while its subscription is disabled. */
   async hold(id: string): Promise<void> {
     await this.run((db) => db
       .update(deliveries)
-      .set({ status: 'HELD', claimedUntil: null, nextAttemptAt: null, updatedAt: sql`now()` })
+      .set({ status: 'HELD', claimedUntil: null, countedClaimUntil: null, nextAttemptAt: null, updatedAt: sql`now()` })
       .where(this.owned(id)));
   }
 
@@ -219,6 +228,7 @@ export class DeliveryStore {
         status: next.status,
         nextAttemptAt: next.nextAttemptAt,
         claimedUntil: null,
+        countedClaimUntil: null,
         attemptCount: sql`${deliveries.attemptCount} + 1`,
         updatedAt: sql`now()`,
       })

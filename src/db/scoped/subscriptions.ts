@@ -179,7 +179,7 @@ export class SubscriptionStore {
     return Math.max(1, Math.ceil((missing / rateLimit) * 1000));
   }
 
-  /** How many deliveries of this subscription are being attempted right now, by any worker. */
+  /** How many deliveries of this subscription are being attempted right now, by any worker (its claims are counted when it has maxInFlight). */
   async countInFlight(id: string): Promise<number> {
     const [row] = await this.run((db) => db
       .select({ count: sql<number>`count(*)::int` })
@@ -188,8 +188,8 @@ export class SubscriptionStore {
         and(
           eq(deliveries.tenantId, this.tenantId),
           eq(deliveries.subscriptionId, id),
-          sql`${deliveries.claimedUntil} is not null`,
-          sql`${deliveries.claimedUntil} > now()`,
+          sql`${deliveries.countedClaimUntil} is not null`,
+          sql`${deliveries.countedClaimUntil} > now()`,
         ),
       ));
     return row?.count ?? 0;
