@@ -24,16 +24,21 @@ SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off AS
 DECLARE
   v_ids text[] := ARRAY(SELECT DISTINCT w.value FROM json_array_elements_text(p_ids) AS w);
   v_until timestamptz := now() + p_claim_ms * interval '1 millisecond';
+  v_counted boolean := p_count_every_claim;
 BEGIN
   PERFORM set_config('hooklane.tenant_id', p_tenant, true);
+  IF NOT v_counted THEN
+    SELECT t.quota_deliveries_in_flight IS NOT NULL INTO v_counted FROM tenants t WHERE t.id = p_tenant;
+  END IF;
   RETURN QUERY
   WITH claimed AS (
+    -- deliveries alone in the UPDATE: a join would let the planner reach them through a
+    -- subscription's index and read its whole backlog to claim a few.
     UPDATE deliveries d SET claimed_until = v_until,
-      counted_claim_until = CASE WHEN p_count_every_claim OR s.max_in_flight IS NOT NULL OR t.quota_deliveries_in_flight IS NOT NULL
-        THEN v_until END
-    FROM subscriptions s, tenants t
+      counted_claim_until = CASE
+        WHEN v_counted OR (SELECT s.max_in_flight IS NOT NULL FROM subscriptions s WHERE s.id = d.subscription_id) THEN v_until
+      END
     WHERE d.id = ANY (v_ids) AND d.tenant_id = p_tenant
-      AND s.id = d.subscription_id AND s.tenant_id = p_tenant AND t.id = p_tenant
       AND d.status::text = 'PENDING'
       AND (d.claimed_until IS NULL OR d.claimed_until < now())
       AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now())
