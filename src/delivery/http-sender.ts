@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { isPublicAddress, literalIp, refusalReason } from './network-policy.js';
 import { classifyStatus, type AttemptOutcome, type NetworkFailure } from './retry-policy.js';
 
@@ -199,57 +199,82 @@ export class HttpSender {
       }
     }
 
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new AttemptTimeoutError(timeoutMs));
-    }, timeoutMs);
-
-    let statusCode: number | null = null;
-    let responseBody: string | null = null;
-    try {
-      const response = await request(url, {
-        method: 'POST',
-        headers: req.headers,
-        body: req.body,
-        dispatcher: this.agent,
-        signal: controller.signal,
-      });
-      statusCode = response.statusCode;
-      const decoder = new StringDecoder('utf8');
+    return new Promise<SendResult>((resolve) => {
+      // undici's dispatch API: no AbortSignal, no body stream, no async iteration per attempt.
+      let controller: Dispatcher.DispatchController | undefined;
+      let settled = false;
+      let timedOut = false;
+      let statusCode: number | null = null;
+      let retryAfter: string | string[] | undefined;
       const kept: Buffer[] = [];
       let keptBytes = 0;
       let truncated = false;
-      try {
-        for await (const chunk of response.body) {
-          const buffer = chunk as Buffer;
-          const room = responseBodyLimit - keptBytes;
-          if (buffer.length > room) {
-            if (room > 0) kept.push(buffer.subarray(0, room));
-            keptBytes += Math.max(room, 0);
-            truncated = true;
-            break;
-          }
-          kept.push(buffer);
-          keptBytes += buffer.length;
-        }
-      } finally {
+      const responseBody = (): string | null =>
         // PostgreSQL text cannot hold NUL: a receiver's binary answer must not fail the attempt's record.
-        responseBody = decoder.write(Buffer.concat(kept)).replaceAll('\0', '\uFFFD');
-        // Breaking out of the iterator destroys the stream, which makes undici
-        // drop the connection instead of buffering an oversized body.
-        if (truncated && !response.body.destroyed) response.body.destroy();
+        statusCode === null ? null : new StringDecoder('utf8').write(Buffer.concat(kept)).replaceAll('\0', '\uFFFD');
+      const finish = (result: SendResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const completed = () => {
+        const outcome = classifyStatus(statusCode!, retryAfter);
+        const error = outcome.kind === 'success' ? null : `HTTP ${statusCode} (not 2xx)`;
+        finish({ outcome, statusCode, error, durationMs: elapsed(), responseBody: responseBody() });
+      };
+      const failed = (error: unknown) => {
+        const classified = classifyError(error, timeoutMs, timedOut);
+        finish({ outcome: classified.outcome, statusCode, error: classified.error, durationMs: elapsed(), responseBody: responseBody() });
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        const reason = new AttemptTimeoutError(timeoutMs);
+        controller?.abort(reason);
+        failed(reason);
+      }, timeoutMs);
+
+      try {
+        this.agent.dispatch(
+          { origin: url.origin, path: `${url.pathname}${url.search}`, method: 'POST', headers: req.headers, body: req.body },
+          {
+            onRequestStart(start) {
+              controller = start;
+              if (settled) start.abort(new AttemptTimeoutError(timeoutMs));
+            },
+            onResponseStart(_controller, status, headers) {
+              // An informational 1xx answer comes before the real one.
+              if (status < 200) return;
+              statusCode = status;
+              retryAfter = headers['retry-after'];
+            },
+            onResponseData(current, chunk) {
+              if (truncated) return;
+              const room = responseBodyLimit - keptBytes;
+              if (chunk.length > room) {
+                if (room > 0) kept.push(chunk.subarray(0, room));
+                keptBytes += Math.max(room, 0);
+                truncated = true;
+                // Enough is kept: the connection is dropped instead of reading an oversized body.
+                completed();
+                current.abort(new Error('response body over the limit'));
+                return;
+              }
+              kept.push(chunk);
+              keptBytes += chunk.length;
+            },
+            onResponseEnd() {
+              completed();
+            },
+            onResponseError(_controller, error) {
+              failed(error);
+            },
+          },
+        );
+      } catch (error) {
+        failed(error);
       }
-      const outcome = classifyStatus(statusCode, response.headers['retry-after']);
-      const error = outcome.kind === 'success' ? null : `HTTP ${statusCode} (not 2xx)`;
-      return { outcome, statusCode, error, durationMs: elapsed(), responseBody };
-    } catch (error) {
-      const classified = classifyError(error, timeoutMs, timedOut);
-      return { outcome: classified.outcome, statusCode, error: classified.error, durationMs: elapsed(), responseBody };
-    } finally {
-      clearTimeout(timer);
-    }
+    });
   }
 
   async close(): Promise<void> {
