@@ -1,3 +1,4 @@
+import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 
 /**
@@ -16,6 +17,41 @@ export const ID_PREFIX = {
 
 export type IdKind = keyof typeof ID_PREFIX;
 
+/**
+ * Random bytes drawn from a pool filled 4 KiB at a time: uuid asks the system for 16 bytes per id,
+ * which was 18% of the API's CPU when publishing batches (2,000 ids per 1,000-event call).
+ */
+const POOL_BYTES = 4_096;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+function random16(): Uint8Array {
+  if (poolOffset + 16 > pool.length) {
+    pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES));
+    poolOffset = 0;
+  }
+  const bytes = pool.subarray(poolOffset, poolOffset + 16);
+  poolOffset += 16;
+  return bytes;
+}
+
+/**
+ * The process's last UUIDv7 time and sequence, as uuid keeps them when it draws its own bytes
+ * (RFC 9562 method 1): ids made in the same millisecond count up from a random start, so ids
+ * are strictly increasing in the order they are made. Ordered streams rely on that order.
+ */
+let lastMs = -Infinity;
+let sequence = 0;
+
 export function newId(kind: IdKind): string {
-  return `${ID_PREFIX[kind]}_${uuidv7().replaceAll('-', '')}`;
+  const random = random16();
+  const now = Date.now();
+  if (now > lastMs) {
+    lastMs = now;
+    sequence = ((random[6]! & 0x7f) << 24) | (random[7]! << 16) | (random[8]! << 8) | random[9]!;
+  } else {
+    sequence = (sequence + 1) | 0;
+    if (sequence === 0) lastMs++;
+  }
+  return `${ID_PREFIX[kind]}_${uuidv7({ msecs: lastMs, seq: sequence, random }).replaceAll('-', '')}`;
 }
