@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { authIsConfigured, effectiveJwtSecret } from './auth/dev-secret.js';
 import { signHs256Token } from './auth/jwt.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
@@ -5,7 +6,6 @@ import { connectDatabase } from './db/client.js';
 import { applyMigrations } from './db/migrate.js';
 import { openDatabase, startHooklane } from './app.js';
 import { createLogger } from './logger.js';
-import v8 from 'node:v8';
 
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 

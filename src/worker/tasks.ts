@@ -54,7 +54,8 @@ export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemet
       // The database failed for some, or the worker is stopping: the job runs again later and
       // skips what is settled or claimed.
       if (failures.length > 0) {
-        const why = failures.every((failure) => failure instanceof WorkerStoppingError) ? 'the worker is stopping' : 'see errors';
+        const cause = failures.find((failure) => !(failure instanceof WorkerStoppingError));
+        const why = cause === undefined ? 'the worker is stopping' : cause instanceof Error ? cause.message : String(cause);
         throw new AggregateError(failures, `${failures.length} of ${deliveryIds.length} deliveries not attempted (${why}): the job is retried`);
       }
     }),
