@@ -10,8 +10,9 @@ CREATE INDEX "deliveries_counted_claims_idx" ON "deliveries" USING btree ("tenan
 ALTER TABLE "deliveries" SET (fillfactor = 70);--> statement-breakpoint
 -- The claim of 0013, setting counted_claim_until where a limit counts the claim (or for every claim
 -- when p_count_every_claim: a default tenant in-flight quota is configured). The UPDATE needs no
--- separate locking step: its index scan on `id = ANY (...)` visits, and so locks, the rows in id
--- order, and each row is checked again once locked.
+-- separate locking step: its scan of `id = ANY (...)` visits, and so locks, the rows in one order
+-- for every claim (the index's, or the heap's for a bitmap scan), so two claims never take each
+-- other's rows in opposite orders; each row is checked again once locked.
 CREATE OR REPLACE FUNCTION hooklane_claim_deliveries(p_tenant text, p_ids json, p_claim_ms integer, p_count_every_claim boolean)
 RETURNS TABLE (
   id text, attempt_count integer, ordering_key text, event_id text, event_type text, event_created_at timestamptz,
