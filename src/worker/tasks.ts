@@ -40,10 +40,9 @@ function typedTask<Name extends JobName>(
  * `telemetry`, delivery jobs are wrapped to record metrics and debug logs (see DeliveryTelemetry).
  */
 export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemetry): TaskList {
-  const deliver = async (job: JobCatalogue['deliver'], priority: number) => {
+  const deliver = async (job: JobCatalogue['deliver'], priority: number): Promise<void> => {
     const outcome = await dispatchDelivery(telemetry ? telemetry.forJob(deps, job) : deps, job, 'delivery', priority);
     telemetry?.dispatched(job, outcome);
-    return outcome;
   };
   return {
     deliver: typedTask('deliver', (job, { priority }) => deliver(job, priority)),
