@@ -189,14 +189,9 @@ export const deliveries = pgTable(
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
   (table) => [
-    // Composite keys keep a delivery inside its tenant: it cannot point at another tenant's rows.
-    foreignKey({ columns: [table.tenantId, table.eventId], foreignColumns: [events.tenantId, events.id] }).onDelete(
-      'cascade',
-    ),
-    foreignKey({
-      columns: [table.tenantId, table.subscriptionId],
-      foreignColumns: [subscriptions.tenantId, subscriptions.id],
-    }).onDelete('cascade'),
+    // A delivery's (tenant_id, event_id) and (tenant_id, subscription_id) must exist, so it cannot
+    // point at another tenant's rows; deleting a subscription deletes its deliveries. Both are
+    // triggers of migration 0015 that act once per statement, not foreign keys checked row by row.
     unique('deliveries_tenant_id_key').on(table.tenantId, table.id),
     index('deliveries_event_idx').on(table.eventId),
     index('deliveries_subscription_idx').on(table.subscriptionId, table.id),

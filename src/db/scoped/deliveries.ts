@@ -4,6 +4,7 @@ import type { Executor, Run } from '../client.js';
 import {
   deliveries,
   deliveryAttempts,
+  subscriptions,
   type AttemptOutcomeName,
   type DeliveryAttemptRow,
   type DeliveryRow,
@@ -87,12 +88,27 @@ export class DeliveryStore {
     return and(eq(deliveries.tenantId, this.tenantId), eq(deliveries.id, id));
   }
 
+  /**
+   * New deliveries, to those of their subscriptions that still exist. Each subscription stays locked
+   * (FOR KEY SHARE) until the transaction ends, so its deletion waits and then deletes these
+   * deliveries too (migration 0015), as hooklane_write_events does for a publish.
+   */
   async insertMany(rows: readonly NewDelivery[]): Promise<DeliveryRow[]> {
     if (rows.length === 0) return [];
+    const wanted = [...new Set(rows.map((row) => row.subscriptionId))];
+    const locked = await this.run((db) => db
+      .select({ id: subscriptions.id })
+      .from(subscriptions)
+      .where(and(eq(subscriptions.tenantId, this.tenantId), inArray(subscriptions.id, wanted)))
+      .orderBy(asc(subscriptions.id))
+      .for('key share'));
+    const present = new Set(locked.map((row) => row.id));
+    const kept = rows.filter((row) => present.has(row.subscriptionId));
+    if (kept.length === 0) return [];
     return this.run((db) => db
       .insert(deliveries)
       .values(
-        rows.map((row) => ({
+        kept.map((row) => ({
           id: newId('delivery'),
           tenantId: this.tenantId,
           ...row,

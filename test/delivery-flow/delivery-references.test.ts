@@ -1,0 +1,159 @@
+import postgres, { type Sql } from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/ids.js';
+import { tenantWithEventType } from '../support/fixtures.js';
+import { createSubscription, publish } from '../support/graphql-helpers.js';
+import { startTestHooklane, type TestHooklane } from '../support/hooklane.js';
+
+/**
+ * A delivery's event and subscription are checked once per statement and deleted with them by
+ * triggers (migration 0015), not by foreign keys. These are the rules the foreign keys kept,
+ * including a publish that races the deletion of its subscription.
+ */
+describe('delivery references', () => {
+  let hooklane: TestHooklane;
+  let sql: Sql;
+
+  beforeAll(async () => {
+    // No worker: deliveries stay as written.
+    hooklane = await startTestHooklane({ ROLE: 'api' });
+    sql = postgres(hooklane.databaseUrl, { max: 3, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await sql.end({ timeout: 5 });
+    await hooklane.stop();
+  });
+
+  async function tenantWithSubscription() {
+    const tenant = await tenantWithEventType(hooklane);
+    const { subscription } = await createSubscription(hooklane, tenant.token, { url: 'http://127.0.0.1:9/hook', eventTypes: ['order.created'] });
+    return { tenant, subscriptionId: subscription.id };
+  }
+
+  /** hooklane_write_events' arguments for one event delivered to one subscription. */
+  function oneEvent(subscriptionId: string) {
+    const eventId = newId('event');
+    const events = [{ id: eventId, event_type: 'order.created', body: '{"type":"order.created"}', created_at: new Date().toISOString() }];
+    const deliveries = [{ id: newId('delivery'), event_id: eventId, subscription_id: subscriptionId, status: 'PENDING', ordering_key: null }];
+    return { eventId, events: JSON.stringify(events), deliveries: JSON.stringify(deliveries) };
+  }
+
+  const deliveriesOf = async (subscriptionId: string) =>
+    (await sql<{ n: number }[]>`select count(*)::int as n from deliveries where subscription_id = ${subscriptionId}`)[0]!.n;
+
+  const backendPid = async (connection: Sql) => (await connection<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid;
+
+  /** Resolves once `pid` waits for a lock, so the order of the race is certain. */
+  async function waitsForLock(pid: number) {
+    for (let i = 0; i < 200; i++) {
+      const [row] = await sql<{ wait: string | null }[]>`select wait_event_type as wait from pg_stat_activity where pid = ${pid}`;
+      if (row?.wait === 'Lock') return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`backend ${pid} never waited for a lock`);
+  }
+
+  it('refuses a delivery whose event or subscription its tenant does not have, and a change of either', async () => {
+    const a = await tenantWithSubscription();
+    const b = await tenantWithSubscription();
+    const eventOfA = await publish(hooklane, a.tenant.token, { eventType: 'order.created', payload: { n: 1 } });
+    const eventOfB = await publish(hooklane, b.tenant.token, { eventType: 'order.created', payload: { n: 2 } });
+    const insert = (tenantId: string, eventId: string, subscriptionId: string) =>
+      sql`insert into deliveries (id, tenant_id, event_id, subscription_id) values (${newId('delivery')}, ${tenantId}, ${eventId}, ${subscriptionId})`;
+    await expect(insert(b.tenant.id, eventOfA.id, b.subscriptionId)).rejects.toMatchObject({ code: '23503' });
+    await expect(insert(b.tenant.id, eventOfB.id, a.subscriptionId)).rejects.toMatchObject({ code: '23503' });
+    await expect(insert(b.tenant.id, eventOfB.id, 'sub_nobody')).rejects.toMatchObject({ code: '23503' });
+    // In a statement of several rows, one bad row refuses them all.
+    await expect(sql`insert into deliveries (id, tenant_id, event_id, subscription_id) values
+      (${newId('delivery')}, ${b.tenant.id}, ${eventOfB.id}, ${b.subscriptionId}),
+      (${newId('delivery')}, ${b.tenant.id}, ${eventOfA.id}, ${b.subscriptionId})`).rejects.toMatchObject({ code: '23503' });
+    expect(await deliveriesOf(b.subscriptionId)).toBe(1);
+    await insert(b.tenant.id, eventOfB.id, b.subscriptionId);
+    expect(await deliveriesOf(b.subscriptionId)).toBe(2);
+
+    const [delivery] = await sql<{ id: string }[]>`select id from deliveries where event_id = ${eventOfB.id} limit 1`;
+    await expect(sql`update deliveries set subscription_id = ${a.subscriptionId} where id = ${delivery!.id}`).rejects.toMatchObject({ code: '23503' });
+    await expect(sql`update deliveries set event_id = ${eventOfA.id} where id = ${delivery!.id}`).rejects.toMatchObject({ code: '23503' });
+    // Updates that leave the references alone pass.
+    await sql`update deliveries set subscription_id = subscription_id, attempt_count = 1 where id = ${delivery!.id}`;
+  });
+
+  it('deletes the deliveries and attempts of a deleted subscription or event, and nothing else', async () => {
+    const { tenant, subscriptionId } = await tenantWithSubscription();
+    const other = await tenantWithSubscription();
+    const kept = await publish(hooklane, other.tenant.token, { eventType: 'order.created', payload: { n: 0 } });
+    const first = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 1 } });
+    const second = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 2 } });
+    const deliveryOf = async (eventId: string) => (await sql<{ id: string }[]>`select id from deliveries where event_id = ${eventId}`)[0]!.id;
+    for (const eventId of [first.id, second.id]) {
+      await sql`insert into delivery_attempts (id, tenant_id, delivery_id, outcome, duration_ms)
+        values (${newId('attempt')}, ${tenant.id}, ${await deliveryOf(eventId)}, 'SUCCESS', 1)`;
+    }
+    await sql`delete from events where id = ${first.id}`;
+    expect(await sql`select from deliveries where event_id = ${first.id}`).toHaveLength(0);
+    expect(await sql`select from delivery_attempts where tenant_id = ${tenant.id}`).toHaveLength(1);
+    expect(await deliveriesOf(subscriptionId)).toBe(1);
+
+    await sql`delete from subscriptions where id = ${subscriptionId}`;
+    expect(await deliveriesOf(subscriptionId)).toBe(0);
+    expect(await sql`select from delivery_attempts where tenant_id = ${tenant.id}`).toHaveLength(0);
+    expect(await sql`select from deliveries where event_id = ${kept.id}`).toHaveLength(1);
+
+    // A tenant's deletion reaches its deliveries through its subscriptions and events.
+    await sql`delete from tenants where id = ${other.tenant.id}`;
+    expect(await sql`select from deliveries where tenant_id = ${other.tenant.id}`).toHaveLength(0);
+  });
+
+  it('keeps a publish and the deletion of its subscription consistent, whichever locks first', async () => {
+    // The publish first: the deletion waits for it, then deletes what it wrote.
+    {
+      const { tenant, subscriptionId } = await tenantWithSubscription();
+      const write = oneEvent(subscriptionId);
+      const publisher = await sql.reserve();
+      try {
+        await publisher`begin`;
+        await publisher`select * from hooklane_write_events(${tenant.id}, ${write.events}::text::json, ${write.deliveries}::text::json,
+          '[]'::json, '[]'::json, false, null::json)`;
+        const deleter = await sql.reserve();
+        try {
+          const deleterPid = await backendPid(deleter);
+          const deletion = deleter`delete from subscriptions where id = ${subscriptionId}`.then(() => 'deleted');
+          await waitsForLock(deleterPid);
+          await publisher`commit`;
+          expect(await deletion).toBe('deleted');
+        } finally {
+          deleter.release();
+        }
+      } finally {
+        publisher.release();
+      }
+      expect(await deliveriesOf(subscriptionId)).toBe(0);
+      expect(await sql`select from events where id = ${write.eventId}`).toHaveLength(1);
+    }
+    // The deletion first: the publish waits for it, then writes the event with no delivery.
+    {
+      const { tenant, subscriptionId } = await tenantWithSubscription();
+      const write = oneEvent(subscriptionId);
+      const deleter = await sql.reserve();
+      try {
+        await deleter`begin`;
+        await deleter`delete from subscriptions where id = ${subscriptionId}`;
+        const publisher = await sql.reserve();
+        try {
+          const publisherPid = await backendPid(publisher);
+          const writing = publisher<{ id: string }[]>`select * from hooklane_write_events(${tenant.id}, ${write.events}::text::json,
+            ${write.deliveries}::text::json, '[]'::json, '[]'::json, false, null::json) as id`.execute();
+          await waitsForLock(publisherPid);
+          await deleter`commit`;
+          expect((await writing).map((row) => row.id)).toEqual([write.eventId]);
+        } finally {
+          publisher.release();
+        }
+      } finally {
+        deleter.release();
+      }
+      expect(await deliveriesOf(subscriptionId)).toBe(0);
+      expect(await sql`select from events where id = ${write.eventId}`).toHaveLength(1);
+    }
+  });
+});
