@@ -6,11 +6,11 @@ import { createSubscription, publish } from '../support/graphql-helpers.js';
 import { startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 
 /**
- * A delivery's event and subscription are checked once per statement and deleted with them by
- * triggers (migration 0015), not by foreign keys. These are the rules the foreign keys kept,
- * including a publish that races the deletion of its subscription.
+ * An event's tenant and a delivery's event and subscription are checked once per statement, and
+ * deleted with them, by triggers (migration 0015), not by foreign keys. These are the rules the
+ * foreign keys kept, including a publish that races the deletion of its subscription.
  */
-describe('delivery references', () => {
+describe('event and delivery references', () => {
   let hooklane: TestHooklane;
   let sql: Sql;
 
@@ -53,7 +53,7 @@ describe('delivery references', () => {
     throw new Error(`backend ${pid} never waited for a lock`);
   }
 
-  it('refuses a delivery whose event or subscription its tenant does not have, and a change of either', async () => {
+  it('refuses an event without its tenant, a delivery whose event or subscription its tenant does not have, and a change of either', async () => {
     const a = await tenantWithSubscription();
     const b = await tenantWithSubscription();
     const eventOfA = await publish(hooklane, a.tenant.token, { eventType: 'order.created', payload: { n: 1 } });
@@ -70,6 +70,10 @@ describe('delivery references', () => {
     expect(await deliveriesOf(b.subscriptionId)).toBe(1);
     await insert(b.tenant.id, eventOfB.id, b.subscriptionId);
     expect(await deliveriesOf(b.subscriptionId)).toBe(2);
+
+    await expect(sql`insert into events (id, tenant_id, event_type, body) values (${newId('event')}, 'ten_nobody', 'order.created', '{}')`)
+      .rejects.toMatchObject({ code: '23503' });
+    await expect(sql`update events set tenant_id = ${a.tenant.id} where id = ${eventOfB.id}`).rejects.toMatchObject({ code: '23503' });
 
     const [delivery] = await sql<{ id: string }[]>`select id from deliveries where event_id = ${eventOfB.id} limit 1`;
     await expect(sql`update deliveries set subscription_id = ${a.subscriptionId} where id = ${delivery!.id}`).rejects.toMatchObject({ code: '23503' });
@@ -99,9 +103,11 @@ describe('delivery references', () => {
     expect(await sql`select from delivery_attempts where tenant_id = ${tenant.id}`).toHaveLength(0);
     expect(await sql`select from deliveries where event_id = ${kept.id}`).toHaveLength(1);
 
-    // A tenant's deletion reaches its deliveries through its subscriptions and events.
+    // A tenant's deletion reaches its events, and its deliveries through its subscriptions and events.
     await sql`delete from tenants where id = ${other.tenant.id}`;
+    expect(await sql`select from events where tenant_id = ${other.tenant.id}`).toHaveLength(0);
     expect(await sql`select from deliveries where tenant_id = ${other.tenant.id}`).toHaveLength(0);
+    expect(await sql`select from events where tenant_id = ${tenant.id}`).toHaveLength(1);
   });
 
   it('keeps a publish and the deletion of its subscription consistent, whichever locks first', async () => {

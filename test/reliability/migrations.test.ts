@@ -121,10 +121,18 @@ describe('migrations from an empty database', () => {
         ].map((name) => name.slice(0, 63)),
       ),
     );
-    // A delivery's references are kept by triggers acting once per statement (migration 0015).
+    // Events' and deliveries' references are kept by triggers acting once per statement (migration 0015).
     const triggers = await sql<{ tgname: string }[]>`select tgname from pg_trigger where not tgisinternal`;
     expect(triggers.map((t) => t.tgname)).toEqual(
-      expect.arrayContaining(['deliveries_references_exist', 'deliveries_references_fixed', 'subscriptions_delete_deliveries', 'events_delete_deliveries']),
+      expect.arrayContaining([
+        'events_tenant_exists',
+        'events_references_fixed',
+        'tenants_delete_events',
+        'deliveries_references_exist',
+        'deliveries_references_fixed',
+        'subscriptions_delete_deliveries',
+        'events_delete_deliveries',
+      ]),
     );
     const [outcome] = await sql<{ is_nullable: string }[]>`
       select is_nullable from information_schema.columns where table_name = 'delivery_attempts' and column_name = 'outcome'`;
