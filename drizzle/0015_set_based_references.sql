@@ -15,7 +15,9 @@ ALTER TABLE "deliveries" DROP CONSTRAINT "deliveries_tenant_id_event_id_events_t
 ALTER TABLE "deliveries" DROP CONSTRAINT "deliveries_tenant_id_subscription_id_subscriptions_tenant_id_id_fk";--> statement-breakpoint
 ALTER TABLE "events" DROP CONSTRAINT "events_tenant_id_tenants_id_fk";--> statement-breakpoint
 -- The checks are SECURITY DEFINER, like a foreign key's: they read past row-level security. They
--- probe the unique indexes row by row; left to itself the planner hashes a scan of the whole table.
+-- look each row up by primary key alone and compare its tenant after: given the tenant too, the
+-- planner chose by young tables' statistics, and once scanned every event of the tenant per row
+-- (2.8 s for 1,000 deliveries), or hashed a scan of the whole table.
 CREATE FUNCTION hooklane_check_event_references() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
@@ -38,11 +40,9 @@ DECLARE
   v_missing record;
 BEGIN
   SELECT a.id, a.tenant_id, a.event_id, a.subscription_id INTO v_missing FROM added a
-  WHERE NOT EXISTS (SELECT FROM events e WHERE e.tenant_id = a.tenant_id AND e.id = a.event_id) LIMIT 1;
-  IF NOT FOUND THEN
-    SELECT a.id, a.tenant_id, a.event_id, a.subscription_id INTO v_missing FROM added a
-    WHERE NOT EXISTS (SELECT FROM subscriptions s WHERE s.tenant_id = a.tenant_id AND s.id = a.subscription_id) LIMIT 1;
-  END IF;
+  WHERE (SELECT e.tenant_id FROM events e WHERE e.id = a.event_id) IS DISTINCT FROM a.tenant_id
+     OR (SELECT s.tenant_id FROM subscriptions s WHERE s.id = a.subscription_id) IS DISTINCT FROM a.tenant_id
+  LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'delivery % refers to an event or subscription that tenant % does not have', v_missing.id, v_missing.tenant_id
       USING ERRCODE = 'foreign_key_violation',
