@@ -107,7 +107,8 @@ BEGIN
     SELECT e.id, p_tenant, e.event_type, e.body, e.idempotency_key, e.ordering_key, e.channels, e.created_at
     FROM json_to_recordset(p_events) AS e(
       id text, event_type text, body text, idempotency_key text, ordering_key text, channels text[], created_at timestamptz)
-    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+    -- Matches the unique index on idempotency keys whether or not it is partial (0016).
+    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING events.id
   )
   SELECT coalesce(jsonb_object_agg(inserted.id, true), '{}') INTO v_inserted FROM inserted;

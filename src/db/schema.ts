@@ -159,7 +159,8 @@ export const events = pgTable(
   },
   (table) => [
     unique('events_tenant_id_key').on(table.tenantId, table.id),
-    uniqueIndex('events_tenant_idempotency_key').on(table.tenantId, table.idempotencyKey),
+    // Partial: an event without a key (most) costs no entry; NULLs never conflict anyway.
+    uniqueIndex('events_tenant_idempotency_key').on(table.tenantId, table.idempotencyKey).where(sql`${table.idempotencyKey} is not null`),
   ],
 );
 
