@@ -165,8 +165,7 @@ export async function startWorker(
       stopping = true;
       clearInterval(heartbeat);
       clearInterval(sweeper);
-      // Deliveries under way finish; those still waiting for a slot fail their job, which
-      // graphile-worker unlocks and retries shortly, here or on another worker.
+      // Deliveries under way finish; those still waiting for a slot are handed to new jobs (tasks.ts).
       deps.slots.close();
       await runner.stop();
     },

@@ -1,6 +1,6 @@
 import type { Task, TaskList } from 'graphile-worker';
 import { z } from 'zod';
-import type { JobCatalogue, JobName } from '../db/jobs.js';
+import { deliverJob, drainJob, enqueueJobs, streamJob, type JobCatalogue, type JobName, type JobSpec } from '../db/jobs.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
 import { WorkerStoppingError } from '../delivery/delivery-slots.js';
@@ -44,21 +44,47 @@ export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemet
     const outcome = await dispatchDelivery(telemetry ? telemetry.forJob(deps, job) : deps, job, 'delivery', priority);
     telemetry?.dispatched(job, outcome);
   };
+  /**
+   * The worker is stopping and the work never got a delivery slot: it goes to a fresh job, due now,
+   * for another worker (or this one, restarted), instead of failing this one into a retry backoff.
+   */
+  const handOverWhenStopping = async (work: Promise<void>, next: () => JobSpec): Promise<void> => {
+    try {
+      await work;
+    } catch (error) {
+      if (!(error instanceof WorkerStoppingError)) throw error;
+      await enqueueJobs(deps.db, [next()]);
+    }
+  };
   return {
-    deliver: typedTask('deliver', (job, { priority }) => deliver(job, priority)),
+    deliver: typedTask('deliver', (job, { priority }) =>
+      handOverWhenStopping(deliver(job, priority), () => deliverJob(job.tenantId, job.deliveryId, { priority })),
+    ),
     deliver_batch: typedTask('deliver_batch', async ({ tenantId, deliveryIds }, { priority }) => {
       // Side by side, each its own delivery; the worker's delivery slots bound how many run at once.
       const settled = await Promise.allSettled(deliveryIds.map((deliveryId) => deliver({ tenantId, deliveryId }, priority)));
-      const failures = settled.filter((result) => result.status === 'rejected').map((result) => result.reason as unknown);
-      // The database failed for some, or the worker is stopping: the job runs again later and
-      // skips what is settled or claimed.
+      const failures: unknown[] = [];
+      const notStarted: string[] = [];
+      settled.forEach((result, index) => {
+        if (result.status === 'fulfilled') return;
+        if (result.reason instanceof WorkerStoppingError) notStarted.push(deliveryIds[index]!);
+        else failures.push(result.reason);
+      });
+      // The worker is stopping: what never got a slot is handed over, as above.
+      if (notStarted.length > 0) {
+        await enqueueJobs(deps.db, [{ task: 'deliver_batch', payload: { tenantId, deliveryIds: notStarted }, priority }]);
+      }
+      // The database failed for some: the job runs again later and skips what is settled or claimed.
       if (failures.length > 0) {
-        const cause = failures.find((failure) => !(failure instanceof WorkerStoppingError));
-        const why = cause === undefined ? 'the worker is stopping' : cause instanceof Error ? cause.message : String(cause);
+        const why = failures[0] instanceof Error ? failures[0].message : String(failures[0]);
         throw new AggregateError(failures, `${failures.length} of ${deliveryIds.length} deliveries not attempted (${why}): the job is retried`);
       }
     }),
-    deliver_stream: typedTask('deliver_stream', (job) => drainStream(telemetry ? telemetry.forJob(deps, job) : deps, job)),
+    deliver_stream: typedTask('deliver_stream', (job) =>
+      handOverWhenStopping(drainStream(telemetry ? telemetry.forJob(deps, job) : deps, job), () =>
+        job.drain ? drainJob(job.tenantId, job.subscriptionId) : streamJob(job.tenantId, job.subscriptionId, job.orderingKey),
+      ),
+    ),
     recover_subscription: typedTask('recover_subscription', (job) =>
       reopenFailedDeliveries(new TenantScope(deps.db, job.tenantId), {
         subscriptionId: job.subscriptionId,

@@ -1,8 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHooklane, type Hooklane } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { connectDatabase } from '../../src/db/client.js';
 import { DELIVERIES_PER_JOB } from '../../src/db/jobs.js';
+import { APP_ROLE } from '../../src/db/migrate.js';
+import type { DispatchDependencies } from '../../src/delivery/dispatch.js';
+import { DeliverySlots } from '../../src/delivery/delivery-slots.js';
 import { createLogger } from '../../src/logger.js';
+import { taskList } from '../../src/worker/tasks.js';
+import type { JobHelpers } from 'graphile-worker';
 import { tenantWithEventType } from '../support/fixtures.js';
 import { createSubscription, gqlData, publish } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, TEST_JWT_SECRET, TEST_SECRETS_KEY, type TestHooklane } from '../support/hooklane.js';
@@ -10,8 +16,8 @@ import { TestReceiver } from '../support/receiver.js';
 
 /** graphile-worker's jobs of a tenant, by task, as their payloads. */
 async function jobsOf(hooklane: TestHooklane, tenantId: string) {
-  return hooklane.sql<{ task: string; payload: { deliveryIds?: string[]; deliveryId?: string }; key: string | null; attempts: number; last_error: string | null; locked_at: Date | null }[]>`
-    select t.identifier as task, j.payload, j.key, j.attempts, j.last_error, j.locked_at
+  return hooklane.sql<{ task: string; payload: { deliveryIds?: string[]; deliveryId?: string }; key: string | null; attempts: number; last_error: string | null; locked_at: Date | null; run_at: Date }[]>`
+    select t.identifier as task, j.payload, j.key, j.attempts, j.last_error, j.locked_at, j.run_at
     from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
     where j.payload->>'tenantId' = ${tenantId} order by j.id`;
 }
@@ -114,7 +120,7 @@ describe('deliver_batch jobs: a publish sends its first attempts several per job
       await hooklane?.stop();
     });
 
-    it('finishes the attempt under way and leaves the waiting ones to their job, retried here or elsewhere', async () => {
+    it('finishes the attempt under way and hands the waiting ones to a new job, which another worker sends', async () => {
       receiver = await TestReceiver.start();
       receiver.replyWith({ status: 200, body: 'ok', delayMs: 400 });
       // Its own worker with one slot, so that the job's other deliveries wait while the first is sent.
@@ -138,13 +144,64 @@ describe('deliver_batch jobs: a publish sends its first attempts several per job
       worker = undefined;
 
       expect(receiver.requests).toHaveLength(1);
-      const [job] = await jobsOf(hooklane, tenant.id);
-      expect(job).toMatchObject({ task: 'deliver_batch', attempts: 1, locked_at: null });
-      expect(job!.last_error).toMatch(/2 of 3 deliveries not attempted \(the worker is stopping\)/);
-      const statuses = await hooklane.sql<{ status: string; claimed: boolean }[]>`
-        select status, claimed_until is not null as claimed from deliveries where tenant_id = ${tenant.id} order by id`;
+      const statuses = await hooklane.sql<{ id: string; status: string; claimed: boolean }[]>`
+        select id, status, claimed_until is not null as claimed from deliveries where tenant_id = ${tenant.id} order by id`;
       expect(statuses.filter((row) => row.status === 'SUCCEEDED')).toHaveLength(1);
-      expect(statuses.filter((row) => row.status === 'PENDING' && !row.claimed)).toHaveLength(2);
+      const waiting = statuses.filter((row) => row.status === 'PENDING' && !row.claimed).map((row) => row.id);
+      expect(waiting).toHaveLength(2);
+      // The stopped worker's job completed; a fresh one, due now and never failed, names the other two.
+      const jobs = await jobsOf(hooklane, tenant.id);
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]).toMatchObject({ task: 'deliver_batch', attempts: 0, last_error: null, locked_at: null });
+      expect([...(jobs[0]!.payload.deliveryIds ?? [])].sort()).toEqual(waiting);
+      expect(jobs[0]!.run_at.getTime()).toBeLessThanOrEqual(Date.now());
+
+      receiver.replyWith({ status: 200, body: 'ok' });
+      worker = await startHooklane(config, createLogger(config.logLevel));
+      await receiver.waitForRequests(3);
+      const sent = receiver.requests.map((request) => request.headers['webhook-id']);
+      expect(new Set(sent).size).toBe(3);
+      expect(sent).toHaveLength(3);
+      await worker.stop();
+      worker = undefined;
+    });
+
+    it('hands a delivery job and a stream job over the same way, under their keys', async () => {
+      // Pending deliveries, one of them in an ordered subscription, and no job left to send them.
+      const tenant = await tenantWithEventType(hooklane);
+      await createSubscription(hooklane, tenant.token, { url: 'http://127.0.0.1:9/hook', eventTypes: ['order.created'] });
+      const ordered = await gqlData<{ createSubscription: { subscription: { id: string } } }>(
+        hooklane,
+        tenant.token,
+        'mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { subscription { id } } }',
+        { input: { url: 'http://127.0.0.1:9/ordered', eventTypes: ['order.created'], ordered: true } },
+      );
+      const orderedId = ordered.createSubscription.subscription.id;
+      await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 1 } });
+      const [unordered] = await hooklane.sql<{ id: string }[]>`
+        select id from deliveries where tenant_id = ${tenant.id} and subscription_id <> ${orderedId}`;
+      await hooklane.sql`delete from graphile_worker._private_jobs where payload->>'tenantId' = ${tenant.id}`;
+
+      const client = connectDatabase(hooklane.databaseUrl, { max: 2, role: APP_ROLE });
+      try {
+        const slots = new DeliverySlots(1);
+        slots.close();
+        // With its slots closed, a task reaches nothing but the slots and the database.
+        const tasks = taskList({ db: client.db, slots } as unknown as DispatchDependencies);
+        const helpers = (priority: number) => ({ job: { id: '0', priority }, logger: createLogger('silent') }) as unknown as JobHelpers;
+        await tasks.deliver!({ tenantId: tenant.id, deliveryId: unordered!.id }, helpers(7));
+        await tasks.deliver_stream!({ tenantId: tenant.id, subscriptionId: orderedId, orderingKey: null }, helpers(0));
+        const jobs = await jobsOf(hooklane, tenant.id);
+        expect(jobs).toEqual([
+          expect.objectContaining({ task: 'deliver', key: `deliver:${unordered!.id}`, attempts: 0, last_error: null }),
+          expect.objectContaining({ task: 'deliver_stream', key: `stream:${orderedId}`, attempts: 0, last_error: null }),
+        ]);
+        const [priority] = await hooklane.sql<{ priority: number }[]>`
+          select priority from graphile_worker._private_jobs where key = ${`deliver:${unordered!.id}`}`;
+        expect(priority!.priority).toBe(7);
+      } finally {
+        await client.close();
+      }
     });
   });
 });
