@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
+import http, { type IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApolloServer } from '@apollo/server';
@@ -14,6 +14,7 @@ import { TenantScope } from '../db/tenant-scope.js';
 import { TenantDirectory } from '../tenancy/tenant-directory.js';
 import type { ApiServices, RequestContext } from './context.js';
 import { formatErrorFor } from './errors.js';
+import { armDeadline, bodyErrorAnswer, graphqlHttp, REQUEST_BODY_LIMIT, REQUEST_DEADLINE_MS, sendJson } from './graphql-http.js';
 import { costLimitPlugin, hardeningRules } from './hardening.js';
 import { createLoaders, createPlatformLoaders, type Loaders } from './loaders.js';
 import { buildResolvers } from './resolvers/index.js';
@@ -32,7 +33,6 @@ const noSubscriptionOperations: ValidationRule = (context) => ({
 });
 
 export const SCHEMA_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema.graphql');
-const REQUEST_BODY_LIMIT = '1mb';
 
 export interface Readiness {
   /** True once migrations are applied and, in roles that run one, the worker is running. */
@@ -65,29 +65,9 @@ async function authenticate(
   return viewer;
 }
 
-/**
- * No request hangs: one that has no answer after REQUEST_DEADLINE_MS (the database is unreachable
- * and a connection attempt is stuck) gets a contract-coded error. Its work may still complete, so
- * the client is told to retry with the same idempotencyKey.
- */
-const REQUEST_DEADLINE_MS = 10_000;
-
 function requestDeadline(deadlineMs: number): express.RequestHandler {
   return (_req, res, next) => {
-    const timer = setTimeout(() => {
-      if (res.headersSent) return;
-      res.status(503).json({
-        errors: [
-          {
-            message: 'The request took too long (the database may be unavailable); its outcome is unknown: retry with the same idempotencyKey',
-            extensions: { code: 'INTERNAL_SERVER_ERROR', reason: 'TIMEOUT', retryAfter: 5 },
-          },
-        ],
-      });
-    }, deadlineMs);
-    const clear = () => clearTimeout(timer);
-    res.on('finish', clear);
-    res.on('close', clear);
+    armDeadline(res, deadlineMs);
     next();
   };
 }
@@ -96,9 +76,8 @@ function requestDeadline(deadlineMs: number): express.RequestHandler {
 const requestBodyErrors: express.ErrorRequestHandler = (error: { status?: number; type?: string }, _req, res, next) => {
   // Answered already (the request deadline): nothing more to send.
   if (res.headersSent) return;
-  const status = error.status === 413 ? 413 : 400;
-  const message = status === 413 ? `The request body is larger than ${REQUEST_BODY_LIMIT}` : 'The request body is not valid JSON';
-  res.status(status).json({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT', reason: error.type ?? 'BAD_REQUEST' } }] });
+  const answer = bodyErrorAnswer(error);
+  sendJson(res, answer.status, answer.body);
 };
 
 function once<T>(create: () => T): () => T {
@@ -158,23 +137,24 @@ export async function startApiServer(options: {
     else res.status(503).json({ status: 'starting' });
   });
   app.use('/portal', portalRouter({ logger }));
+  const context = async (headers: IncomingHttpHeaders): Promise<RequestContext> => ({
+    viewer: await authenticate(headers.authorization, verifier, tenants, services.config.auth.tenantClaim),
+    services,
+    tenants,
+    loaders: loaderCache(services),
+    platformLoaders: once(() => createPlatformLoaders(services.db)),
+  });
+  // POST /graphql with a JSON body goes straight to Apollo (graphql-http.ts); the rest of /graphql here.
   app.use('/graphql', requestDeadline(REQUEST_DEADLINE_MS));
   app.use(
     '/graphql',
     express.json({ limit: REQUEST_BODY_LIMIT }),
-    expressMiddleware(apollo, {
-      context: async ({ req }) => ({
-        viewer: await authenticate(req.headers.authorization, verifier, tenants, services.config.auth.tenantClaim),
-        services,
-        tenants,
-        loaders: loaderCache(services),
-        platformLoaders: once(() => createPlatformLoaders(services.db)),
-      }),
-    }),
+    expressMiddleware(apollo, { context: ({ req }) => context(req.headers) }),
   );
   app.use(requestBodyErrors);
 
-  const server = http.createServer(app);
+  const direct = graphqlHttp({ apollo, context, logger });
+  const server = http.createServer((req, res) => (direct.serves(req) ? direct.handle(req, res) : app(req, res)));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

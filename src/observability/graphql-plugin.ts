@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { RequestHandler } from 'express';
@@ -21,11 +22,15 @@ const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * Takes the caller's `x-request-id` (when it is a plain token of at most 128 characters) or makes
  * one, puts it on the request for the GraphQL plugin and echoes it on the response.
  */
-export const requestIdMiddleware: RequestHandler = (req, res, next) => {
+export function assignRequestId(req: IncomingMessage, res: ServerResponse): void {
   const given = req.headers[REQUEST_ID_HEADER];
   const id = typeof given === 'string' && ACCEPTABLE_REQUEST_ID.test(given) ? given : randomUUID();
   req.headers[REQUEST_ID_HEADER] = id;
   res.setHeader(REQUEST_ID_HEADER, id);
+}
+
+export const requestIdMiddleware: RequestHandler = (req, res, next) => {
+  assignRequestId(req, res);
   next();
 };
 
