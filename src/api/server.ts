@@ -3,6 +3,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { GraphQLError, type ValidationRule } from 'graphql';
@@ -116,7 +117,13 @@ export async function startApiServer(options: {
     introspection: limits.introspection,
     allowBatchedHttpRequests: false,
     validationRules: [noSubscriptionOperations, ...hardeningRules(limits)],
-    plugins: [costLimitPlugin(limits), observabilityPlugin({ logger, metrics })],
+    plugins: [
+      // No cache hints in this API: without the cache-control plugin no field resolver is wrapped.
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+      costLimitPlugin(limits),
+      observabilityPlugin({ logger, metrics }),
+    ],
   });
   await apollo.start();
 
