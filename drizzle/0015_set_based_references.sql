@@ -131,8 +131,10 @@ BEGIN
     CASE WHEN d.status = 'PENDING' THEN now() END
   FROM json_to_recordset(p_deliveries) AS d(id text, event_id text, subscription_id text, status text, ordering_key text)
   WHERE v_inserted ? d.event_id
-    -- A subscription deleted since the caller read it receives nothing (rather than failing the publish).
-    AND EXISTS (SELECT FROM subscriptions s WHERE s.id = d.subscription_id AND s.tenant_id = p_tenant);
+    -- A subscription deleted since the caller read it receives nothing (rather than failing the
+    -- publish). Looked up by primary key alone: given the tenant too, the plan scanned all the
+    -- tenant's subscriptions for every delivery (1.25 s for 10,000 deliveries of a tenant with 133).
+    AND (SELECT s.tenant_id FROM subscriptions s WHERE s.id = d.subscription_id) = p_tenant;
 
   SELECT json_agg(j.value -> 'spec') INTO v_specs
   FROM json_array_elements(p_jobs) AS j WHERE v_inserted ? (j.value ->> 'event_id');
