@@ -73,30 +73,26 @@ CREATE TRIGGER events_references_fixed BEFORE UPDATE OF tenant_id ON events
 FOR EACH ROW EXECUTE FUNCTION hooklane_keep_references('tenant_id');--> statement-breakpoint
 CREATE TRIGGER deliveries_references_fixed BEFORE UPDATE OF tenant_id, event_id, subscription_id ON deliveries
 FOR EACH ROW EXECUTE FUNCTION hooklane_keep_references('tenant_id', 'event_id', 'subscription_id');--> statement-breakpoint
-CREATE FUNCTION hooklane_delete_events_of_tenants() RETURNS trigger
+-- What hangs from deleted rows, deleted with them: a tenant's events; a subscription's or an
+-- event's deliveries. One function for the three triggers, by the table that fired.
+CREATE FUNCTION hooklane_delete_dependents() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 BEGIN
-  DELETE FROM events e USING gone g WHERE e.tenant_id = g.id;
+  IF TG_TABLE_NAME = 'tenants' THEN
+    DELETE FROM events e USING gone g WHERE e.tenant_id = g.id;
+  ELSIF TG_TABLE_NAME = 'subscriptions' THEN
+    DELETE FROM deliveries d USING gone g WHERE d.subscription_id = g.id AND d.tenant_id = g.tenant_id;
+  ELSE
+    DELETE FROM deliveries d USING gone g WHERE d.event_id = g.id AND d.tenant_id = g.tenant_id;
+  END IF;
   RETURN NULL;
 END $$;--> statement-breakpoint
 CREATE TRIGGER tenants_delete_events AFTER DELETE ON tenants
-REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION hooklane_delete_events_of_tenants();--> statement-breakpoint
-CREATE FUNCTION hooklane_delete_deliveries_of_subscriptions() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-BEGIN
-  DELETE FROM deliveries d USING gone g WHERE d.subscription_id = g.id AND d.tenant_id = g.tenant_id;
-  RETURN NULL;
-END $$;--> statement-breakpoint
+REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION hooklane_delete_dependents();--> statement-breakpoint
 CREATE TRIGGER subscriptions_delete_deliveries AFTER DELETE ON subscriptions
-REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION hooklane_delete_deliveries_of_subscriptions();--> statement-breakpoint
-CREATE FUNCTION hooklane_delete_deliveries_of_events() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-BEGIN
-  DELETE FROM deliveries d USING gone g WHERE d.event_id = g.id AND d.tenant_id = g.tenant_id;
-  RETURN NULL;
-END $$;--> statement-breakpoint
+REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION hooklane_delete_dependents();--> statement-breakpoint
 CREATE TRIGGER events_delete_deliveries AFTER DELETE ON events
-REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION hooklane_delete_deliveries_of_events();--> statement-breakpoint
+REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION hooklane_delete_dependents();--> statement-breakpoint
 -- hooklane_write_events of 0007, locking the subscriptions it writes deliveries for (see above).
 CREATE OR REPLACE FUNCTION hooklane_write_events(
   p_tenant text, p_events json, p_deliveries json, p_jobs json, p_stream_jobs json, p_preserve_stream_run_at boolean, p_quota json
