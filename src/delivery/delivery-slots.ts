@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 
-/** The worker is stopping: a delivery that had not started yet is left for another worker (its job is retried). */
+/** The worker is stopping: a delivery that had not started yet is not started here (its task hands it to a new job). */
 export class WorkerStoppingError extends Error {
   override readonly name = 'WorkerStoppingError';
   constructor() {
