@@ -37,7 +37,7 @@ async function migrateHoldingLock(db: Database, databaseUrl: string): Promise<vo
   await db.execute(sql.raw(`
     CREATE OR REPLACE FUNCTION public.hooklane_enqueue_jobs(specs json, preserve_run_at boolean)
     RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
-      SET enable_hashjoin = off SET enable_mergejoin = off AS $fn$
+      SET enable_hashjoin = off SET enable_mergejoin = off SET plan_cache_mode = force_generic_plan AS $fn$
     BEGIN
       -- plpgsql, not sql: its statement is planned once per connection, not at every call. And no
       -- hash or merge joins: add_jobs's statements join the few new jobs to the jobs table, and

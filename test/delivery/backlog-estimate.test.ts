@@ -36,4 +36,41 @@ describe('BacklogEstimates', () => {
     await estimates.current('c', count);
     expect(await estimates.current('a', count)).toBe(4);
   });
+
+  it('counts once for concurrent publishes: the first ones share the first count, later ones take the known estimate while it is refreshed', async () => {
+    let now = 0;
+    let counts = 0;
+    const estimates = new BacklogEstimates(1_000, 100, () => now);
+    let finish: (value: number) => void = () => {};
+    const count = () => {
+      counts++;
+      return new Promise<number>((resolve) => (finish = resolve));
+    };
+    const first = [estimates.current('t1', count), estimates.current('t1', count), estimates.current('t1', count)];
+    finish(40);
+    expect(await Promise.all(first)).toEqual([40, 40, 40]);
+    expect(counts).toBe(1);
+
+    now = 1_500;
+    const refreshing = estimates.current('t1', count);
+    expect(await estimates.current('t1', count)).toBe(40);
+    expect(await estimates.current('t1', count)).toBe(40);
+    expect(counts).toBe(2);
+    finish(70);
+    expect(await refreshing).toBe(70);
+    expect(await estimates.current('t1', count)).toBe(70);
+    expect(counts).toBe(2);
+  });
+
+  it('counts for itself when the shared first count fails, and lets the next publish count again', async () => {
+    const estimates = new BacklogEstimates(1_000, 100, () => 0);
+    let fail: (error: Error) => void = () => {};
+    const failing = () => new Promise<number>((_resolve, reject) => (fail = reject));
+    const owner = estimates.current('t1', failing);
+    const waiting = estimates.current('t1', async () => 9);
+    fail(new Error('transaction aborted'));
+    await expect(owner).rejects.toThrow('transaction aborted');
+    expect(await waiting).toBe(9);
+    expect(await estimates.current('t1', async () => 99)).toBe(9);
+  });
 });
