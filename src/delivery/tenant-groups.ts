@@ -47,21 +47,23 @@ export class TenantGroups<Item, Result> {
         group.push(member);
       }
       tenant.inFlight++;
-      void this.run(scope, group).finally(() => {
-        tenant.inFlight--;
-        if (tenant.inFlight === 0 && tenant.queue.length === 0) this.tenants.delete(scope.tenantId);
-        else this.next(scope, tenant);
-      });
+      void this.run(scope, tenant, group);
     }
   }
 
-  private async run(scope: TenantScope, group: readonly Queued<Item, Result>[]): Promise<void> {
+  private async run(scope: TenantScope, tenant: TenantQueue<Item, Result>, group: readonly Queued<Item, Result>[]): Promise<void> {
     let settled: Settled<Result>[];
     try {
       settled = await this.work(scope, group.map((member) => member.item));
     } catch (error) {
       settled = group.map(() => ({ ok: false, error }));
     }
+    // The next group goes out before this one's callers go on: answering them is Node's work,
+    // and PostgreSQL would otherwise wait for it (with one group under way, that wait bounded a
+    // tenant's single publishes).
+    tenant.inFlight--;
+    if (tenant.inFlight === 0 && tenant.queue.length === 0) this.tenants.delete(scope.tenantId);
+    else this.next(scope, tenant);
     group.forEach((member, index) => {
       const outcome = settled[index];
       if (outcome?.ok) member.resolve(outcome.value);
