@@ -53,5 +53,10 @@ export function newId(kind: IdKind): string {
     sequence = (sequence + 1) | 0;
     if (sequence === 0) lastMs++;
   }
-  return `${ID_PREFIX[kind]}_${uuidv7({ msecs: lastMs, seq: sequence, random }).replaceAll('-', '')}`;
+  // Into a reused buffer, hex-encoded natively: uuid's dashed string and removing its dashes again
+  // took three quarters of the time per id (2,000 ids per 1,000-event publish).
+  uuidv7({ msecs: lastMs, seq: sequence, random }, idBytes);
+  return `${ID_PREFIX[kind]}_${idBytes.toString('hex')}`;
 }
+
+const idBytes = Buffer.alloc(16);
