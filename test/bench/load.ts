@@ -195,17 +195,27 @@ export async function publishSingles(ctx: LoadContext, target: Target, count: nu
 }
 
 /** publishEvents, `batchSize` per call, one call at a time, until `count` events are published. */
-export async function publishBatches(ctx: LoadContext, target: Target, count: number, batchSize = 1_000): Promise<PublishRate> {
+/**
+ * Publishes `count` events with publishEvents, `batchSize` per call and `concurrency` calls in
+ * flight (one at a time by default: the rate is then bound by one call's latency).
+ */
+export async function publishBatches(ctx: LoadContext, target: Target, count: number, batchSize = 1_000, concurrency = 1): Promise<PublishRate> {
   const callMs: number[] = [];
   const started = nowMs();
-  for (let done = 0; done < count; done += batchSize) {
-    const size = Math.min(batchSize, count - done);
-    const t0 = nowMs();
-    const ids = await publishEvents(target.client, target.eventType, nextPayloads(size));
-    callMs.push(nowMs() - t0);
-    if (ids.length !== size) throw new Error(`publishEvents returned ${ids.length} events for ${size}`);
-    ctx.ledger.record(ids, target.paths);
-  }
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const size = Math.min(batchSize, count - next);
+        next += size;
+        const t0 = nowMs();
+        const ids = await publishEvents(target.client, target.eventType, nextPayloads(size));
+        callMs.push(nowMs() - t0);
+        if (ids.length !== size) throw new Error(`publishEvents returned ${ids.length} events for ${size}`);
+        ctx.ledger.record(ids, target.paths);
+      }
+    }),
+  );
   const seconds = (nowMs() - started) / 1000;
   return { eventsPerSec: count / seconds, events: count, seconds, calls: callMs.length, callP50Ms: percentile(callMs, 50), callP99Ms: percentile(callMs, 99) };
 }

@@ -25,10 +25,14 @@ export interface BenchResult {
   endToEnd: { oneSubscription: EndToEnd; tenSubscriptions: EndToEnd };
   publishEventsPerSec: {
     single: number;
+    /** One publishEvents call at a time. */
     batch: number;
+    /** Several publishEvents calls in flight (batchConcurrentRun.concurrency). */
+    batchConcurrent: number;
     batchTenSubscriptions: number;
     singleRun: PublishRate & { concurrency: number; warmupCalls: number; subscriptionsPerEvent: number };
-    batchRun: PublishRate & { batchSize: number; subscriptionsPerEvent: number };
+    batchRun: PublishRate & { batchSize: number; concurrency: number; subscriptionsPerEvent: number };
+    batchConcurrentRun: PublishRate & { batchSize: number; concurrency: number; subscriptionsPerEvent: number };
     batchTenSubscriptionsRun: PublishRate & { batchSize: number; subscriptionsPerEvent: number };
   };
   latencyMs: {
@@ -72,7 +76,8 @@ export function renderTable(result: BenchResult): string {
   add('deliveryRatioToCeiling', String(round(result.deliveryRatioToCeiling, 4)), '1-sub rate ÷ combined ceiling');
   const publish = result.publishEventsPerSec;
   add('publishEventsPerSec.single', n0(publish.single), `publishEvent, ${publish.singleRun.concurrency} concurrent, ${n0(publish.singleRun.events)} events after ${n0(publish.singleRun.warmupCalls)} warm-up calls, 1 subscription, ROLE=api`);
-  add('publishEventsPerSec.batch', n0(publish.batch), `publishEvents ×${publish.batchRun.batchSize}, ${n0(publish.batchRun.events)} events, 1 subscription each, ROLE=api`);
+  add('publishEventsPerSec.batch', n0(publish.batch), `publishEvents ×${publish.batchRun.batchSize}, one call at a time, ${n0(publish.batchRun.events)} events, 1 subscription each, ROLE=api`);
+  add('publishEventsPerSec.batchConcurrent', n0(publish.batchConcurrent), `publishEvents ×${publish.batchConcurrentRun.batchSize}, ${publish.batchConcurrentRun.concurrency} calls in flight, ${n0(publish.batchConcurrentRun.events)} events, 1 subscription each, ROLE=api`);
   add('  … with 10 subscriptions', n0(publish.batchTenSubscriptions), `publishEvents ×${publish.batchTenSubscriptionsRun.batchSize}, ${n0(publish.batchTenSubscriptionsRun.events)} events, 10 deliveries each, ROLE=api`);
   const l = result.latencyMs;
   add('sustained publishEvent (ROLE=all)', n0(l.sustained.eventsPerSec), `published and delivered, ${n0(l.sustained.events)} events after ${n0(l.sustained.warmupEvents)} warm-up; the latency runs' 100%`);

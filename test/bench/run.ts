@@ -100,6 +100,8 @@ function sizes(quick: boolean) {
 }
 
 const PUBLISH_CONCURRENCY = 32;
+/** publishEvents calls in flight for the second batch figure: several backends publishing at once. */
+const BATCH_CONCURRENCY = 4;
 const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 async function main(): Promise<number> {
@@ -263,7 +265,10 @@ async function main(): Promise<number> {
     log(`publishEvents: ${size.batchEvents} events, 1,000 per call, 1 subscription each (ROLE=api, no worker)`);
     const batch = await publishBatches(ctx, target('one'), size.batchEvents);
     log(`  ${Math.round(batch.eventsPerSec)} events/s`);
-    const publishedOnOne = size.warmupSingles + size.singles + size.batchEvents;
+    log(`publishEvents: ${size.batchEvents} events, 1,000 per call, ${BATCH_CONCURRENCY} calls in flight (ROLE=api, no worker)`);
+    const batchConcurrent = await publishBatches(ctx, target('one'), size.batchEvents, 1_000, BATCH_CONCURRENCY);
+    log(`  ${Math.round(batchConcurrent.eventsPerSec)} events/s`);
+    const publishedOnOne = size.warmupSingles + size.singles + 2 * size.batchEvents;
     const singlesWindow = await openDrain(ctx);
     await stop();
 
@@ -374,9 +379,11 @@ async function main(): Promise<number> {
       publishEventsPerSec: {
         single: single.eventsPerSec,
         batch: batch.eventsPerSec,
+        batchConcurrent: batchConcurrent.eventsPerSec,
         batchTenSubscriptions: batchTen!.eventsPerSec,
         singleRun: { ...single, concurrency: PUBLISH_CONCURRENCY, warmupCalls: size.warmupSingles, subscriptionsPerEvent: 1 },
-        batchRun: { ...batch, batchSize: 1_000, subscriptionsPerEvent: 1 },
+        batchRun: { ...batch, batchSize: 1_000, concurrency: 1, subscriptionsPerEvent: 1 },
+        batchConcurrentRun: { ...batchConcurrent, batchSize: 1_000, concurrency: BATCH_CONCURRENCY, subscriptionsPerEvent: 1 },
         batchTenSubscriptionsRun: { ...batchTen!, batchSize: 1_000, subscriptionsPerEvent: 10 },
       },
       latencyMs: {
