@@ -194,7 +194,6 @@ export async function publishSingles(ctx: LoadContext, target: Target, count: nu
   return { eventsPerSec: count / seconds, events: count, seconds, calls: count, callP50Ms: percentile(callMs, 50), callP99Ms: percentile(callMs, 99) };
 }
 
-/** publishEvents, `batchSize` per call, one call at a time, until `count` events are published. */
 /**
  * Publishes `count` events with publishEvents, `batchSize` per call and `concurrency` calls in
  * flight (one at a time by default: the rate is then bound by one call's latency).
