@@ -22,7 +22,8 @@ export interface BenchResult {
   };
   deliveriesPerSec: { oneSubscription: number; tenSubscriptions: number };
   deliveryRatioToCeiling: number;
-  endToEnd: { oneSubscription: EndToEnd; tenSubscriptions: EndToEnd };
+  /** warmupEvents: published and delivered by the same process before the timed runs (not timed). */
+  endToEnd: { warmupEvents: number; oneSubscription: EndToEnd; tenSubscriptions: EndToEnd };
   publishEventsPerSec: {
     single: number;
     /** One publishEvents call at a time. */
