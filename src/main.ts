@@ -1,3 +1,5 @@
+// First: it sets NODE_ENV before any library that reads it is loaded.
+import './node-env.js';
 import v8 from 'node:v8';
 import { authIsConfigured, effectiveJwtSecret } from './auth/dev-secret.js';
 import { signHs256Token } from './auth/jwt.js';
