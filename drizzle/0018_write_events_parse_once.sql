@@ -1,9 +1,13 @@
--- hooklane_write_events of 0015 with less work per write: the deliveries are parsed once (the
--- subscription locks parsed them again), their subscriptions are checked once each (not once per
--- delivery), and when every event was inserted the shared jobs are not matched to events one by
--- one. Measured on 1,000-event writes: see the comments below.
+-- A publish's write with less work (hooklane_write_events of 0015 and 0012):
+-- - the deliveries are parsed once (the subscription locks parsed them again), and their
+--   subscriptions are checked once each, not once per delivery;
+-- - when every event was inserted, the shared jobs are not matched to events one by one;
+-- - one function does the whole write: the version-checking one (0012) called the other, which
+--   cost a second call and a second copy of the result set (0.16 ms of a 2 ms one-event write).
+--   The 7-argument form is a plain call of the 8-argument one.
 CREATE OR REPLACE FUNCTION hooklane_write_events(
-  p_tenant text, p_events json, p_deliveries json, p_jobs json, p_stream_jobs json, p_preserve_stream_run_at boolean, p_quota json
+  p_tenant text, p_events json, p_deliveries json, p_jobs json, p_stream_jobs json, p_preserve_stream_run_at boolean,
+  p_quota json, p_context_version bigint
 ) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
   -- The inserted events' ids as the keys of a jsonb object: membership is a binary search, where
@@ -15,6 +19,10 @@ DECLARE
   v_quota record;
 BEGIN
   PERFORM set_config('hooklane.tenant_id', p_tenant, true);
+  IF p_context_version IS NOT NULL
+     AND p_context_version IS DISTINCT FROM (SELECT t.config_version FROM tenants t WHERE t.id = p_tenant) THEN
+    RAISE EXCEPTION 'the publish context changed since it was read' USING ERRCODE = 'HL409';
+  END IF;
   WITH inserted AS (
     INSERT INTO events (id, tenant_id, event_type, body, idempotency_key, ordering_key, channels, created_at)
     SELECT e.id, p_tenant, e.event_type, e.body, e.idempotency_key, e.ordering_key, e.channels, e.created_at
@@ -71,3 +79,10 @@ BEGIN
   END IF;
   RETURN QUERY SELECT jsonb_object_keys(v_inserted);
 END $$;
+
+--> statement-breakpoint
+CREATE OR REPLACE FUNCTION hooklane_write_events(
+  p_tenant text, p_events json, p_deliveries json, p_jobs json, p_stream_jobs json, p_preserve_stream_run_at boolean, p_quota json
+) RETURNS SETOF text LANGUAGE sql AS $$
+  SELECT * FROM hooklane_write_events(p_tenant, p_events, p_deliveries, p_jobs, p_stream_jobs, p_preserve_stream_run_at, p_quota, NULL::bigint)
+$$;
