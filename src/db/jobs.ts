@@ -111,14 +111,15 @@ export function deliverBatchJobs(tenantId: string, attempts: readonly FirstAttem
     const chunk = attempts.slice(start, start + DELIVERIES_PER_JOB);
     jobs.push({
       eventIds: [...new Set(chunk.map((attempt) => attempt.eventId))],
-      spec: {
-        task: 'deliver_batch',
-        payload: { tenantId, deliveryIds: chunk.map((attempt) => attempt.deliveryId) },
-        priority: Math.min(...chunk.map((attempt) => attempt.priority)),
-      },
+      spec: deliverBatchJob(tenantId, chunk.map((attempt) => attempt.deliveryId), Math.min(...chunk.map((attempt) => attempt.priority))),
     });
   }
   return jobs;
+}
+
+/** One `deliver_batch` job: each delivery is claimed, sent and recorded on its own. */
+export function deliverBatchJob(tenantId: string, deliveryIds: readonly string[], priority: number): JobSpec {
+  return { task: 'deliver_batch', payload: { tenantId, deliveryIds: [...deliveryIds] }, priority };
 }
 
 export function streamJob(tenantId: string, subscriptionId: string, orderingKey: string | null, runAt?: Date): JobSpec {

@@ -1,6 +1,6 @@
 import type { Task, TaskList } from 'graphile-worker';
 import { z } from 'zod';
-import { deliverJob, drainJob, enqueueJobs, streamJob, type JobCatalogue, type JobName, type JobSpec } from '../db/jobs.js';
+import { deliverBatchJob, deliverJob, drainJob, enqueueJobs, streamJob, type JobCatalogue, type JobName, type JobSpec } from '../db/jobs.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
 import { WorkerStoppingError } from '../delivery/delivery-slots.js';
@@ -72,7 +72,7 @@ export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemet
       });
       // The worker is stopping: what never got a slot is handed over, as above.
       if (notStarted.length > 0) {
-        await enqueueJobs(deps.db, [{ task: 'deliver_batch', payload: { tenantId, deliveryIds: notStarted }, priority }]);
+        await enqueueJobs(deps.db, [deliverBatchJob(tenantId, notStarted, priority)]);
       }
       // The database failed for some: the job runs again later and skips what is settled or claimed.
       if (failures.length > 0) {

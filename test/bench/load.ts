@@ -236,6 +236,17 @@ export interface EndToEnd {
 }
 
 /**
+ * Publishes `events` events and waits until they are delivered and recorded, untimed: the process
+ * compiles its publish path before a timed run. No statistics window, unlike endToEnd.
+ */
+export async function warmUpEndToEnd(ctx: LoadContext, target: Target, events: number): Promise<void> {
+  const succeededBefore = await succeededCount(ctx.sql);
+  await ctx.receiver.mark();
+  await publishBatches(ctx, target, events);
+  await waitDelivered(ctx, 'end-to-end warm-up', events * target.paths.length, succeededBefore);
+}
+
+/**
  * Publishes `events` events (publishEvents, 1,000 per call, one call at a time) while the worker
  * delivers them; the clock runs from the first publish call to the moment the database counts
  * every delivery SUCCEEDED. Publishing is far faster than delivering, so after the first seconds

@@ -40,6 +40,7 @@ import {
   publishBatches,
   publishSingles,
   sustainedSingles,
+  warmUpEndToEnd,
   type LoadContext,
   type Target,
 } from './load.js';
@@ -281,7 +282,7 @@ async function main(): Promise<number> {
     // interpreter (the first of them took 300 ms, not 120) and would be timed as the start of a
     // sustained rate. Published and delivered like the others, but not timed.
     log(`end to end: warm-up, ${size.warmupEndToEndEvents} events published and delivered (not timed)`);
-    await endToEnd(ctx, target('one'), size.warmupEndToEndEvents);
+    await warmUpEndToEnd(ctx, target('one'), size.warmupEndToEndEvents);
     log(`end to end, 1 subscription: ${size.oneSubEvents} events`);
     const e2eOne = await endToEnd(ctx, target('one'), size.oneSubEvents);
     log(`  ${Math.round(e2eOne.deliveriesPerSec)} deliveries/s`);

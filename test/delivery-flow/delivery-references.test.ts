@@ -41,6 +41,16 @@ describe('event and delivery references', () => {
   const deliveriesOf = async (subscriptionId: string) =>
     (await sql<{ n: number }[]>`select count(*)::int as n from deliveries where subscription_id = ${subscriptionId}`)[0]!.n;
 
+  /** Runs `work` on a connection of its own (a transaction that stays open across awaits), then releases it. */
+  async function onOwnConnection(work: (connection: Sql) => Promise<void>) {
+    const connection = await sql.reserve();
+    try {
+      await work(connection);
+    } finally {
+      connection.release();
+    }
+  }
+
   const backendPid = async (connection: Sql) => (await connection<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid;
 
   /** Resolves once `pid` waits for a lock, so the order of the race is certain. */
@@ -115,24 +125,18 @@ describe('event and delivery references', () => {
     {
       const { tenant, subscriptionId } = await tenantWithSubscription();
       const write = oneEvent(subscriptionId);
-      const publisher = await sql.reserve();
-      try {
+      await onOwnConnection(async (publisher) => {
         await publisher`begin`;
         await publisher`select * from hooklane_write_events(${tenant.id}, ${write.events}::text::json, ${write.deliveries}::text::json,
           '[]'::json, '[]'::json, false, null::json)`;
-        const deleter = await sql.reserve();
-        try {
+        await onOwnConnection(async (deleter) => {
           const deleterPid = await backendPid(deleter);
           const deletion = deleter`delete from subscriptions where id = ${subscriptionId}`.then(() => 'deleted');
           await waitsForLock(deleterPid);
           await publisher`commit`;
           expect(await deletion).toBe('deleted');
-        } finally {
-          deleter.release();
-        }
-      } finally {
-        publisher.release();
-      }
+        });
+      });
       expect(await deliveriesOf(subscriptionId)).toBe(0);
       expect(await sql`select from events where id = ${write.eventId}`).toHaveLength(1);
     }
@@ -140,24 +144,18 @@ describe('event and delivery references', () => {
     {
       const { tenant, subscriptionId } = await tenantWithSubscription();
       const write = oneEvent(subscriptionId);
-      const deleter = await sql.reserve();
-      try {
+      await onOwnConnection(async (deleter) => {
         await deleter`begin`;
         await deleter`delete from subscriptions where id = ${subscriptionId}`;
-        const publisher = await sql.reserve();
-        try {
+        await onOwnConnection(async (publisher) => {
           const publisherPid = await backendPid(publisher);
           const writing = publisher<{ id: string }[]>`select * from hooklane_write_events(${tenant.id}, ${write.events}::text::json,
             ${write.deliveries}::text::json, '[]'::json, '[]'::json, false, null::json) as id`.execute();
           await waitsForLock(publisherPid);
           await deleter`commit`;
           expect((await writing).map((row) => row.id)).toEqual([write.eventId]);
-        } finally {
-          publisher.release();
-        }
-      } finally {
-        deleter.release();
-      }
+        });
+      });
       expect(await deliveriesOf(subscriptionId)).toBe(0);
       expect(await sql`select from events where id = ${write.eventId}`).toHaveLength(1);
     }
