@@ -51,6 +51,7 @@ export interface HooklaneSeams {
 export async function startHooklane(config: Config, logger: Logger, seams: HooklaneSeams = {}): Promise<Hooklane> {
   const database = await openDatabase(config, logger);
   let client: DatabaseClient | undefined;
+  let workerClient: DatabaseClient | undefined;
   let api: ApiServer | undefined;
   let worker: Worker | undefined;
   let sender: HttpSender | undefined;
@@ -77,6 +78,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
       await metricsServer?.close();
       // Closing the sender waits for its requests: after a timeout, only briefly.
       if (sender) await settleWithin(sender.close(), Date.now() + 1_000, failed('closing the HTTP sender'));
+      if (workerClient !== client) await workerClient?.close();
       await client?.close();
       await database.embedded?.stop();
     })());
@@ -97,7 +99,11 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
       logger.warn({ dataDir: config.dataDir }, 'SECRETS_KEY is not set: signing secrets are sealed with a development key kept in DATA_DIR');
     }
     if (!role) logger.warn('the hooklane_app role is not available: row-level security is not enforced (see README, Security)');
-    client = connectDatabase(database.url, { max: 20, role });
+    // The worker's connections are its own (with ROLE=all too): its commits need not wait for the
+    // WAL flush (WORKER_ASYNC_COMMIT), while the API answers only once its writes are durable.
+    const workerPool = { role, applicationName: 'hooklane-worker', asyncCommit: config.worker.asyncCommit };
+    client = connectDatabase(database.url, config.role === 'worker' ? { max: 20, ...workerPool } : { max: 20, role });
+    workerClient = config.role === 'all' ? connectDatabase(database.url, { max: 10, ...workerPool }) : client;
     const metrics = new HooklaneMetrics({
       queueStats: queueStatsFrom(client.sql),
       onCollectError: (error) => logger.warn({ err: error }, 'reading the job queue for metrics failed'),
@@ -118,13 +124,18 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         config.worker.concurrency,
       );
       worker = await startWorker(
-        { databaseUrl: database.url, concurrency: config.worker.concurrency, pollIntervalMs: config.worker.pollIntervalMs },
         {
-          db: client.db,
+          databaseUrl: database.url,
+          concurrency: config.worker.concurrency,
+          pollIntervalMs: config.worker.pollIntervalMs,
+          asyncCommit: config.worker.asyncCommit,
+        },
+        {
+          db: workerClient.db,
           secretBox,
           slots: new DeliverySlots(config.worker.concurrency),
-          claims: new ClaimBatcher(client.db, claimDurationMs(config.delivery.timeoutMs), config.quotas.deliveriesInFlight !== null),
-          recorder: new AttemptRecorder(client.db),
+          claims: new ClaimBatcher(workerClient.db, claimDurationMs(config.delivery.timeoutMs), config.quotas.deliveriesInFlight !== null),
+          recorder: new AttemptRecorder(workerClient.db),
           sender,
           fairness,
           retryScheduleMs: config.delivery.retryScheduleMs,
@@ -132,7 +143,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           disableAfterMs: config.delivery.disableAfterMs,
           tenantInFlightQuota: config.quotas.deliveriesInFlight,
         },
-        client.sql,
+        workerClient.sql,
         logger,
         new DeliveryTelemetry(metrics, logger),
       );

@@ -51,6 +51,7 @@ const environmentSchema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
   WORKER_SUBSCRIPTION_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
   WORKER_POLL_INTERVAL: duration('250ms'),
+  WORKER_ASYNC_COMMIT: booleanFlag.default(true),
   GRAPHQL_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(10),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5000),
@@ -95,7 +96,13 @@ export interface Config {
     responseBodyLimit: number;
     disableAfterMs: number;
   };
-  worker: { concurrency: number; pollIntervalMs: number; subscriptionShare: number };
+  worker: {
+    concurrency: number;
+    pollIntervalMs: number;
+    subscriptionShare: number;
+    /** WORKER_ASYNC_COMMIT: the worker's commits return before their WAL is flushed (see README, Reliability). */
+    asyncCommit: boolean;
+  };
   api: { maxPageSize: number; maxDepth: number; maxCost: number; maxAliases: number; introspection: boolean };
   quotas: QuotaDefaults;
   logLevel: Environment['LOG_LEVEL'];
@@ -155,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrency: e.WORKER_CONCURRENCY,
       pollIntervalMs: e.WORKER_POLL_INTERVAL,
       subscriptionShare: e.WORKER_SUBSCRIPTION_SHARE,
+      asyncCommit: e.WORKER_ASYNC_COMMIT,
     },
     api: {
       maxPageSize: e.GRAPHQL_MAX_PAGE_SIZE,

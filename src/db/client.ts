@@ -12,17 +12,30 @@ export interface DatabaseClient {
   close(): Promise<void>;
 }
 
+export interface PoolOptions {
+  max?: number;
+  /** Every connection takes this role on at start-up: the application's queries then run under row-level security. */
+  role?: string;
+  /** Shown in pg_stat_activity; default `hooklane`. */
+  applicationName?: string;
+  /** Commits return before their WAL is flushed (`synchronous_commit = off`): for the worker's writes only. */
+  asyncCommit?: boolean;
+}
+
 /**
- * A connection pool. With `role`, every connection takes that role on at start-up (a startup
- * parameter, so it costs no round trip): the application's queries then run under row-level security.
+ * A connection pool. Its options are startup parameters of each connection, so they cost no round trip.
  */
-export function connectDatabase(url: string, options: { max?: number; role?: string } = {}): DatabaseClient {
+export function connectDatabase(url: string, options: PoolOptions = {}): DatabaseClient {
   const sql = postgres(url, {
     max: options.max ?? 10,
     // While the database is unreachable, fail fast with a clear error instead of hanging a request.
     connect_timeout: 5,
     onnotice: () => {},
-    connection: { application_name: 'hooklane', ...(options.role ? { role: options.role } : {}) } as Record<string, string>,
+    connection: {
+      application_name: options.applicationName ?? 'hooklane',
+      ...(options.role ? { role: options.role } : {}),
+      ...(options.asyncCommit ? { synchronous_commit: 'off' } : {}),
+    } as Record<string, string>,
   });
   const db = drizzle(preparingStatements(sql), { schema });
   return { sql, db, close: () => sql.end({ timeout: 5 }) };

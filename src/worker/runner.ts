@@ -11,6 +11,8 @@ export interface WorkerSettings {
   databaseUrl: string;
   concurrency: number;
   pollIntervalMs: number;
+  /** WORKER_ASYNC_COMMIT: graphile-worker's connections commit without waiting for the WAL flush. */
+  asyncCommit: boolean;
 }
 
 /** How often a worker says it is alive, and after how long without a word its jobs are unlocked. */
@@ -33,6 +35,18 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
+/** graphile-worker's connections (the benchmark's ceiling opens its pool with the same settings). */
+export function runnerPoolConfig(settings: Pick<WorkerSettings, 'databaseUrl' | 'concurrency' | 'asyncCommit'>): pg.PoolConfig {
+  return {
+    connectionString: settings.databaseUrl,
+    max: Math.max(10, settings.concurrency),
+    application_name: 'hooklane-worker',
+    // Fetching, completing and rescheduling jobs: a commit lost in a crash of PostgreSQL leaves the
+    // job to run again, which at-least-once allows (README, Reliability).
+    ...(settings.asyncCommit ? { options: '-c synchronous_commit=off' } : {}),
+  };
+}
+
 /**
  * The connection pool of one run of graphile-worker, owned here rather than by graphile-worker:
  * its error listeners stay for as long as it lives. graphile-worker 0.17 ends a pool it made
@@ -40,7 +54,7 @@ export interface Worker {
  * terminated a moment later (a database restart) raised an unhandled 'error' and killed the process.
  */
 function runnerPool(settings: WorkerSettings, logger: Logger): pg.Pool {
-  const pool = new pg.Pool({ connectionString: settings.databaseUrl, max: Math.max(10, settings.concurrency) });
+  const pool = new pg.Pool(runnerPoolConfig(settings));
   const report = (error: Error) => logger.warn({ err: error }, 'a worker database connection failed: it is replaced');
   pool.on('error', report);
   pool.on('connect', (client) => client.on('error', report));

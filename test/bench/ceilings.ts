@@ -5,9 +5,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Logger as GraphileLogger, run, runMigrations } from 'graphile-worker';
+import pg from 'pg';
 import postgres from 'postgres';
 import { Agent, request } from 'undici';
 import { loadConfig } from '../../src/config.js';
+import { runnerPoolConfig } from '../../src/worker/runner.js';
 import { nowMs, withTimeout } from './clock.js';
 import { REPO_ROOT } from './hooklane.js';
 
@@ -15,6 +17,8 @@ export interface WorkerSettings {
   concurrency: number;
   pollIntervalMs: number;
   preset: GraphileConfig.Preset;
+  /** WORKER_ASYNC_COMMIT's default: the ceiling's connections commit the way Hooklane's worker's do. */
+  asyncCommit: boolean;
   /** Where the preset came from: read out of src/worker/runner.ts, or the mirrored fallback. */
   source: string;
 }
@@ -50,11 +54,18 @@ export function hooklaneWorkerSettings(root = REPO_ROOT): WorkerSettings {
     if (close < 0) throw new Error('unbalanced preset literal');
     const literal = source.slice(open, close + 1);
     const preset = new Function('settings', `return (${literal});`)(settings) as GraphileConfig.Preset;
-    return { concurrency: settings.concurrency, pollIntervalMs: settings.pollIntervalMs, preset, source: path.relative(process.cwd(), file) || file };
+    return {
+      concurrency: settings.concurrency,
+      pollIntervalMs: settings.pollIntervalMs,
+      preset,
+      asyncCommit: config.worker.asyncCommit,
+      source: path.relative(process.cwd(), file) || file,
+    };
   } catch (error) {
     return {
       concurrency: settings.concurrency,
       pollIntervalMs: settings.pollIntervalMs,
+      asyncCommit: config.worker.asyncCommit,
       preset: {
         worker: {
           localQueue: { size: 16 },
@@ -73,7 +84,7 @@ export interface GraphileCeiling {
   jobs: number;
   seconds: number;
   enqueueJobsPerSec: number;
-  settings: { concurrency: number; pollIntervalMs: number; worker: unknown; source: string };
+  settings: { concurrency: number; pollIntervalMs: number; asyncCommit: boolean; worker: unknown; source: string };
 }
 
 const silentLogger = new GraphileLogger(() => () => {});
@@ -109,8 +120,9 @@ export async function graphileWorkerCeiling(databaseUrl: string, jobs: number, s
     let lastEnd = 0;
     let finish!: () => void;
     const allDone = new Promise<void>((resolve) => (finish = resolve));
+    const pool = new pg.Pool(runnerPoolConfig({ databaseUrl, concurrency: settings.concurrency, asyncCommit: settings.asyncCommit }));
     const runner = await run({
-      connectionString: databaseUrl,
+      pgPool: pool,
       concurrency: settings.concurrency,
       pollInterval: settings.pollIntervalMs,
       noHandleSignals: true,
@@ -130,6 +142,7 @@ export async function graphileWorkerCeiling(databaseUrl: string, jobs: number, s
       await withTimeout(`graphile-worker to run ${jobs} no-op jobs`, allDone, Math.max(60_000, jobs * 2));
     } finally {
       await runner.stop();
+      await pool.end();
     }
     const [left] = await sql<{ count: number }[]>`select count(*)::int as count from graphile_worker._private_jobs`;
     if ((left?.count ?? 0) !== 0) throw new Error(`graphile-worker ceiling: ${left?.count} jobs left after the drain`);
@@ -139,7 +152,13 @@ export async function graphileWorkerCeiling(databaseUrl: string, jobs: number, s
       jobs,
       seconds,
       enqueueJobsPerSec: jobs / enqueueSeconds,
-      settings: { concurrency: settings.concurrency, pollIntervalMs: settings.pollIntervalMs, worker: settings.preset.worker, source: settings.source },
+      settings: {
+        concurrency: settings.concurrency,
+        pollIntervalMs: settings.pollIntervalMs,
+        asyncCommit: settings.asyncCommit,
+        worker: settings.preset.worker,
+        source: settings.source,
+      },
     };
   } finally {
     await sql.end();

@@ -67,7 +67,7 @@ export function renderTable(result: BenchResult): string {
   const rows: [string, string, string][] = [];
   const add = (metric: string, value: string, note = '') => rows.push([metric, value, note]);
   const c = result.ceilings;
-  add('ceilings.graphileWorkerJobsPerSec', n0(c.graphileWorkerJobsPerSec), `${n0(c.graphileWorker.jobs)} no-op jobs, concurrency ${c.graphileWorker.settings.concurrency}`);
+  add('ceilings.graphileWorkerJobsPerSec', n0(c.graphileWorkerJobsPerSec), `${n0(c.graphileWorker.jobs)} no-op jobs, concurrency ${c.graphileWorker.settings.concurrency}${c.graphileWorker.settings.asyncCommit ? ', async commit' : ''}`);
   add('ceilings.httpPostsPerSec', n0(c.httpPostsPerSec), `${n0(c.http.posts)} POSTs of ${c.http.bodyBytes} B, ${c.http.concurrency} in flight`);
   add('ceilings.combined (series)', n0(c.combinedPerSec), '1 / (1/gw + 1/http)');
   const one = result.endToEnd.oneSubscription;
