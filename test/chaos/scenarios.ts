@@ -212,20 +212,34 @@ export async function workerKilled(ctx: ScenarioContext): Promise<ScenarioResult
 // ---------------------------------------------------------------------------------------------
 // 2. PostgreSQL restarted under load
 
-export async function postgresRestart(ctx: ScenarioContext): Promise<ScenarioResult> {
+/**
+ * How PostgreSQL goes away: a clean stop (fast shutdown: everything committed is flushed), or a
+ * crash (immediate shutdown: the worker's asynchronous commits still in PostgreSQL's buffers are
+ * lost and redone, so deliveries may be sent twice, but no acknowledged event may be lost).
+ */
+const OUTAGES = {
+  restart: { scenario: 'postgres-restart', label: 'pg', doing: 'stopping', stop: (pg: ScenarioContext['pg']) => pg.stop() },
+  crash: { scenario: 'postgres-crash', label: 'pgcrash', doing: 'crashing', stop: (pg: ScenarioContext['pg']) => pg.crash() },
+} as const;
+
+export const postgresRestart = (ctx: ScenarioContext) => postgresOutage(ctx, 'restart');
+export const postgresCrash = (ctx: ScenarioContext) => postgresOutage(ctx, 'crash');
+
+async function postgresOutage(ctx: ScenarioContext, kind: keyof typeof OUTAGES): Promise<ScenarioResult> {
+  const outage = OUTAGES[kind];
   const downMs = ctx.quick ? 5_000 : 12_000;
-  const databaseUrl = await ctx.pg.createDatabase('chaos_pg');
+  const databaseUrl = await ctx.pg.createDatabase(`chaos_${outage.label}`);
   let sql = ctx.pg.connect(databaseUrl);
   const env = { DELIVERY_TIMEOUT: '2s', DELIVERY_RETRY_SCHEDULE: '200ms,500ms,1s,2s' };
-  const api = node(ctx, 'pg-api', 'api', databaseUrl, env);
-  const worker = node(ctx, 'pg-worker', 'worker', databaseUrl, env);
+  const api = node(ctx, `${outage.label}-api`, 'api', databaseUrl, env);
+  const worker = node(ctx, `${outage.label}-worker`, 'worker', databaseUrl, env);
   const violations: string[] = [];
   const findings: string[] = [];
   try {
     await api.start();
     await worker.start();
     const pids = { api: api.pid, worker: worker.pid };
-    const tenant = await setUpTenant(api.graphqlUrl, ctx.secret, 'chaos.pg', [ctx.receiver.url('ok', 'pg')]);
+    const tenant = await setUpTenant(api.graphqlUrl, ctx.secret, `chaos.${outage.label}`, [ctx.receiver.url('ok', outage.label)]);
     const okPath = tenant.subscriptions[0]!.path;
     const log = emptyLog();
     let stopLoad = false;
@@ -243,8 +257,8 @@ export async function postgresRestart(ctx: ScenarioContext): Promise<ScenarioRes
     await sleep(3_000);
     await sql.end({ timeout: 1 });
     const downAt = nowMs();
-    ctx.log('stopping PostgreSQL');
-    await withTimeout('PostgreSQL to stop', ctx.pg.stop(), 30_000);
+    ctx.log(`${outage.doing} PostgreSQL`);
+    await withTimeout('PostgreSQL to stop', outage.stop(ctx.pg), 30_000);
     // While down: what does /healthz say, and how long does it take to say it?
     const health: { status: number | string; ms: number }[] = [];
     const probeUntil = downAt + downMs;
@@ -323,7 +337,7 @@ export async function postgresRestart(ctx: ScenarioContext): Promise<ScenarioRes
     if (downCodes.INTERNAL_SERVER_ERROR) {
       findings.push(`while the database was down publishEvent answered INTERNAL_SERVER_ERROR (${downCodes.INTERNAL_SERVER_ERROR}×): contract-coded, but a client cannot tell "retry later" from a bug; a dedicated code or HTTP 503 + retryAfter would be clearer`);
     }
-    return result('postgres-restart', {
+    return result(outage.scenario, {
       published: ids.length,
       delivered: final.delivered,
       lost: final.lost,
