@@ -17,6 +17,8 @@ export interface BenchPostgres {
   /** The PostgreSQL server's main process, when it runs on this machine and is known. */
   postmasterPid(): number | undefined;
   createDatabase(prefix: string): Promise<string>;
+  /** Drops a database made by createDatabase (its dead rows would otherwise draw autovacuum into later phases). */
+  dropDatabase(url: string): Promise<void>;
   /** Opens a small connection pool for the benchmark's own queries. */
   connect(url: string): Sql;
   stop(): Promise<void>;
@@ -31,6 +33,15 @@ function withDatabase(serverUrl: string, database: string): string {
 }
 
 const quiet = { onnotice: () => {} };
+
+async function dropDatabase(serverUrl: string, url: string): Promise<void> {
+  const admin = postgres(serverUrl, { max: 1, ...quiet });
+  try {
+    await admin.unsafe(`drop database if exists ${databaseName(url)} with (force)`);
+  } finally {
+    await admin.end();
+  }
+}
 
 export async function startBenchPostgres(log: (line: string) => void): Promise<BenchPostgres> {
   const external = process.env.BENCH_DATABASE_URL;
@@ -83,6 +94,7 @@ async function embeddedServer(log: (line: string) => void): Promise<BenchPostgre
       }
       return withDatabase(running.url, name);
     },
+    dropDatabase: (url) => dropDatabase(running.url, url),
     connect: (url) => postgres(url, { max: 3, ...quiet, connection: { application_name: 'hooklane-bench' } }),
     stop: async () => {
       await running.stop();
@@ -109,6 +121,11 @@ async function externalServer(serverUrl: string, log: (line: string) => void): P
       }
       created.push(name);
       return withDatabase(serverUrl, name);
+    },
+    dropDatabase: async (url) => {
+      await dropDatabase(serverUrl, url);
+      const at = created.indexOf(databaseName(url));
+      if (at >= 0) created.splice(at, 1);
     },
     connect: (url) => postgres(url, { max: 3, ...quiet, connection: { application_name: 'hooklane-bench' } }),
     stop: async () => {

@@ -166,7 +166,10 @@ async function main(): Promise<number> {
     // ------------------------------------------------------------ 1. ceilings
     const workerSettings = hooklaneWorkerSettings(root);
     log(`graphile-worker ceiling: ${size.gwJobs} no-op jobs, settings from ${workerSettings.source}: ${JSON.stringify(workerSettings.preset.worker)}`);
-    const gw = await graphileWorkerCeiling(await pg.createDatabase('bench_gw'), size.gwJobs, workerSettings);
+    const gwDatabase = await pg.createDatabase('bench_gw');
+    const gw = await graphileWorkerCeiling(gwDatabase, size.gwJobs, workerSettings);
+    // Its deleted jobs would draw autovacuum into Hooklane's runs (seen in the latency runs).
+    await pg.dropDatabase(gwDatabase);
     log(`  ${Math.round(gw.jobsPerSec)} jobs/s`);
     log(`HTTP ceiling: ${size.httpPosts} POSTs at ${concurrency} in flight`);
     const http = await httpCeiling(receiver.plainUrl, size.httpPosts, concurrency);
@@ -281,6 +284,9 @@ async function main(): Promise<number> {
     // This process has delivered but never published: its first publishEvents calls run in V8's
     // interpreter (the first of them took 300 ms, not 120) and would be timed as the start of a
     // sustained rate. Published and delivered like the others, but not timed.
+    // As pgbench does before its runs: the rows the earlier phases wrote and deleted would otherwise
+    // draw autovacuum into some of the few-second runs below and not others (seen in latency runs).
+    await vacuumBeforeTimedRuns(sql, log);
     log(`end to end: warm-up, ${size.warmupEndToEndEvents} events published and delivered (not timed)`);
     await warmUpEndToEnd(ctx, target('one'), size.warmupEndToEndEvents);
     log(`end to end, 1 subscription: ${size.oneSubEvents} events`);
@@ -294,6 +300,7 @@ async function main(): Promise<number> {
     const sustained = await sustainedSingles(ctx, target('latency'), size.warmupSingles, size.singles, PUBLISH_CONCURRENCY);
     log(`  ${Math.round(sustained.eventsPerSec)} events/s published and delivered`);
     const sustainedMax = sustained.eventsPerSec;
+    await vacuumBeforeTimedRuns(sql, log);
     const latencyRuns = [];
     for (const share of [0.5, 0.8]) {
       const rate = sustainedMax * share;
@@ -458,3 +465,9 @@ main().then(
     process.exit(1);
   },
 );
+
+async function vacuumBeforeTimedRuns(sql: Sql, log: (line: string) => void): Promise<void> {
+  const started = nowMs();
+  await sql.unsafe('vacuum (analyze)');
+  log(`vacuum analyze before the timed runs (not timed): ${Math.round(nowMs() - started)} ms`);
+}
