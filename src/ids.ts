@@ -42,6 +42,8 @@ function random16(): Uint8Array {
  */
 let lastMs = -Infinity;
 let sequence = 0;
+/** Each id's 16 bytes, written by uuid and hex-encoded at once: reused, never escapes. */
+const idBytes = Buffer.alloc(16);
 
 export function newId(kind: IdKind): string {
   const random = random16();
@@ -58,5 +60,3 @@ export function newId(kind: IdKind): string {
   uuidv7({ msecs: lastMs, seq: sequence, random }, idBytes);
   return `${ID_PREFIX[kind]}_${idBytes.toString('hex')}`;
 }
-
-const idBytes = Buffer.alloc(16);

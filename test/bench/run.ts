@@ -105,6 +105,12 @@ const PUBLISH_CONCURRENCY = 32;
 const BATCH_CONCURRENCY = 4;
 const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
+async function vacuumBeforeTimedRuns(sql: Sql): Promise<void> {
+  const started = nowMs();
+  await sql.unsafe('vacuum (analyze)');
+  log(`vacuum analyze before the timed runs (not timed): ${Math.round(nowMs() - started)} ms`);
+}
+
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   const size = sizes(options.quick);
@@ -281,12 +287,12 @@ async function main(): Promise<number> {
     log(`delivering the ${publishedOnOne} events published above (not a measurement)`);
     await measureDrain(ctx, singlesWindow, publishedOnOne, spawnedAt);
 
+    // As pgbench does before its runs: the rows the earlier phases wrote and deleted would otherwise
+    // draw autovacuum into some of the few-second runs below and not others (seen in latency runs).
+    await vacuumBeforeTimedRuns(sql);
     // This process has delivered but never published: its first publishEvents calls run in V8's
     // interpreter (the first of them took 300 ms, not 120) and would be timed as the start of a
     // sustained rate. Published and delivered like the others, but not timed.
-    // As pgbench does before its runs: the rows the earlier phases wrote and deleted would otherwise
-    // draw autovacuum into some of the few-second runs below and not others (seen in latency runs).
-    await vacuumBeforeTimedRuns(sql, log);
     log(`end to end: warm-up, ${size.warmupEndToEndEvents} events published and delivered (not timed)`);
     await warmUpEndToEnd(ctx, target('one'), size.warmupEndToEndEvents);
     log(`end to end, 1 subscription: ${size.oneSubEvents} events`);
@@ -300,7 +306,7 @@ async function main(): Promise<number> {
     const sustained = await sustainedSingles(ctx, target('latency'), size.warmupSingles, size.singles, PUBLISH_CONCURRENCY);
     log(`  ${Math.round(sustained.eventsPerSec)} events/s published and delivered`);
     const sustainedMax = sustained.eventsPerSec;
-    await vacuumBeforeTimedRuns(sql, log);
+    await vacuumBeforeTimedRuns(sql);
     const latencyRuns = [];
     for (const share of [0.5, 0.8]) {
       const rate = sustainedMax * share;
@@ -465,9 +471,3 @@ main().then(
     process.exit(1);
   },
 );
-
-async function vacuumBeforeTimedRuns(sql: Sql, log: (line: string) => void): Promise<void> {
-  const started = nowMs();
-  await sql.unsafe('vacuum (analyze)');
-  log(`vacuum analyze before the timed runs (not timed): ${Math.round(nowMs() - started)} ms`);
-}
