@@ -9,6 +9,10 @@ import { TenantGroups, type Settled } from './tenant-groups.js';
  * written in groups (TenantGroups: one under way, the ones that arrive meanwhile together, as one
  * statement: one transaction, one NOTIFY). A second write under way would only wait for the
  * quota row inside PostgreSQL, holding a connection, instead of gathering the next group.
+ * Under a client's steady load the groups are balanced (TenantGroups' Balance): two halves of
+ * its callers alternate, where they had settled into one large group and one publish alone. At
+ * 32 callers that measured 1,370 → 1,729 single publishes/s (paired, six rounds each); a chain
+ * waits at most 4 ms for callers to come back, and only after a group of more than 8.
  * If a group fails (a quota that fits each publish but not their sum, a bad row), each of its
  * publishes is written again on its own, so that one publish never fails another. Writes inside
  * a caller's transaction are never grouped: they must commit with it.
@@ -18,6 +22,7 @@ export class EventWriteBatcher {
     maxInFlight: 1,
     maxWeight: 1_000,
     weight: (plan) => plan.events.length,
+    balance: { minGroup: 8, gatherMs: 4 },
   });
 
   write(scope: TenantScope, plan: EventWrite): Promise<Set<string>> {
