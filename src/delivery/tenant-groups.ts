@@ -23,7 +23,7 @@ interface TenantQueue<Item, Result> {
  * idle while PostgreSQL writes the large group (at 32 callers: groups of 31 and 1, Node 70% busy).
  */
 export interface Balance {
-  /** Groups up to this size take every item waiting, and never make the chain gather. */
+  /** A group up to this size is small: the next takes every item waiting, and nothing waits for its callers. */
   minGroup: number;
   /** The longest a chain waits, after a large group, for half of its callers to come back. */
   gatherMs: number;
@@ -62,8 +62,12 @@ export class TenantGroups<Item, Result> {
   private next(scope: TenantScope, tenant: TenantQueue<Item, Result>): void {
     while (!tenant.gathering && tenant.inFlight < this.options.maxInFlight && tenant.queue.length > 0) {
       const { balance } = this.options;
-      // Half of the callers waiting or coming back (those of the group just answered).
-      const maxSize = balance ? Math.max(balance.minGroup, Math.ceil((tenant.queue.length + tenant.lastGroupSize) / 2)) : Infinity;
+      // Half of the callers waiting or coming back (those of the large group just answered). After
+      // small groups (a backlog after a pause, not a loop of callers) every item waiting goes.
+      const maxSize =
+        balance && tenant.lastGroupSize > balance.minGroup
+          ? Math.max(balance.minGroup, Math.ceil((tenant.queue.length + tenant.lastGroupSize) / 2))
+          : Infinity;
       const group = [tenant.queue.shift()!];
       let weight = this.options.weight(group[0]!.item);
       while (

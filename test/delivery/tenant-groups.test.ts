@@ -81,53 +81,61 @@ describe('TenantGroups', () => {
   describe('balanced', () => {
     const balance = (gatherMs: number) => ({ maxInFlight: 1, maxWeight: 100, weight: () => 1, balance: { minGroup: 2, gatherMs } });
 
-    it('takes at most half of the items waiting plus those of the group just answered', async () => {
+    it('after a large group, takes at most half of the items waiting plus those of that group', async () => {
       const { groups, work } = controlledWork();
       const tenantGroups = new TenantGroups(work, balance(10_000));
-      const all = Array.from({ length: 12 }, (_, index) => tenantGroups.submit(scopeOf('t1'), index + 1));
+      const first = [1, 2, 3, 4].map((item) => tenantGroups.submit(scopeOf('t1'), item));
       groups[0]!.finish();
       await tick();
-      // 11 waiting and 1 coming back: 6 now, the other 5 with the next group.
-      expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4, 5, 6, 7]]);
+      // After a small group (1 item), every item waiting goes.
+      expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4]]);
+      const rest = Array.from({ length: 9 }, (_, index) => tenantGroups.submit(scopeOf('t1'), index + 5));
       groups[1]!.finish();
       await tick();
-      expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4, 5, 6, 7], [8, 9, 10, 11, 12]]);
+      // 9 waiting and 3 coming back: 6 now, the other 3 with the next group.
+      expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4], [5, 6, 7, 8, 9, 10]]);
       groups[2]!.finish();
-      expect(await Promise.all(all)).toEqual(Array.from({ length: 12 }, (_, index) => `done ${index + 1}`));
+      await tick();
+      expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4], [5, 6, 7, 8, 9, 10], [11, 12, 13]]);
+      groups[3]!.finish();
+      expect(await Promise.all([...first, ...rest])).toEqual(Array.from({ length: 13 }, (_, index) => `done ${index + 1}`));
     });
 
     it('after a large group, waits for half of its callers rather than sending the few waiting alone', async () => {
       const { groups, work } = controlledWork();
       const tenantGroups = new TenantGroups(work, balance(10_000));
-      const first = [1, 2, 3, 4, 5].map((item) => tenantGroups.submit(scopeOf('t1'), item));
+      const first = [1, 2, 3, 4].map((item) => tenantGroups.submit(scopeOf('t1'), item));
       groups[0]!.finish();
       await tick();
       expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4]]);
       groups[1]!.finish();
-      await Promise.all(first.slice(0, 4));
+      await Promise.all(first);
+      // One caller of the 3 just answered is back: fewer than half, so it waits for another.
+      const fifth = tenantGroups.submit(scopeOf('t1'), 5);
       await tick();
-      // Item 5 alone is fewer than half of the 3 just answered: it waits for one more.
       expect(groups).toHaveLength(2);
       const sixth = tenantGroups.submit(scopeOf('t1'), 6);
       expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4], [5, 6]]);
       groups[2]!.finish();
-      expect(await Promise.all([first[4], sixth])).toEqual(['done 5', 'done 6']);
+      expect(await Promise.all([fifth, sixth])).toEqual(['done 5', 'done 6']);
     });
 
-    it('waits no longer than gatherMs, and sends at once again when the tenant is idle', async () => {
+    it('waits no longer than gatherMs, and sends at once again after small groups', async () => {
       const { groups, work } = controlledWork();
       const tenantGroups = new TenantGroups(work, balance(20));
-      const first = [1, 2, 3, 4, 5].map((item) => tenantGroups.submit(scopeOf('t1'), item));
+      const first = [1, 2, 3, 4].map((item) => tenantGroups.submit(scopeOf('t1'), item));
       groups[0]!.finish();
       await tick();
       groups[1]!.finish();
+      await Promise.all(first);
+      const fifth = tenantGroups.submit(scopeOf('t1'), 5);
       await tick();
       expect(groups).toHaveLength(2);
       await new Promise((resolve) => setTimeout(resolve, 60));
       expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4], [5]]);
       groups[2]!.finish();
-      await Promise.all(first);
-      // Small groups never make the chain wait: the next one goes at once.
+      expect(await fifth).toBe('done 5');
+      // After a group of one, nothing waits: the next goes at once.
       const later = tenantGroups.submit(scopeOf('t1'), 6);
       expect(groups.at(-1)!.items).toEqual([6]);
       groups.at(-1)!.finish();
