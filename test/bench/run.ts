@@ -94,7 +94,7 @@ function sizes(quick: boolean) {
         allowance: { small: 4, large: 8, fairness: 6 },
       }
     : {
-        gwJobs: 50_000, httpPosts: 50_000, warmupSingles: 2_000, singles: 1_000, batchEvents: 20_000, warmupEndToEndEvents: 2_000, oneSubEvents: 5_000, tenSubEvents: 1_000, latencySeconds: 10, fanOutRuns: 5,
+        gwJobs: 50_000, httpPosts: 50_000, warmupSingles: 5_000, singles: 3_000, batchEvents: 20_000, warmupEndToEndEvents: 2_000, oneSubEvents: 5_000, tenSubEvents: 1_000, latencySeconds: 10, fanOutRuns: 5,
         smallBacklog: 10_000, largeBacklog: 100_000, fairnessBacklog: 50_000,
         allowance: { small: 45, large: 150, fairness: 90 },
       };
@@ -265,8 +265,10 @@ async function main(): Promise<number> {
     log(`topology: tenants A and B; subscriptions ${Object.values(topology).reduce((sum, spec) => sum + spec.paths.length, 0)}`);
 
     // A fresh process runs its request path in the interpreter until V8 has compiled it: the rate
-    // of the first few hundred calls says more about the JIT than about Hooklane. Warm-up calls
-    // are published and delivered like the others, but not timed.
+    // of the first calls says more about the JIT than about Hooklane. After 2,000 warm-up calls
+    // the next 1,000 still ran about a fifth slower than the 1,000s after them, hence 5,000; and
+    // 3,000 timed calls (2 s or more) rather than 1,000 make one slow moment of the machine count
+    // for less. Warm-up calls are published and delivered like the others, but not timed.
     log(`publishEvent: warm-up, ${size.warmupSingles} events (not timed)`);
     await publishSingles(ctx, target('one'), size.warmupSingles, PUBLISH_CONCURRENCY);
     log(`publishEvent: ${size.singles} events at concurrency ${PUBLISH_CONCURRENCY} (ROLE=api, no worker)`);
