@@ -81,14 +81,30 @@ describe('TenantGroups', () => {
   describe('balanced', () => {
     const balance = (gatherMs: number) => ({ maxInFlight: 1, maxWeight: 100, weight: () => 1, balance: { minGroup: 2, gatherMs } });
 
-    it('after a large group, takes at most half of the items waiting plus those of that group', async () => {
+    /** Items 1 to 4: 1 goes alone, then 2 to 4 together (after a small group every item waiting goes); 2 to 4 under way. */
+    async function withGroupOfThree(gatherMs: number) {
       const { groups, work } = controlledWork();
-      const tenantGroups = new TenantGroups(work, balance(10_000));
+      const tenantGroups = new TenantGroups(work, balance(gatherMs));
       const first = [1, 2, 3, 4].map((item) => tenantGroups.submit(scopeOf('t1'), item));
       groups[0]!.finish();
       await tick();
-      // After a small group (1 item), every item waiting goes.
       expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4]]);
+      return { groups, tenantGroups, first };
+    }
+
+    /** Then 2 to 4 answered and one caller back (item 5): fewer than half of 3, so the chain waits. */
+    async function gatheringAfterGroupOfThree(gatherMs: number) {
+      const { groups, tenantGroups, first } = await withGroupOfThree(gatherMs);
+      groups[1]!.finish();
+      await Promise.all(first);
+      const fifth = tenantGroups.submit(scopeOf('t1'), 5);
+      await tick();
+      expect(groups).toHaveLength(2);
+      return { groups, tenantGroups, fifth };
+    }
+
+    it('after a large group, takes at most half of the items waiting plus those of that group', async () => {
+      const { groups, tenantGroups, first } = await withGroupOfThree(10_000);
       const rest = Array.from({ length: 9 }, (_, index) => tenantGroups.submit(scopeOf('t1'), index + 5));
       groups[1]!.finish();
       await tick();
@@ -102,18 +118,8 @@ describe('TenantGroups', () => {
     });
 
     it('after a large group, waits for half of its callers rather than sending the few waiting alone', async () => {
-      const { groups, work } = controlledWork();
-      const tenantGroups = new TenantGroups(work, balance(10_000));
-      const first = [1, 2, 3, 4].map((item) => tenantGroups.submit(scopeOf('t1'), item));
-      groups[0]!.finish();
-      await tick();
-      expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4]]);
-      groups[1]!.finish();
-      await Promise.all(first);
-      // One caller of the 3 just answered is back: fewer than half, so it waits for another.
-      const fifth = tenantGroups.submit(scopeOf('t1'), 5);
-      await tick();
-      expect(groups).toHaveLength(2);
+      const { groups, tenantGroups, fifth } = await gatheringAfterGroupOfThree(10_000);
+      // A second caller back makes half: both go.
       const sixth = tenantGroups.submit(scopeOf('t1'), 6);
       expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4], [5, 6]]);
       groups[2]!.finish();
@@ -121,16 +127,7 @@ describe('TenantGroups', () => {
     });
 
     it('waits no longer than gatherMs, and sends at once again after small groups', async () => {
-      const { groups, work } = controlledWork();
-      const tenantGroups = new TenantGroups(work, balance(20));
-      const first = [1, 2, 3, 4].map((item) => tenantGroups.submit(scopeOf('t1'), item));
-      groups[0]!.finish();
-      await tick();
-      groups[1]!.finish();
-      await Promise.all(first);
-      const fifth = tenantGroups.submit(scopeOf('t1'), 5);
-      await tick();
-      expect(groups).toHaveLength(2);
+      const { groups, tenantGroups, fifth } = await gatheringAfterGroupOfThree(20);
       await new Promise((resolve) => setTimeout(resolve, 60));
       expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4], [5]]);
       groups[2]!.finish();
