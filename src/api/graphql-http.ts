@@ -56,6 +56,15 @@ class BodyParseError extends Error {
   readonly type = 'entity.parse.failed';
 }
 
+/**
+ * A UTF-8 body as text, as body-parser decodes it (through iconv-lite, which drops a leading byte
+ * order mark); Buffer's decoder does the same without iconv-lite's per-call set-up.
+ */
+function utf8Text(body: Buffer): string {
+  const text = body.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** JSON as body-parser's strict mode reads it: an object or an array; an empty body is `{}`. */
 function parseJsonBody(text: string): unknown {
   const first = /^[\x20\x09\x0a\x0d]*(.)/.exec(text)?.[1];
@@ -100,7 +109,7 @@ export function graphqlHttp(options: {
     armDeadline(res, REQUEST_DEADLINE_MS);
     let body: unknown;
     try {
-      body = parseJsonBody(await getRawBody(req, { length: req.headers['content-length'], limit: REQUEST_BODY_LIMIT, encoding: 'utf8' }));
+      body = parseJsonBody(utf8Text(await getRawBody(req, { length: req.headers['content-length'], limit: REQUEST_BODY_LIMIT })));
     } catch (error) {
       const answer = bodyErrorAnswer(error as { status?: number; type?: string });
       if (!res.headersSent) sendJson(res, answer.status, answer.body);

@@ -55,6 +55,44 @@ describe('POST /graphql, direct and through Express', () => {
     expect(answer.headers.get('x-request-id')).toBe('direct-1');
   });
 
+  it('reads a body that starts with a byte order mark, as body-parser does, on both paths', async () => {
+    for (const path of ['direct', 'express'] as const) {
+      const answer = await post(path, `\uFEFF${JSON.stringify({ query: '{ tenant { name } }' })}`);
+      expect(answer.status, path).toBe(200);
+      expect(answer.body, path).toEqual({ data: { tenant: { name: 'Direct' } } });
+    }
+  });
+
+  // Apollo Server negotiates these per request; Hooklane's patch (src/patches) remembers each
+  // header's answer. Every header is sent twice: the second answer comes from what was remembered.
+  it('answers each accept header with the media type it prefers, the first time and after', async () => {
+    const query = JSON.stringify({ query: '{ tenant { name } }' });
+    const cases: [accept: string, status: number, contentType: RegExp | null][] = [
+      ['*/*', 200, /^application\/json; charset=utf-8$/],
+      ['application/graphql-response+json, application/json', 200, /^application\/graphql-response\+json; charset=utf-8$/],
+      ['application/json, application/graphql-response+json', 200, /^application\/json; charset=utf-8$/],
+      ['application/json;q=0.5, application/graphql-response+json', 200, /^application\/graphql-response\+json; charset=utf-8$/],
+      ['text/html', 406, null],
+    ];
+    for (const round of [1, 2]) {
+      for (const [accept, status, contentType] of cases) {
+        for (const path of ['direct', 'express'] as const) {
+          const answer = await post(path, query, { accept });
+          expect(answer.status, `${accept} ${path} ${round}`).toBe(status);
+          if (contentType) expect(answer.headers.get('content-type'), `${accept} ${path} ${round}`).toMatch(contentType);
+        }
+      }
+    }
+  });
+
+  it('blocks a simple request (text/plain, no preflight) as a possible CSRF, every time', async () => {
+    for (const round of [1, 2]) {
+      const answer = await post('direct', JSON.stringify({ query: '{ tenant { name } }' }), { 'content-type': 'text/plain' });
+      expect(answer.status, String(round)).toBe(400);
+      expect(JSON.stringify(answer.body), String(round)).toMatch(/Cross-Site Request Forgery/);
+    }
+  });
+
   it('refuses the same bad bodies with the same errors on both paths', async () => {
     for (const body of ['{"query": ', '"just a string"', '42']) {
       const [direct, express] = await Promise.all([post('direct', body), post('express', body)]);
