@@ -8,17 +8,25 @@ export const WILDCARD = '*';
 
 export const BUILT_IN_PREFIX = 'hooklane.';
 
+/** Event types seen lately and their patterns: fan-out asks once per event and subscription. */
+const patternsByEventType = new Map<string, readonly string[]>();
+const MAX_REMEMBERED_EVENT_TYPES = 10_000;
+
 /**
  * Every subscription pattern that matches `eventType`: itself, each `prefix.*`, and `*`.
  * Built-in `hooklane.*` events are not matched by `*`: they are received only when asked for.
  */
-export function patternsMatching(eventType: string): string[] {
+export function patternsMatching(eventType: string): readonly string[] {
+  const known = patternsByEventType.get(eventType);
+  if (known) return known;
   const segments = eventType.split('.');
   const patterns = [eventType];
   for (let length = segments.length - 1; length >= 1; length--) {
     patterns.push(`${segments.slice(0, length).join('.')}.${WILDCARD}`);
   }
   if (!eventType.startsWith(BUILT_IN_PREFIX)) patterns.push(WILDCARD);
+  if (patternsByEventType.size >= MAX_REMEMBERED_EVENT_TYPES) patternsByEventType.clear();
+  patternsByEventType.set(eventType, Object.freeze(patterns));
   return patterns;
 }
 

@@ -31,6 +31,13 @@ describe('patternsMatching', () => {
     expect(patternsMatching('hooklaneish.x')).toContain(WILDCARD);
     expect(patternsMatching('hooklane')).toEqual(['hooklane', WILDCARD]);
   });
+
+  it('answers a type asked again from memory, and no caller can change that answer', () => {
+    const first = patternsMatching('refund.issued');
+    expect(patternsMatching('refund.issued')).toBe(first);
+    expect(() => (first as string[]).push('order.*')).toThrow(TypeError);
+    expect(patternsMatching('refund.issued')).toEqual(['refund.issued', 'refund.*', '*']);
+  });
 });
 
 describe('isWildcardPattern', () => {
