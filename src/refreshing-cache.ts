@@ -1,3 +1,5 @@
+import { BoundedMap } from './bounded-map.js';
+
 /**
  * Values read from PostgreSQL that may be a little old, per key: each is read at most once per
  * `ttlMs` in a process. One read per key is under way at a time. While a known value is being
@@ -6,12 +8,13 @@
  * connection each to do it); only the first callers for a key wait, and share the first read.
  */
 export class RefreshingCache<Key, Value> {
-  private readonly entries = new Map<Key, { value: Value; readAt: number }>();
+  private readonly entries: BoundedMap<Key, { value: Value; readAt: number }>;
   private readonly reading = new Map<Key, Promise<Value>>();
   private readonly now: () => number;
 
   constructor(private readonly options: { ttlMs: number; maxEntries: number; now?: () => number }) {
     this.now = options.now ?? Date.now;
+    this.entries = new BoundedMap(options.maxEntries);
   }
 
   async get(key: Key, read: () => Promise<Value>): Promise<Value> {
@@ -43,7 +46,6 @@ export class RefreshingCache<Key, Value> {
     const reading = read().then((value) => {
       // A read that was forgotten while under way (delete) may predate the change: not kept.
       if (this.reading.get(key) === reading) {
-        if (this.entries.size >= this.options.maxEntries && !this.entries.has(key)) this.entries.clear();
         this.entries.set(key, { value, readAt: this.now() });
       }
       return value;

@@ -3,6 +3,7 @@ import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLOutputType, type SelectionSetNode, type ValidationRule } from 'graphql';
 import type * as QueryComplexity from 'graphql-query-complexity';
 import { DEFAULT_PAGE_SIZE } from './connection.js';
+import { BoundedMap } from '../bounded-map.js';
 
 // The cost check works on Apollo's schema object, so graphql-query-complexity and the errors it
 // raises must use the same copy of `graphql` as Apollo. Loading both through Node's own resolution
@@ -205,7 +206,7 @@ const MAX_COSTS_PER_DOCUMENT = 64;
  * per query text, so entries go when Apollo forgets the document.
  */
 class CostCache {
-  private readonly byDocument = new WeakMap<DocumentNode, { pageVariables: string[]; costs: Map<string, number> }>();
+  private readonly byDocument = new WeakMap<DocumentNode, { pageVariables: string[]; costs: BoundedMap<string, number> }>();
 
   key(document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>): string {
     const { pageVariables } = this.entry(document);
@@ -219,14 +220,13 @@ class CostCache {
 
   set(document: DocumentNode, key: string, cost: number): void {
     const { costs } = this.entry(document);
-    if (costs.size >= MAX_COSTS_PER_DOCUMENT) costs.clear();
     costs.set(key, cost);
   }
 
   private entry(document: DocumentNode) {
     let entry = this.byDocument.get(document);
     if (!entry) {
-      entry = { pageVariables: variablesReadByFirst(document), costs: new Map() };
+      entry = { pageVariables: variablesReadByFirst(document), costs: new BoundedMap<string, number>(MAX_COSTS_PER_DOCUMENT) };
       this.byDocument.set(document, entry);
     }
     return entry;

@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { errors as joseErrors } from 'jose';
 import type { Config } from '../config.js';
+import { BoundedMap } from '../bounded-map.js';
 
 export const CLOCK_SKEW_SECONDS = 60;
 const JWKS_REFETCH_COOLDOWN_MS = 2_000;
@@ -37,7 +38,7 @@ export class TokenVerifier {
    * same token with every call, and checking its signature each time cost more than its publish.
    * The tenant's status is still looked up at every request (TenantDirectory), so suspension still works.
    */
-  private readonly verified = new Map<string, { payload: JWTPayload; until: number }>();
+  private readonly verified = new BoundedMap<string, { payload: JWTPayload; until: number }>(VERIFIED_TOKEN_CACHE_SIZE);
 
   async verify(token: string): Promise<JWTPayload> {
     const now = Date.now();
@@ -45,7 +46,6 @@ export class TokenVerifier {
     if (known && now < known.until) return known.payload;
     const payload = await this.verifySignatureAndClaims(token);
     const until = Math.min(now + VERIFIED_TOKEN_TTL_MS, payload.exp === undefined ? Infinity : payload.exp * 1000);
-    if (this.verified.size >= VERIFIED_TOKEN_CACHE_SIZE) this.verified.clear();
     this.verified.set(token, { payload, until });
     return payload;
   }

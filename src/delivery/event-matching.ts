@@ -4,13 +4,14 @@
  * pre-select candidates with an indexed array overlap.
  */
 
+import { BoundedMap } from '../bounded-map.js';
+
 export const WILDCARD = '*';
 
 export const BUILT_IN_PREFIX = 'hooklane.';
 
 /** Event types seen lately and their patterns: fan-out asks once per event and subscription. */
-const patternsByEventType = new Map<string, readonly string[]>();
-const MAX_REMEMBERED_EVENT_TYPES = 10_000;
+const patternsByEventType = new BoundedMap<string, readonly string[]>(10_000);
 
 /**
  * Every subscription pattern that matches `eventType`: itself, each `prefix.*`, and `*`.
@@ -25,7 +26,6 @@ export function patternsMatching(eventType: string): readonly string[] {
     patterns.push(`${segments.slice(0, length).join('.')}.${WILDCARD}`);
   }
   if (!eventType.startsWith(BUILT_IN_PREFIX)) patterns.push(WILDCARD);
-  if (patternsByEventType.size >= MAX_REMEMBERED_EVENT_TYPES) patternsByEventType.clear();
   patternsByEventType.set(eventType, Object.freeze(patterns));
   return patterns;
 }

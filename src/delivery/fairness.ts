@@ -1,3 +1,5 @@
+import { BoundedMap } from '../bounded-map.js';
+
 /**
  * Keeps one subscription from taking over a worker. A subscription may always have
  * `maxPerSubscription` deliveries in flight; beyond that only while at least that many of the
@@ -24,7 +26,7 @@ const MIN_WAIT_MS = QUICK_ATTEMPT_MS;
 export class SubscriptionFairness {
   private readonly streaks = new Map<string, number>();
   /** Moving average of each subscription's attempt durations (ms). */
-  private readonly typicalMs = new Map<string, number>();
+  private readonly typicalMs = new BoundedMap<string, number>(10_000);
   /** When each subscription's attempts in flight started, oldest first: one entry per attempt. */
   private readonly startedAt = new Map<string, number[]>();
   /** Deliveries waiting in the worker for a slot of their subscription, first come first served. */
@@ -94,7 +96,6 @@ export class SubscriptionFairness {
     if (durationMs !== undefined) {
       const previous = this.typicalMs.get(subscriptionId);
       this.typicalMs.set(subscriptionId, previous === undefined ? durationMs : previous * 0.8 + durationMs * 0.2);
-      if (this.typicalMs.size > 10_000) this.typicalMs.clear();
     }
     const starts = this.startedAt.get(subscriptionId);
     starts?.shift();

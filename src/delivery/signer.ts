@@ -1,4 +1,5 @@
 import { createHmac, createPrivateKey, createPublicKey, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { BoundedMap } from '../bounded-map.js';
 
 const SECRET_PREFIX = 'whsec_';
 
@@ -6,7 +7,7 @@ const SECRET_PREFIX = 'whsec_';
 // each signature would be wasted work. Bounded so rotated-away secrets and a
 // large tenant count cannot grow memory without limit.
 const KEY_CACHE_LIMIT = 1024;
-const keyCache = new Map<string, Buffer>();
+const keyCache = new BoundedMap<string, Buffer>(KEY_CACHE_LIMIT, 'oldest');
 
 function hmacKey(secret: string): Buffer {
   const cached = keyCache.get(secret);
@@ -17,11 +18,6 @@ function hmacKey(secret: string): Buffer {
   const key = Buffer.from(secret.slice(SECRET_PREFIX.length), 'base64');
   if (key.length === 0) {
     throw new Error('webhook secret has an empty key');
-  }
-  if (keyCache.size >= KEY_CACHE_LIMIT) {
-    // Map iteration order is insertion order, so this evicts the oldest entry.
-    const oldest = keyCache.keys().next();
-    if (!oldest.done) keyCache.delete(oldest.value);
   }
   keyCache.set(secret, key);
   return key;
@@ -78,7 +74,7 @@ const ED25519_SECRET_PREFIX = 'whsk_';
 const ED25519_PUBLIC_PREFIX = 'whpk_';
 // PKCS#8 DER header for an Ed25519 private key; the 32-byte seed follows it.
 const ED25519_PKCS8_HEADER = Buffer.from('302e020100300506032b657004220420', 'hex');
-const ed25519KeyCache = new Map<string, KeyObject>();
+const ed25519KeyCache = new BoundedMap<string, KeyObject>(KEY_CACHE_LIMIT, 'oldest');
 
 function ed25519PrivateKey(secretKey: string): KeyObject {
   const cached = ed25519KeyCache.get(secretKey);
@@ -87,10 +83,6 @@ function ed25519PrivateKey(secretKey: string): KeyObject {
   const seed = Buffer.from(secretKey.slice(ED25519_SECRET_PREFIX.length), 'base64');
   if (seed.length !== 32) throw new Error('Ed25519 secret key must hold a 32-byte seed');
   const key = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_HEADER, seed]), format: 'der', type: 'pkcs8' });
-  if (ed25519KeyCache.size >= KEY_CACHE_LIMIT) {
-    const oldest = ed25519KeyCache.keys().next();
-    if (!oldest.done) ed25519KeyCache.delete(oldest.value);
-  }
   ed25519KeyCache.set(secretKey, key);
   return key;
 }

@@ -1,6 +1,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { BadUserInputError } from '../errors.js';
+import { BoundedMap } from '../bounded-map.js';
 
 const MAX_CACHED_VALIDATORS = 1_000;
 
@@ -15,7 +16,7 @@ export class PayloadSchemas {
     const ajv = typeof declared === 'string' && declared.includes('2020-12') ? this.draft2020 : this.draft07;
     return ajv.compile(schema as object);
   }
-  private readonly validators = new Map<string, ValidateFunction>();
+  private readonly validators = new BoundedMap<string, ValidateFunction>(MAX_CACHED_VALIDATORS, 'oldest');
 
   /** Throws BAD_USER_INPUT when `schema` is not a usable JSON Schema. */
   assertValidSchema(schema: unknown): void {
@@ -46,10 +47,6 @@ export class PayloadSchemas {
     const cached = this.validators.get(id);
     if (cached) return cached;
     const validate = this.compile(schema);
-    if (this.validators.size >= MAX_CACHED_VALIDATORS) {
-      const oldest = this.validators.keys().next().value;
-      if (oldest !== undefined) this.validators.delete(oldest);
-    }
     this.validators.set(id, validate);
     return validate;
   }

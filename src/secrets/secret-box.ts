@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { BoundedMap } from '../bounded-map.js';
 
 const VERSION = 'enc1';
 const DEV_KEY_FILE = 'secrets-key';
@@ -12,7 +13,7 @@ const MAX_OPENED = 4096;
  * encryption existed) are read as they are and sealed on their next rotation.
  */
 export class SecretBox {
-  private readonly opened = new Map<string, string>();
+  private readonly opened = new BoundedMap<string, string>(MAX_OPENED);
 
   constructor(private readonly key: Buffer) {
     if (key.length !== 32) throw new Error('SECRETS_KEY must be 32 bytes (base64 or hex)');
@@ -34,7 +35,6 @@ export class SecretBox {
     const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv!, 'base64'));
     decipher.setAuthTag(Buffer.from(tag!, 'base64'));
     const plain = Buffer.concat([decipher.update(Buffer.from(ciphertext!, 'base64')), decipher.final()]).toString('utf8');
-    if (this.opened.size >= MAX_OPENED) this.opened.clear();
     this.opened.set(sealed, plain);
     return plain;
   }
