@@ -92,6 +92,46 @@ describe('event and delivery references', () => {
     await sql`update deliveries set subscription_id = subscription_id, attempt_count = 1 where id = ${delivery!.id}`;
   });
 
+  it("vouches for a publish's own deliveries only: what it writes is filtered by tenant, and the next insert is checked again", async () => {
+    const a = await tenantWithSubscription();
+    const b = await tenantWithSubscription();
+    const eventOfA = await publish(hooklane, a.tenant.token, { eventType: 'order.created', payload: { n: 1 } });
+    // B's write names A's subscription: the write itself leaves that delivery out.
+    const crossing = oneEvent(a.subscriptionId);
+    const own = oneEvent(b.subscriptionId);
+    await onOwnConnection(async (connection) => {
+      await connection`begin`;
+      try {
+        await connection`select * from hooklane_write_events(${b.tenant.id}, ${crossing.events}::text::json, ${crossing.deliveries}::text::json,
+          '[]'::json, '[]'::json, false, null::json)`;
+        await connection`select * from hooklane_write_events(${b.tenant.id}, ${own.events}::text::json, ${own.deliveries}::text::json,
+          '[]'::json, '[]'::json, false, null::json)`;
+        const [setting] = await connection<{ vouched: string }[]>`select current_setting('hooklane.deliveries_vouched', true) as vouched`;
+        expect(setting!.vouched).toBe('off');
+        // Later in the same transaction, an insert of the caller's own is checked as any other.
+        await expect(connection`insert into deliveries (id, tenant_id, event_id, subscription_id)
+          values (${newId('delivery')}, ${b.tenant.id}, ${eventOfA.id}, ${b.subscriptionId})`).rejects.toMatchObject({ code: '23503' });
+      } finally {
+        await connection`rollback`;
+      }
+      await connection`begin`;
+      try {
+        await connection`select * from hooklane_write_events(${b.tenant.id}, ${crossing.events}::text::json, ${crossing.deliveries}::text::json,
+          '[]'::json, '[]'::json, false, null::json)`;
+        await connection`select * from hooklane_write_events(${b.tenant.id}, ${own.events}::text::json, ${own.deliveries}::text::json,
+          '[]'::json, '[]'::json, false, null::json)`;
+        await connection`commit`;
+      } catch (error) {
+        await connection`rollback`;
+        throw error;
+      }
+    });
+    expect(await sql`select from events where id in ${sql([crossing.eventId, own.eventId])}`).toHaveLength(2);
+    expect(await sql`select from deliveries where event_id = ${crossing.eventId}`).toHaveLength(0);
+    expect(await sql`select from deliveries where event_id = ${own.eventId} and subscription_id = ${b.subscriptionId}`).toHaveLength(1);
+    expect(await deliveriesOf(a.subscriptionId)).toBe(1);
+  });
+
   it('deletes the deliveries and attempts of a deleted subscription or event, and nothing else', async () => {
     const { tenant, subscriptionId } = await tenantWithSubscription();
     const other = await tenantWithSubscription();
