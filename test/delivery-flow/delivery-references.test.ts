@@ -30,12 +30,17 @@ describe('event and delivery references', () => {
     return { tenant, subscriptionId: subscription.id };
   }
 
-  /** hooklane_write_events' arguments for one event delivered to one subscription. */
+  /** One event delivered to one subscription, as a publish writes it. */
   function oneEvent(subscriptionId: string) {
-    const eventId = newId('event');
-    const events = [{ id: eventId, event_type: 'order.created', body: '{"type":"order.created"}', created_at: new Date().toISOString() }];
-    const deliveries = [{ id: newId('delivery'), event_id: eventId, subscription_id: subscriptionId, status: 'PENDING', ordering_key: null }];
-    return { eventId, events: JSON.stringify(events), deliveries: JSON.stringify(deliveries) };
+    return { eventId: newId('event'), deliveryId: newId('delivery'), subscriptionId };
+  }
+
+  /** Writes `write` for `tenantId` with the function publishing uses (hooklane_write_event_columns, migration 0019). */
+  function writeEvent(connection: Sql, tenantId: string, write: ReturnType<typeof oneEvent>) {
+    return connection<{ id: string }[]>`select * from hooklane_write_event_columns(${tenantId},
+      ${write.eventId}, 'order.created', '{"type":"order.created"}', ${new Date().toISOString()}, null::jsonb,
+      ${write.deliveryId}, ${write.eventId}, ${write.subscriptionId}, 'PENDING', null::jsonb,
+      '[]'::json, false, null::json, null::bigint) as id`;
   }
 
   const deliveriesOf = async (subscriptionId: string) =>
@@ -102,10 +107,8 @@ describe('event and delivery references', () => {
     await onOwnConnection(async (connection) => {
       await connection`begin`;
       try {
-        await connection`select * from hooklane_write_events(${b.tenant.id}, ${crossing.events}::text::json, ${crossing.deliveries}::text::json,
-          '[]'::json, '[]'::json, false, null::json)`;
-        await connection`select * from hooklane_write_events(${b.tenant.id}, ${own.events}::text::json, ${own.deliveries}::text::json,
-          '[]'::json, '[]'::json, false, null::json)`;
+        await writeEvent(connection, b.tenant.id, crossing);
+        await writeEvent(connection, b.tenant.id, own);
         const [setting] = await connection<{ vouched: string }[]>`select current_setting('hooklane.deliveries_vouched', true) as vouched`;
         expect(setting!.vouched).toBe('off');
         // Later in the same transaction, an insert of the caller's own is checked as any other.
@@ -116,10 +119,8 @@ describe('event and delivery references', () => {
       }
       await connection`begin`;
       try {
-        await connection`select * from hooklane_write_events(${b.tenant.id}, ${crossing.events}::text::json, ${crossing.deliveries}::text::json,
-          '[]'::json, '[]'::json, false, null::json)`;
-        await connection`select * from hooklane_write_events(${b.tenant.id}, ${own.events}::text::json, ${own.deliveries}::text::json,
-          '[]'::json, '[]'::json, false, null::json)`;
+        await writeEvent(connection, b.tenant.id, crossing);
+        await writeEvent(connection, b.tenant.id, own);
         await connection`commit`;
       } catch (error) {
         await connection`rollback`;
@@ -167,8 +168,7 @@ describe('event and delivery references', () => {
       const write = oneEvent(subscriptionId);
       await onOwnConnection(async (publisher) => {
         await publisher`begin`;
-        await publisher`select * from hooklane_write_events(${tenant.id}, ${write.events}::text::json, ${write.deliveries}::text::json,
-          '[]'::json, '[]'::json, false, null::json)`;
+        await writeEvent(publisher, tenant.id, write);
         await onOwnConnection(async (deleter) => {
           const deleterPid = await backendPid(deleter);
           const deletion = deleter`delete from subscriptions where id = ${subscriptionId}`.then(() => 'deleted');
@@ -189,8 +189,7 @@ describe('event and delivery references', () => {
         await deleter`delete from subscriptions where id = ${subscriptionId}`;
         await onOwnConnection(async (publisher) => {
           const publisherPid = await backendPid(publisher);
-          const writing = publisher<{ id: string }[]>`select * from hooklane_write_events(${tenant.id}, ${write.events}::text::json,
-            ${write.deliveries}::text::json, '[]'::json, '[]'::json, false, null::json) as id`.execute();
+          const writing = writeEvent(publisher, tenant.id, write).execute();
           await waitsForLock(publisherPid);
           await deleter`commit`;
           expect((await writing).map((row) => row.id)).toEqual([write.eventId]);

@@ -24,7 +24,7 @@ export interface PlannedDelivery {
   orderingKey: string | null;
 }
 
-/** Events with everything that goes with them, written by one statement (hooklane_write_events). */
+/** Events with everything that goes with them, written by one statement (hooklane_write_event_columns). */
 export interface EventWrite {
   events: readonly NewEvent[];
   deliveries: readonly PlannedDelivery[];
@@ -60,7 +60,26 @@ export class StreamJobs {
   }
 }
 
-/** The publish budget's state when hooklane_write_events refused the quota (error HL429). */
+/**
+ * One column of a write as hooklane_write_event_columns takes it: the values joined by newlines.
+ * They are ids, event type names, statuses, timestamps and compact JSON bodies, none of which holds
+ * a newline; one that did would shift every row after it, so it is refused here.
+ */
+function lines<T>(rows: readonly T[], value: (row: T) => string): string {
+  const joined = rows.map(value).join('\n');
+  // A lone empty value would read as no row at all.
+  const intact = rows.length === 0 || (countNewlines(joined) === rows.length - 1 && (rows.length > 1 || joined.length > 0));
+  if (!intact) throw new Error('a value of a write column holds a newline, or is a lone empty value');
+  return joined;
+}
+
+function countNewlines(text: string): number {
+  let count = 0;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) count++;
+  return count;
+}
+
+/** The publish budget's state when the write refused the quota (error HL429). */
 export interface QuotaRefusal {
   quota: string;
   tokens: number;
@@ -120,23 +139,13 @@ export class EventStore {
    * Throws QuotaRefusedError, having written nothing, when the quota refuses.
    */
   async write(plan: EventWrite): Promise<Set<string>> {
-    const events = plan.events.map((event) => ({
-      id: event.id,
-      event_type: event.eventType,
-      body: event.body,
-      idempotency_key: event.idempotencyKey,
-      ordering_key: event.orderingKey,
-      channels: event.channels,
-      created_at: event.createdAt.toISOString(),
-    }));
-    const deliveries = plan.deliveries.map((delivery) => ({
-      id: delivery.id,
-      event_id: delivery.eventId,
-      subscription_id: delivery.subscriptionId,
-      status: delivery.status,
-      ordering_key: delivery.orderingKey,
-    }));
-    // Jobs that go with several events are enqueued if any of them is inserted (hooklane_write_events'
+    const { events: newEvents, deliveries } = plan;
+    const hasOptions = newEvents.some((event) => event.idempotencyKey !== null || event.orderingKey !== null || event.channels !== null);
+    const eventOptions = hasOptions ? newEvents.map((event) => [event.idempotencyKey, event.orderingKey, event.channels]) : null;
+    const deliveryOrderingKeys = deliveries.some((delivery) => delivery.orderingKey !== null)
+      ? deliveries.map((delivery) => delivery.orderingKey)
+      : null;
+    // Jobs that go with several events are enqueued if any of them is inserted (hooklane_write_event_columns'
     // p_stream_jobs): a stream's job, and a batch of first attempts. A delivery of an event that was
     // not inserted is not written either, and the batch job skips what it cannot claim.
     const sharedJobs = [...plan.streamJobs, ...deliverBatchJobs(this.tenantId, plan.firstAttempts)].map((job) => ({
@@ -151,8 +160,13 @@ export class EventStore {
       period: plan.quota.period,
     };
     try {
-      const rows = (await this.direct.execute(sql`select id from hooklane_write_events(${this.tenantId},
-        ${JSON.stringify(events)}::json, ${JSON.stringify(deliveries)}::json, '[]'::json,
+      const rows = (await this.direct.execute(sql`select id from hooklane_write_event_columns(${this.tenantId},
+        ${lines(newEvents, (event) => event.id)}, ${lines(newEvents, (event) => event.eventType)},
+        ${lines(newEvents, (event) => event.body)}, ${lines(newEvents, (event) => event.createdAt.toISOString())},
+        ${eventOptions === null ? null : JSON.stringify(eventOptions)}::jsonb,
+        ${lines(deliveries, (delivery) => delivery.id)}, ${lines(deliveries, (delivery) => delivery.eventId)},
+        ${lines(deliveries, (delivery) => delivery.subscriptionId)}, ${lines(deliveries, (delivery) => delivery.status)},
+        ${deliveryOrderingKeys === null ? null : JSON.stringify(deliveryOrderingKeys)}::jsonb,
         ${JSON.stringify(sharedJobs)}::json, ${plan.preserveStreamRunAt}, ${quota === null ? null : JSON.stringify(quota)}::json,
         ${plan.contextVersion}::bigint) as id`)) as unknown as {
         id: string;
