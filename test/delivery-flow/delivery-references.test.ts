@@ -1,5 +1,8 @@
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDatabase } from '../../src/db/client.js';
+import { APP_ROLE } from '../../src/db/migrate.js';
+import { TenantScope } from '../../src/db/tenant-scope.js';
 import { newId } from '../../src/ids.js';
 import { tenantWithEventType } from '../support/fixtures.js';
 import { createSubscription, publish } from '../support/graphql-helpers.js';
@@ -131,6 +134,42 @@ describe('event and delivery references', () => {
     expect(await sql`select from deliveries where event_id = ${crossing.eventId}`).toHaveLength(0);
     expect(await sql`select from deliveries where event_id = ${own.eventId} and subscription_id = ${b.subscriptionId}`).toHaveLength(1);
     expect(await deliveriesOf(a.subscriptionId)).toBe(1);
+  });
+
+  it('refuses, before writing anything, a write whose column values would not split back into its rows', async () => {
+    const { tenant, subscriptionId } = await tenantWithSubscription();
+    const client = connectDatabase(hooklane.databaseUrl, { max: 1, role: APP_ROLE });
+    try {
+      const events = new TenantScope(client.db, tenant.id).events;
+      const planFor = (eventType: string, body: string) => {
+        const eventId = newId('event');
+        return {
+          eventId,
+          plan: {
+            events: [{ id: eventId, eventType, body, idempotencyKey: null, orderingKey: null, channels: null, createdAt: new Date() }],
+            deliveries: [{ id: newId('delivery'), eventId, subscriptionId, status: 'PENDING' as const, orderingKey: null }],
+            firstAttempts: [],
+            streamJobs: [],
+            preserveStreamRunAt: false,
+            quota: null,
+            contextVersion: null,
+          },
+        };
+      };
+      for (const [eventType, body] of [['order.created\nforged', '{}'], ['order.created', '{"a":\n1}'], ['', '{}']] as const) {
+        const { eventId, plan } = planFor(eventType, body);
+        await expect(events.write(plan)).rejects.toThrow(/newline|lone empty value/);
+        expect(await sql`select from events where id = ${eventId}`).toHaveLength(0);
+      }
+      // The same write with values that keep to the rule goes through, newline-free JSON and all.
+      const { eventId, plan } = planFor('order.created', '{"note":"line one\\nline two"}');
+      expect([...(await events.write(plan))]).toEqual([eventId]);
+      const [row] = await sql<{ body: string }[]>`select body from events where id = ${eventId}`;
+      expect(JSON.parse(row!.body)).toEqual({ note: 'line one\nline two' });
+      expect(await sql`select from deliveries where event_id = ${eventId}`).toHaveLength(1);
+    } finally {
+      await client.close();
+    }
   });
 
   it('deletes the deliveries and attempts of a deleted subscription or event, and nothing else', async () => {
