@@ -197,7 +197,10 @@ describe('publishing', () => {
       const [after] = await hooklane.sql<{ version: number }[]>`select config_version::int as version from tenants where id = ${tenant.id}`;
       expect(after!.version).toBe(before!.version);
       const event = await publish(hooklane, tenant.token, { eventType: 'order.viewed', payload: { n: 2 } });
-      expect(event.deliveries.map((delivery) => delivery.status)).toEqual(['PENDING']);
+      // Not HELD. The answer reads the delivery after the write, so the worker may already have
+      // delivered it (seen once in CI): PENDING or SUCCEEDED.
+      expect(event.deliveries).toHaveLength(1);
+      expect(['PENDING', 'SUCCEEDED']).toContain(event.deliveries[0]!.status);
     });
   });
 
