@@ -81,7 +81,7 @@ export function renderTable(result: BenchResult): string {
   add('publishEventsPerSec.batchConcurrent', n0(publish.batchConcurrent), `publishEvents ×${publish.batchConcurrentRun.batchSize}, ${publish.batchConcurrentRun.concurrency} calls in flight, ${n0(publish.batchConcurrentRun.events)} events, 1 subscription each, ROLE=api`);
   add('  … with 10 subscriptions', n0(publish.batchTenSubscriptions), `publishEvents ×${publish.batchTenSubscriptionsRun.batchSize}, ${n0(publish.batchTenSubscriptionsRun.events)} events, 10 deliveries each, ROLE=api`);
   const l = result.latencyMs;
-  add('sustained publishEvent (ROLE=all)', n0(l.sustained.eventsPerSec), `published and delivered, ${n0(l.sustained.events)} events after ${n0(l.sustained.warmupEvents)} warm-up; the latency runs' 100%`);
+  add('sustained publishEvent (ROLE=all)', n0(l.sustained.eventsPerSec), `delivered while publishing, ${n0(l.sustained.events)} events after ${n0(l.sustained.warmupEvents)} warm-up (${n0(l.sustained.publishedPerSec)}/s published, ${n0(l.sustained.publishedAndDrainedPerSec)}/s to the last delivery); the latency runs' 100%`);
   for (const run of l.runs) {
     const label = run === l.runs[0] ? '50%' : '80%';
     add(`latencyMs @${label} (${n0(run.targetRate)}/s)`, `${n0(run.p50)} / ${n0(run.p95)} / ${n0(run.p99)}`, `p50/p95/p99, ${n0(run.events)} events, max ${n0(run.max)} ms, pacer lag ≤${n0(run.maxScheduleLagMs)} ms`);
