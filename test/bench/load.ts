@@ -304,6 +304,7 @@ export interface SustainedSingles {
   publishedAndDrainedPerSec: number;
   events: number;
   warmupEvents: number;
+  /** How long the `events` calls took (CPU is measured over the same time). */
   seconds: number;
   cpu: CpuUse;
 }
