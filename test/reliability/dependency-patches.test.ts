@@ -24,8 +24,8 @@ describe('dependency patches', () => {
     const [, mangled, version] = match!;
     const name = mangled!.replace('+', '/');
     const pinned = manifest.dependencies?.[name] ?? manifest.overrides?.[name];
-    expect({ name, pinned }).toEqual({ name, pinned: version });
-    expect(readJson(`node_modules/${name}/package.json`).version).toBe(version);
+    expect(pinned, `${name}'s version in package.json`).toBe(version);
+    expect(readJson(`node_modules/${name}/package.json`).version, `${name}'s installed version`).toBe(version);
   });
 
   it('finds the patches', () => {
