@@ -153,7 +153,14 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
       const secret = effectiveJwtSecret(config);
       const verifier = new TokenVerifier({ ...config.auth, jwtSecret: secret });
       api = await startApiServer({
-        services: { config, db: client.db, sql: client.sql, schemas: new PayloadSchemas(), secretBox },
+        services: {
+          config,
+          db: client.db,
+          sql: client.sql,
+          schemas: new PayloadSchemas(),
+          secretBox,
+          handoff: config.worker.handoff ? worker?.handoff : undefined,
+        },
         verifier,
         readiness: { ready: () => ready },
         logger,

@@ -52,6 +52,7 @@ const environmentSchema = z.object({
   WORKER_SUBSCRIPTION_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
   WORKER_POLL_INTERVAL: duration('250ms'),
   WORKER_ASYNC_COMMIT: booleanFlag.default(true),
+  WORKER_HANDOFF: booleanFlag.default(true),
   GRAPHQL_MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(10),
   GRAPHQL_MAX_COST: z.coerce.number().int().min(1).default(5000),
@@ -102,6 +103,8 @@ export interface Config {
     subscriptionShare: number;
     /** WORKER_ASYNC_COMMIT: the worker's commits return before their WAL is flushed (see README, Reliability). */
     asyncCommit: boolean;
+    /** WORKER_HANDOFF: with ROLE=all, publishes hand their first attempts to this process's worker (see README, Performance). */
+    handoff: boolean;
   };
   api: { maxPageSize: number; maxDepth: number; maxCost: number; maxAliases: number; introspection: boolean };
   quotas: QuotaDefaults;
@@ -163,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pollIntervalMs: e.WORKER_POLL_INTERVAL,
       subscriptionShare: e.WORKER_SUBSCRIPTION_SHARE,
       asyncCommit: e.WORKER_ASYNC_COMMIT,
+      handoff: e.WORKER_HANDOFF,
     },
     api: {
       maxPageSize: e.GRAPHQL_MAX_PAGE_SIZE,

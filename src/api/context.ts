@@ -2,6 +2,7 @@ import type { Sql } from 'postgres';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
+import type { FirstAttemptHandoff } from '../delivery/first-attempt-handoff.js';
 import type { PayloadSchemas } from '../domain/payload-schemas.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { TenantDirectory } from '../tenancy/tenant-directory.js';
@@ -14,6 +15,8 @@ export interface ApiServices {
   sql: Sql;
   schemas: PayloadSchemas;
   secretBox: SecretBox;
+  /** The worker in this process (ROLE=all with WORKER_HANDOFF), to which publishes hand their first attempts. */
+  handoff?: FirstAttemptHandoff;
 }
 
 export interface RequestContext {

@@ -102,19 +102,49 @@ export interface FirstAttempt {
 }
 
 /**
+ * First attempts handed to the publishing process's own worker (ROLE=all, see FirstAttemptHandoff):
+ * their `deliver_batch` jobs are still written with the events, keyed so that the handoff can
+ * complete them, and due only at `runAt`, so that no worker takes them meanwhile. If the process
+ * dies before it has sent them, the jobs run then.
+ */
+export interface HandedOffJobs {
+  runAt: Date;
+}
+
+/** The job key of first attempts handed over in-process, after the first delivery of its job. */
+export function handoffJobKey(firstDeliveryId: string): string {
+  return `handoff:${firstDeliveryId}`;
+}
+
+/**
  * The `deliver_batch` jobs of first attempts, DELIVERIES_PER_JOB per job in the order given, each
  * with the events its deliveries belong to and the lowest (most urgent) priority among them.
  */
-export function deliverBatchJobs(tenantId: string, attempts: readonly FirstAttempt[]): { eventIds: string[]; spec: JobSpec }[] {
-  const jobs: { eventIds: string[]; spec: JobSpec }[] = [];
+export function deliverBatchJobs(
+  tenantId: string,
+  attempts: readonly FirstAttempt[],
+  handoff: HandedOffJobs | null = null,
+): { eventIds: string[]; deliveries: readonly FirstAttempt[]; spec: JobSpec }[] {
+  const jobs: { eventIds: string[]; deliveries: readonly FirstAttempt[]; spec: JobSpec }[] = [];
   for (let start = 0; start < attempts.length; start += DELIVERIES_PER_JOB) {
     const chunk = attempts.slice(start, start + DELIVERIES_PER_JOB);
+    const spec = deliverBatchJob(tenantId, chunk.map((attempt) => attempt.deliveryId), Math.min(...chunk.map((attempt) => attempt.priority)));
     jobs.push({
       eventIds: [...new Set(chunk.map((attempt) => attempt.eventId))],
-      spec: deliverBatchJob(tenantId, chunk.map((attempt) => attempt.deliveryId), Math.min(...chunk.map((attempt) => attempt.priority))),
+      deliveries: chunk,
+      spec: handoff ? { ...spec, runAt: handoff.runAt, jobKey: handoffJobKey(chunk[0]!.deliveryId) } : spec,
     });
   }
   return jobs;
+}
+
+/**
+ * Completes the jobs of first attempts the handoff has dealt with (hooklane_complete_handed_off_jobs,
+ * see migrate.ts): a job a worker has meanwhile taken is left to it.
+ */
+export async function completeHandedOffJobs(db: Executor, jobKeys: readonly string[]): Promise<void> {
+  if (jobKeys.length === 0) return;
+  await db.execute(sql`select hooklane_complete_handed_off_jobs(${JSON.stringify(jobKeys)}::json)`);
 }
 
 /** One `deliver_batch` job: each delivery is claimed, sent and recorded on its own. */

@@ -58,6 +58,28 @@ async function migrateHoldingLock(db: Database, databaseUrl: string): Promise<vo
     EXCEPTION WHEN insufficient_privilege THEN
       RAISE NOTICE 'cannot grant ${APP_ROLE} the right to enqueue jobs';
     END $$;`));
+  // The jobs of first attempts handed over in-process (src/db/jobs.ts, HandedOffJobs), completed by
+  // key once they are dealt with, with graphile-worker's complete_jobs (which leaves a job a worker
+  // has locked alone). Only such jobs: the application role completes nothing else. The keys go as
+  // an array so that the lookup is by the jobs' key index, whatever the length of the queue.
+  await db.execute(sql.raw(`
+    CREATE OR REPLACE FUNCTION public.hooklane_complete_handed_off_jobs(job_keys json)
+    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+    BEGIN
+      PERFORM FROM graphile_worker.complete_jobs(array(
+        SELECT id FROM graphile_worker.jobs
+        WHERE key = ANY (array(SELECT json_array_elements_text(job_keys))) AND key LIKE 'handoff:%'
+      ));
+    END $fn$;
+    REVOKE ALL ON FUNCTION public.hooklane_complete_handed_off_jobs(json) FROM PUBLIC;
+    DO $$
+    BEGIN
+      IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
+        GRANT EXECUTE ON FUNCTION public.hooklane_complete_handed_off_jobs(json) TO ${APP_ROLE};
+      END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+      RAISE NOTICE 'cannot grant ${APP_ROLE} the right to complete handed-off jobs';
+    END $$;`));
   // Metrics (src/observability/metrics.ts): the size and age of the due, unlocked part of the
   // queue, read with the owner's rights; it returns two numbers and nothing of any job's payload.
   await db.execute(sql.raw(`

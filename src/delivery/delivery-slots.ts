@@ -19,8 +19,13 @@ export class DeliverySlots {
   private readonly queue: PQueue;
   private closed = false;
 
-  constructor(concurrency: number) {
+  constructor(private readonly concurrency: number) {
     this.queue = new PQueue({ concurrency });
+  }
+
+  /** Slots neither taken nor waited for: none once closed. */
+  get free(): number {
+    return this.closed ? 0 : this.concurrency - this.queue.pending - this.queue.size;
   }
 
   run<T>(attempt: () => Promise<T>, jobPriority = 0): Promise<T> {

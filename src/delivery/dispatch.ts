@@ -85,6 +85,15 @@ async function dispatchInSlot(deps: DispatchDependencies, job: JobCatalogue['del
     if (continuation === 'delivery') await keepPendingDeliveryScheduled(scope, deps.db, job.deliveryId);
     return { kind: 'skipped', reason: 'not_claimable' };
   }
+  return attemptClaimed(deps, scope, work, continuation);
+}
+
+/** A delivery its publish's write has already claimed (a handed-over first attempt), attempted in a slot. */
+export function dispatchClaimed(deps: DispatchDependencies, tenantId: string, work: DeliveryWork, jobPriority = 0): Promise<DispatchOutcome> {
+  return deps.slots.run(() => attemptClaimed(deps, new TenantScope(deps.db, tenantId), work, 'delivery'), jobPriority);
+}
+
+async function attemptClaimed(deps: DispatchDependencies, scope: TenantScope, work: DeliveryWork, continuation: Continuation): Promise<DispatchOutcome> {
   if (!work.subscriptionEnabled) {
     await scope.deliveries.hold(work.id);
     return { kind: 'skipped', reason: 'held' };

@@ -1,5 +1,8 @@
+import { deliverBatchJobs } from '../db/jobs.js';
+import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { StreamJobs, type EventWrite } from '../db/scoped/events.js';
 import type { TenantScope } from '../db/tenant-scope.js';
+import type { FirstAttemptHandoff, HandedOffJob } from './first-attempt-handoff.js';
 import { TenantGroups, type Settled } from './tenant-groups.js';
 
 /**
@@ -19,38 +22,75 @@ import { TenantGroups, type Settled } from './tenant-groups.js';
  * If a group fails (a quota that fits each publish but not their sum, a bad row), each of its
  * publishes is written again on its own, so that one publish never fails another. Writes inside
  * a caller's transaction are never grouped: they must commit with it.
+ * A write's first attempts go to the process's own worker when it has room for all of them: the
+ * write then claims them too (FirstAttemptHandoff).
  */
 export class EventWriteBatcher {
-  private readonly groups = new TenantGroups<EventWrite, Set<string>>((scope, plans) => writeGroup(scope, plans), {
+  private readonly groups = new TenantGroups<PendingWrite, Set<string>>((scope, writes) => writeGroup(scope, writes), {
     maxInFlight: 1,
     maxWeight: 1_000,
-    weight: (plan) => plan.events.length,
+    weight: (write) => write.plan.events.length,
     balance: { minGroup: 15, gatherMs: 4 },
   });
 
-  write(scope: TenantScope, plan: EventWrite): Promise<Set<string>> {
-    return scope.inTransaction ? scope.events.write(plan) : this.groups.submit(scope, plan);
+  write(scope: TenantScope, plan: EventWrite, handoff?: FirstAttemptHandoff): Promise<Set<string>> {
+    return scope.inTransaction ? scope.events.write(plan) : this.groups.submit(scope, { plan, handoff });
   }
 }
 
-async function writeGroup(scope: TenantScope, plans: readonly EventWrite[]): Promise<Settled<Set<string>>[]> {
-  if (plans.length > 1) {
+interface PendingWrite {
+  plan: EventWrite;
+  handoff: FirstAttemptHandoff | undefined;
+}
+
+async function writeGroup(scope: TenantScope, writes: readonly PendingWrite[]): Promise<Settled<Set<string>>[]> {
+  if (writes.length > 1) {
     try {
-      const inserted = await scope.events.write(mergeWrites(plans));
-      return plans.map(() => ({ ok: true, value: inserted }));
+      // One process, one worker: the publishes of a group share its handoff.
+      const inserted = await writeHandingOff(scope, mergeWrites(writes.map((write) => write.plan)), writes[0]!.handoff);
+      return writes.map(() => ({ ok: true, value: inserted }));
     } catch {
       // Written again one by one below: each publish gets its own answer.
     }
   }
   return Promise.all(
-    plans.map(async (plan): Promise<Settled<Set<string>>> => {
+    writes.map(async ({ plan, handoff }): Promise<Settled<Set<string>>> => {
       try {
-        return { ok: true, value: await scope.events.write(plan) };
+        return { ok: true, value: await writeHandingOff(scope, plan, handoff) };
       } catch (error) {
         return { ok: false, error };
       }
     }),
   );
+}
+
+/** Writes `plan`; if `handoff` has room for its first attempts, the write claims them and they are handed to it once it has committed. */
+async function writeHandingOff(scope: TenantScope, plan: EventWrite, handoff: FirstAttemptHandoff | undefined): Promise<Set<string>> {
+  const reservation = plan.firstAttempts.length > 0 ? (handoff?.reserve(plan.firstAttempts.length) ?? null) : null;
+  if (!reservation) return scope.events.write(plan);
+  let inserted: Set<string>;
+  let claimed: Map<string, DeliveryWork>;
+  try {
+    ({ inserted, claimed } = await scope.events.writeAndClaim(
+      { ...plan, handoff: { runAt: reservation.runAt } },
+      plan.firstAttempts.map((attempt) => attempt.deliveryId),
+      reservation.claimMs,
+      reservation.countEveryClaim,
+    ));
+  } catch (error) {
+    reservation.cancel();
+    throw error;
+  }
+  // The same jobs as the write's; a delivery of an event not inserted (its idempotency key was used) was not written.
+  const jobs: HandedOffJob[] = deliverBatchJobs(scope.tenantId, plan.firstAttempts, reservation)
+    .map((job) => ({
+      jobKey: job.spec.jobKey!,
+      priority: job.spec.priority ?? 0,
+      deliveryIds: job.deliveries.filter((attempt) => inserted.has(attempt.eventId)).map((attempt) => attempt.deliveryId),
+    }))
+    .filter((job) => job.deliveryIds.length > 0);
+  reservation.start(scope.tenantId, jobs, claimed);
+  return inserted;
 }
 
 /** One write for several publishes: their rows side by side (first attempts shared out over jobs anew), a stream's job once, their quotas summed, their oldest reused read checked. */

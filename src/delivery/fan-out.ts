@@ -4,6 +4,7 @@ import { StreamJobs, type EventWrite, type FanOutSubscription, type NewEvent, ty
 import { newId } from '../ids.js';
 import { backlogEstimates } from './backlog-estimate.js';
 import { EventWriteBatcher } from './event-write-batcher.js';
+import type { FirstAttemptHandoff } from './first-attempt-handoff.js';
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { patternsMatching, subscriptionReceives } from './event-matching.js';
@@ -47,12 +48,13 @@ async function readFanOutContext(scope: TenantScope, eventTypes: readonly string
  * subscription are HELD, not dropped. Events reuse an earlier event when their idempotency key
  * was used before (or earlier in the same batch). `quota`, when given, is taken in the same
  * statement; a refusal throws QuotaRefusedError and writes nothing. `contextVersion`, when
- * `context` is a reused read, is checked by the write: StaleContextError if it has moved.
+ * `context` is a reused read, is checked by the write: StaleContextError if it has moved. First
+ * attempts go to `handoff` (this process's worker) when it has room.
  */
 export async function writeEvents(
   scope: TenantScope,
   events: readonly NewEvent[],
-  options: { context?: FanOutContext; quota?: EventWrite['quota']; contextVersion?: number | null } = {},
+  options: { context?: FanOutContext; quota?: EventWrite['quota']; contextVersion?: number | null; handoff?: FirstAttemptHandoff } = {},
 ): Promise<WrittenEvent[]> {
   const firstByKey = new Map<string, NewEvent>();
   const toInsert: NewEvent[] = [];
@@ -71,7 +73,7 @@ export async function writeEvents(
     preserveStreamRunAt: true,
     quota: options.quota ?? null,
     contextVersion: options.contextVersion ?? null,
-  });
+  }, options.handoff);
   backlogEstimates.added(scope.tenantId, plan.firstAttempts.length);
   const row = (event: NewEvent): EventRow => ({
     id: event.id,

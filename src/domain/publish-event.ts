@@ -4,6 +4,7 @@ import { QuotaRefusedError, StaleContextError, type FanOutSubscription, type New
 import type { TenantScope } from '../db/tenant-scope.js';
 import { deliveryBody } from '../delivery/body.js';
 import { estimatedBacklog, fanOutPatterns, writeEvents, type WrittenEvent } from '../delivery/fan-out.js';
+import type { FirstAttemptHandoff } from '../delivery/first-attempt-handoff.js';
 import { TenantGroups } from '../delivery/tenant-groups.js';
 import { isBuiltInEventType } from '../delivery/operational-events.js';
 import {
@@ -88,7 +89,7 @@ export async function publishEvents(
   schemas: PayloadSchemas,
   quotas: Quotas,
   requests: readonly PublishRequest[],
-  options: { batch: boolean } = { batch: true },
+  options: { batch: boolean; handoff?: FirstAttemptHandoff } = { batch: true },
 ): Promise<WrittenEvent[]> {
   if (requests.length === 0 || requests.length > MAX_EVENTS_PER_BATCH) {
     throw new BadUserInputError(`events must hold 1 to ${MAX_EVENTS_PER_BATCH} events`, 'events');
@@ -116,7 +117,12 @@ export async function publishEvents(
     });
     const context = { candidates: reads.candidates, backlog: await estimatedBacklog(scope) };
     try {
-      return await writeEvents(scope, rows, { context, quota: publishBudget(rows.length, quotas), contextVersion: reused ? reads.version : null });
+      return await writeEvents(scope, rows, {
+        context,
+        quota: publishBudget(rows.length, quotas),
+        contextVersion: reused ? reads.version : null,
+        handoff: options.handoff,
+      });
     } catch (error) {
       if (error instanceof QuotaRefusedError) throw publishQuotaExceeded(rows.length, quotas, error.refusal);
       throw error;
@@ -144,7 +150,8 @@ export async function publishEvent(
   schemas: PayloadSchemas,
   quotas: Quotas,
   request: PublishRequest,
+  handoff?: FirstAttemptHandoff,
 ): Promise<WrittenEvent> {
-  const [written] = await publishEvents(scope, schemas, quotas, [request], { batch: false });
+  const [written] = await publishEvents(scope, schemas, quotas, [request], { batch: false, handoff });
   return written!;
 }

@@ -3,9 +3,11 @@ import { Logger as GraphileLogger, run, type LogFunctionFactory, type Runner, ty
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
-import type { DispatchDependencies } from '../delivery/dispatch.js';
+import { claimDurationMs, type DispatchDependencies } from '../delivery/dispatch.js';
+import type { FirstAttemptHandoff } from '../delivery/first-attempt-handoff.js';
 import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
-import { taskList } from './tasks.js';
+import { WorkerHandoff } from './first-attempt-handoff.js';
+import { firstAttemptsRunner, taskList } from './tasks.js';
 
 export interface WorkerSettings {
   databaseUrl: string;
@@ -32,8 +34,13 @@ const toPino: (logger: Logger) => LogFunctionFactory = (logger) => (scope) => (l
 };
 
 export interface Worker {
+  /** Takes the first attempts of publishes in this process (ROLE=all), see FirstAttemptHandoff. */
+  handoff: FirstAttemptHandoff;
   stop(): Promise<void>;
 }
+
+/** A handed-over job waits this much longer than its attempts' claims before a worker may run it. */
+const HANDOFF_HOLD_MARGIN_MS = 5_000;
 
 /** graphile-worker's connections (the benchmark's ceiling opens its pool with the same settings). */
 export function runnerPoolConfig(settings: Pick<WorkerSettings, 'databaseUrl' | 'concurrency' | 'asyncCommit'>): pg.PoolConfig {
@@ -173,15 +180,25 @@ export async function startWorker(
     current.promise.then(() => restart(), restart);
   };
   supervise(runner);
+  const handoff = new WorkerHandoff(
+    deps.slots,
+    firstAttemptsRunner(deps, telemetry),
+    deps.db,
+    claimDurationMs(deps.timeoutMs) + HANDOFF_HOLD_MARGIN_MS,
+    claimDurationMs(deps.timeoutMs),
+    deps.tenantInFlightQuota !== null,
+    logger,
+  );
 
   return {
+    handoff,
     async stop() {
       stopping = true;
       clearInterval(heartbeat);
       clearInterval(sweeper);
       // Deliveries under way finish; those still waiting for a slot are handed to new jobs (tasks.ts).
       deps.slots.close();
-      await runner.stop();
+      await Promise.all([runner.stop(), handoff.drained()]);
     },
   };
 }

@@ -2,7 +2,8 @@ import type { Task, TaskList } from 'graphile-worker';
 import { z } from 'zod';
 import { deliverBatchJob, deliverJob, drainJob, enqueueJobs, streamJob, type JobCatalogue, type JobName, type JobSpec } from '../db/jobs.js';
 import { TenantScope } from '../db/tenant-scope.js';
-import { dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
+import { dispatchClaimed, dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
+import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { WorkerStoppingError } from '../delivery/delivery-slots.js';
 import { reopenFailedDeliveries } from '../delivery/recovery.js';
 import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
@@ -35,15 +36,57 @@ function typedTask<Name extends JobName>(
   };
 }
 
+/** Attempts deliveries of one tenant side by side: a `deliver_batch` job's work, or first attempts handed over in-process. */
+export type FirstAttemptsRunner = (
+  tenantId: string,
+  deliveryIds: readonly string[],
+  priority: number,
+  claimed?: ReadonlyMap<string, DeliveryWork>,
+) => Promise<void>;
+
+/** One delivery's attempt, instrumented when `telemetry` is given. */
+function deliverOne(deps: DispatchDependencies, telemetry: DeliveryTelemetry | undefined) {
+  return async (job: JobCatalogue['deliver'], priority: number, work?: DeliveryWork): Promise<void> => {
+    const jobDeps = telemetry ? telemetry.forJob(deps, job) : deps;
+    const outcome = work ? await dispatchClaimed(jobDeps, job.tenantId, work, priority) : await dispatchDelivery(jobDeps, job, 'delivery', priority);
+    telemetry?.dispatched(job, outcome);
+  };
+}
+
+/**
+ * The work of a `deliver_batch` job: each delivery on its own, side by side (the worker's delivery
+ * slots bound how many run at once). What never got a slot because the worker is stopping goes to
+ * a new job; if the database failed for some, this throws once the others are done, and running
+ * the work again skips what is settled or claimed.
+ */
+export function firstAttemptsRunner(deps: DispatchDependencies, telemetry?: DeliveryTelemetry): FirstAttemptsRunner {
+  const deliver = deliverOne(deps, telemetry);
+  return async (tenantId, deliveryIds, priority, claimed) => {
+    const settled = await Promise.allSettled(deliveryIds.map((deliveryId) => deliver({ tenantId, deliveryId }, priority, claimed?.get(deliveryId))));
+    const failures: unknown[] = [];
+    const notStarted: string[] = [];
+    settled.forEach((result, index) => {
+      if (result.status === 'fulfilled') return;
+      if (result.reason instanceof WorkerStoppingError) notStarted.push(deliveryIds[index]!);
+      else failures.push(result.reason);
+    });
+    if (notStarted.length > 0) {
+      await enqueueJobs(deps.db, [deliverBatchJob(tenantId, notStarted, priority)]);
+    }
+    if (failures.length > 0) {
+      const why = failures[0] instanceof Error ? failures[0].message : String(failures[0]);
+      throw new AggregateError(failures, `${failures.length} of ${deliveryIds.length} deliveries not attempted (${why}): the job is retried`);
+    }
+  };
+}
+
 /**
  * The task handlers: thin, each handing its checked payload to the delivery engine. With
  * `telemetry`, delivery jobs are wrapped to record metrics and debug logs (see DeliveryTelemetry).
  */
 export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemetry): TaskList {
-  const deliver = async (job: JobCatalogue['deliver'], priority: number): Promise<void> => {
-    const outcome = await dispatchDelivery(telemetry ? telemetry.forJob(deps, job) : deps, job, 'delivery', priority);
-    telemetry?.dispatched(job, outcome);
-  };
+  const deliver = deliverOne(deps, telemetry);
+  const deliverFirstAttempts = firstAttemptsRunner(deps, telemetry);
   /**
    * The worker is stopping and the work never got a delivery slot: it goes to a fresh job, due now,
    * for another worker (or this one, restarted), instead of failing this one into a retry backoff.
@@ -60,26 +103,7 @@ export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemet
     deliver: typedTask('deliver', (job, { priority }) =>
       handOverWhenStopping(deliver(job, priority), () => deliverJob(job.tenantId, job.deliveryId, { priority })),
     ),
-    deliver_batch: typedTask('deliver_batch', async ({ tenantId, deliveryIds }, { priority }) => {
-      // Side by side, each its own delivery; the worker's delivery slots bound how many run at once.
-      const settled = await Promise.allSettled(deliveryIds.map((deliveryId) => deliver({ tenantId, deliveryId }, priority)));
-      const failures: unknown[] = [];
-      const notStarted: string[] = [];
-      settled.forEach((result, index) => {
-        if (result.status === 'fulfilled') return;
-        if (result.reason instanceof WorkerStoppingError) notStarted.push(deliveryIds[index]!);
-        else failures.push(result.reason);
-      });
-      // The worker is stopping: what never got a slot is handed over, as above.
-      if (notStarted.length > 0) {
-        await enqueueJobs(deps.db, [deliverBatchJob(tenantId, notStarted, priority)]);
-      }
-      // The database failed for some: the job runs again later and skips what is settled or claimed.
-      if (failures.length > 0) {
-        const why = failures[0] instanceof Error ? failures[0].message : String(failures[0]);
-        throw new AggregateError(failures, `${failures.length} of ${deliveryIds.length} deliveries not attempted (${why}): the job is retried`);
-      }
-    }),
+    deliver_batch: typedTask('deliver_batch', ({ tenantId, deliveryIds }, { priority }) => deliverFirstAttempts(tenantId, deliveryIds, priority)),
     deliver_stream: typedTask('deliver_stream', (job) =>
       handOverWhenStopping(drainStream(telemetry ? telemetry.forJob(deps, job) : deps, job), () =>
         job.drain ? drainJob(job.tenantId, job.subscriptionId) : streamJob(job.tenantId, job.subscriptionId, job.orderingKey),

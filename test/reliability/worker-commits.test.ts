@@ -67,8 +67,26 @@ describe('WORKER_ASYNC_COMMIT: the worker commits without waiting for the WAL fl
     expect(() => loadConfig({ WORKER_ASYNC_COMMIT: 'sometimes' })).toThrow(/WORKER_ASYNC_COMMIT/);
   });
 
-  it('by default, ROLE=all: the publish commits synchronously, the claim, the attempt and the job completion asynchronously, from the worker pools', async () => {
+  it('by default, ROLE=all: the publish commits synchronously, with the claim of the first attempt it hands over; the attempt, its record and the job completion asynchronously, from the worker pools', async () => {
     const hooklane = await startTestHooklane();
+    instances.push(hooklane);
+    const receiver = await TestReceiver.start();
+    receivers.push(receiver);
+    const modes = await watchCommitModes(hooklane);
+
+    await deliverOne(hooklane, receiver);
+
+    expect(await modes()).toEqual([
+      { table: '_private_jobs', operation: 'DELETE', mode: 'off', application: 'hooklane-worker' },
+      { table: 'deliveries', operation: 'UPDATE', mode: 'off', application: 'hooklane-worker' },
+      { table: 'deliveries', operation: 'UPDATE', mode: 'on', application: 'hooklane' },
+      { table: 'delivery_attempts', operation: 'INSERT', mode: 'off', application: 'hooklane-worker' },
+      { table: 'events', operation: 'INSERT', mode: 'on', application: 'hooklane' },
+    ]);
+  });
+
+  it('WORKER_HANDOFF=false, ROLE=all: the publish commits synchronously; the claim, the attempt and the job completion asynchronously, from the worker pools', async () => {
+    const hooklane = await startTestHooklane({ WORKER_HANDOFF: 'false' });
     instances.push(hooklane);
     const receiver = await TestReceiver.start();
     receivers.push(receiver);
@@ -94,7 +112,7 @@ describe('WORKER_ASYNC_COMMIT: the worker commits without waiting for the WAL fl
     await deliverOne(hooklane, receiver);
 
     const seen = await modes();
-    expect(seen.map((row) => row.table)).toEqual(['_private_jobs', 'deliveries', 'delivery_attempts', 'events']);
+    expect([...new Set(seen.map((row) => row.table))]).toEqual(['_private_jobs', 'deliveries', 'delivery_attempts', 'events']);
     expect(seen.every((row) => row.mode === 'on')).toBe(true);
   });
 

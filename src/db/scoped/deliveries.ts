@@ -54,7 +54,7 @@ export interface NewDelivery {
   orderingKey: string | null;
 }
 
-type WorkRow = {
+export type WorkRow = {
   id: string;
   attempt_count: number;
   ordering_key: string | null;
@@ -323,7 +323,7 @@ export class DeliveryStore {
   }
 }
 
-function toDeliveryWork(row: WorkRow): DeliveryWork {
+export function toDeliveryWork(row: WorkRow): DeliveryWork {
   return {
     id: row.id,
     attemptCount: row.attempt_count,

@@ -1,9 +1,10 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { findInErrorChain } from '../../errors.js';
 import type { Executor, Run } from '../client.js';
-import { deliverBatchJobs, jobSpecRecord, type FirstAttempt, type JobSpec } from '../jobs.js';
+import { deliverBatchJobs, jobSpecRecord, type FirstAttempt, type HandedOffJobs, type JobSpec } from '../jobs.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
 import { events, type EventRow, type EventTypeRow, type SubscriptionRow } from '../schema.js';
+import { toDeliveryWork, type DeliveryWork, type WorkRow } from './deliveries.js';
 
 export interface NewEvent {
   id: string;
@@ -33,6 +34,8 @@ export interface EventWrite {
    * jobs (see deliverBatchJobs), each enqueued if any of its events is inserted.
    */
   firstAttempts: readonly FirstAttempt[];
+  /** The first attempts are handed to this process's worker: their jobs wait (see HandedOffJobs). */
+  handoff?: HandedOffJobs | null;
   /** A stream's job: enqueued if any of its events is inserted; a waiting stream keeps its run time if `preserveStreamRunAt`. */
   streamJobs: readonly { eventIds: readonly string[]; spec: JobSpec }[];
   preserveStreamRunAt: boolean;
@@ -139,6 +142,46 @@ export class EventStore {
    * Throws QuotaRefusedError, having written nothing, when the quota refuses.
    */
   async write(plan: EventWrite): Promise<Set<string>> {
+    const rows = (await this.execute(sql`select id from ${this.writeCall(plan)} as id`)) as unknown as { id: string }[];
+    return new Set(rows.map((row) => row.id as string));
+  }
+
+  /**
+   * The write, then a claim of `deliveryIds` (hooklane_claim_deliveries, as a worker claims) in the
+   * same statement and transaction: the claims commit with the publish, and the caller gets each
+   * claimed delivery's work without another round trip. Used when the first attempts are handed
+   * to this process's worker (FirstAttemptHandoff); the write's jobs then wait (plan.handoff).
+   */
+  async writeAndClaim(
+    plan: EventWrite,
+    deliveryIds: readonly string[],
+    claimMs: number,
+    countEveryClaim: boolean,
+  ): Promise<{ inserted: Set<string>; claimed: Map<string, DeliveryWork> }> {
+    // The claim's arguments refer to the write's result, so it runs after the write (one row of w;
+    // a left join, so that the inserted ids come back even when nothing could be claimed).
+    const rows = (await this.execute(sql`with w as materialized (select coalesce(array_agg(id), '{}') as ids from ${this.writeCall(plan)} as id)
+      select w.ids as inserted_ids, c.* from w left join lateral hooklane_claim_deliveries(${this.tenantId},
+        case when w.ids is null then null else ${JSON.stringify(deliveryIds)}::json end, ${Math.round(claimMs)}, ${countEveryClaim}) c on true`)) as unknown as (WorkRow & { inserted_ids: string[] })[];
+    const inserted = new Set(rows[0]?.inserted_ids ?? []);
+    const claimed = new Map(rows.filter((row) => row.id !== null).map((row) => [row.id, toDeliveryWork(row)]));
+    return { inserted, claimed };
+  }
+
+  /** Runs a write statement, turning the write function's refusals into their errors. */
+  private async execute(statement: SQL): Promise<unknown> {
+    try {
+      return await this.direct.execute(statement);
+    } catch (error) {
+      const refusal = quotaRefusal(error);
+      if (refusal) throw new QuotaRefusedError(refusal);
+      if (findInErrorChain(error, ({ code }) => (code === STALE_CONTEXT_SQLSTATE ? true : undefined))) throw new StaleContextError();
+      throw error;
+    }
+  }
+
+  /** The call of hooklane_write_event_columns that writes `plan`. */
+  private writeCall(plan: EventWrite): SQL {
     const { events: newEvents, deliveries } = plan;
     const hasOptions = newEvents.some((event) => event.idempotencyKey !== null || event.orderingKey !== null || event.channels !== null);
     const eventOptions = hasOptions ? newEvents.map((event) => [event.idempotencyKey, event.orderingKey, event.channels]) : null;
@@ -148,7 +191,7 @@ export class EventStore {
     // Jobs that go with several events are enqueued if any of them is inserted (hooklane_write_event_columns'
     // p_stream_jobs): a stream's job, and a batch of first attempts. A delivery of an event that was
     // not inserted is not written either, and the batch job skips what it cannot claim.
-    const sharedJobs = [...plan.streamJobs, ...deliverBatchJobs(this.tenantId, plan.firstAttempts)].map((job) => ({
+    const sharedJobs = [...plan.streamJobs, ...deliverBatchJobs(this.tenantId, plan.firstAttempts, plan.handoff ?? null)].map((job) => ({
       event_ids: job.eventIds,
       spec: jobSpecRecord(job.spec),
     }));
@@ -159,8 +202,7 @@ export class EventStore {
       monthly: plan.quota.monthlyLimit,
       period: plan.quota.period,
     };
-    try {
-      const rows = (await this.direct.execute(sql`select id from hooklane_write_event_columns(${this.tenantId},
+    return sql`hooklane_write_event_columns(${this.tenantId},
         ${lines(newEvents, (event) => event.id)}, ${lines(newEvents, (event) => event.eventType)},
         ${lines(newEvents, (event) => event.body)}, ${lines(newEvents, (event) => event.createdAt.toISOString())},
         ${eventOptions === null ? null : JSON.stringify(eventOptions)}::jsonb,
@@ -168,16 +210,7 @@ export class EventStore {
         ${lines(deliveries, (delivery) => delivery.subscriptionId)}, ${lines(deliveries, (delivery) => delivery.status)},
         ${deliveryOrderingKeys === null ? null : JSON.stringify(deliveryOrderingKeys)}::jsonb,
         ${JSON.stringify(sharedJobs)}::json, ${plan.preserveStreamRunAt}, ${quota === null ? null : JSON.stringify(quota)}::json,
-        ${plan.contextVersion}::bigint) as id`)) as unknown as {
-        id: string;
-      }[];
-      return new Set(rows.map((row) => row.id));
-    } catch (error) {
-      const refusal = quotaRefusal(error);
-      if (refusal) throw new QuotaRefusedError(refusal);
-      if (findInErrorChain(error, ({ code }) => (code === STALE_CONTEXT_SQLSTATE ? true : undefined))) throw new StaleContextError();
-      throw error;
-    }
+        ${plan.contextVersion}::bigint)`;
   }
 
   /**
