@@ -1,9 +1,9 @@
 import type { Task, TaskList } from 'graphile-worker';
 import { z } from 'zod';
 import { deliverBatchJob, deliverJob, drainJob, enqueueJobs, streamJob, type JobCatalogue, type JobName, type JobSpec } from '../db/jobs.js';
+import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { dispatchClaimed, dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
-import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { WorkerStoppingError } from '../delivery/delivery-slots.js';
 import { reopenFailedDeliveries } from '../delivery/recovery.js';
 import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
