@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startHooklane, type Hooklane } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import type { Hooklane } from '../../src/app.js';
 import { connectDatabase } from '../../src/db/client.js';
 import { DELIVERIES_PER_JOB } from '../../src/db/jobs.js';
 import { APP_ROLE } from '../../src/db/migrate.js';
@@ -11,7 +10,7 @@ import { taskList } from '../../src/worker/tasks.js';
 import type { JobHelpers } from 'graphile-worker';
 import { tenantWithEventType } from '../support/fixtures.js';
 import { createSubscription, gqlData, publish } from '../support/graphql-helpers.js';
-import { eventually, startTestHooklane, TEST_JWT_SECRET, TEST_SECRETS_KEY, type TestHooklane } from '../support/hooklane.js';
+import { eventually, startTestHooklane, testWorker, type TestHooklane } from '../support/hooklane.js';
 import { TestReceiver } from '../support/receiver.js';
 
 /** graphile-worker's jobs of a tenant, by task, as their payloads. */
@@ -124,18 +123,8 @@ describe('deliver_batch jobs: a publish sends its first attempts several per job
       receiver = await TestReceiver.start();
       receiver.replyWith({ status: 200, body: 'ok', delayMs: 400 });
       // Its own worker with one slot, so that the job's other deliveries wait while the first is sent.
-      const config = loadConfig({
-        DATABASE_URL: hooklane.databaseUrl,
-        PORT: '0',
-        ROLE: 'worker',
-        AUTH_JWT_SECRET: TEST_JWT_SECRET,
-        SECRETS_KEY: TEST_SECRETS_KEY,
-        DELIVERY_ALLOW_PRIVATE_NETWORKS: 'true',
-        WORKER_CONCURRENCY: '1',
-        WORKER_POLL_INTERVAL: '100ms',
-        LOG_LEVEL: 'silent',
-      });
-      worker = await startHooklane(config, createLogger(config.logLevel));
+      const startWorker = testWorker(hooklane.databaseUrl, { WORKER_CONCURRENCY: '1' });
+      worker = await startWorker();
       const tenant = await tenantWithEventType(hooklane);
       await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['order.created'] });
       await publishMany(hooklane, tenant.token, 3);
@@ -157,7 +146,7 @@ describe('deliver_batch jobs: a publish sends its first attempts several per job
       expect(jobs[0]!.run_at.getTime()).toBeLessThanOrEqual(Date.now());
 
       receiver.replyWith({ status: 200, body: 'ok' });
-      worker = await startHooklane(config, createLogger(config.logLevel));
+      worker = await startWorker();
       await receiver.waitForRequests(3);
       const sent = receiver.requests.map((request) => request.headers['webhook-id']);
       expect(new Set(sent).size).toBe(3);

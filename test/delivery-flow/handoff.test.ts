@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startHooklane, type Hooklane } from '../../src/app.js';
+import type { Hooklane } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { connectDatabase, type DatabaseClient } from '../../src/db/client.js';
 import { APP_ROLE } from '../../src/db/migrate.js';
@@ -8,10 +8,9 @@ import { deliveryBody } from '../../src/delivery/body.js';
 import { writeEvents } from '../../src/delivery/fan-out.js';
 import type { FirstAttemptHandoff } from '../../src/delivery/first-attempt-handoff.js';
 import { newId } from '../../src/ids.js';
-import { createLogger } from '../../src/logger.js';
 import { tenantWithEventType } from '../support/fixtures.js';
 import { createSubscription, publish } from '../support/graphql-helpers.js';
-import { eventually, startTestHooklane, TEST_JWT_SECRET, TEST_SECRETS_KEY, type TestHooklane } from '../support/hooklane.js';
+import { eventually, startTestHooklane, testWorker, type TestHooklane } from '../support/hooklane.js';
 import { TestReceiver } from '../support/receiver.js';
 
 /** The tenant's graphile-worker jobs, oldest first. */
@@ -150,17 +149,7 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
       const writtenAt = Date.now();
       await writeEvents(new TenantScope(client.db, tenant.id), [event], { handoff: diedAfterCommit });
 
-      const config = loadConfig({
-        DATABASE_URL: hooklane.databaseUrl,
-        PORT: '0',
-        ROLE: 'worker',
-        AUTH_JWT_SECRET: TEST_JWT_SECRET,
-        SECRETS_KEY: TEST_SECRETS_KEY,
-        DELIVERY_ALLOW_PRIVATE_NETWORKS: 'true',
-        WORKER_POLL_INTERVAL: '100ms',
-        LOG_LEVEL: 'silent',
-      });
-      worker = await startHooklane(config, createLogger(config.logLevel));
+      worker = await testWorker(hooklane.databaseUrl)();
       const [request] = await receiver.waitForRequests(1, 10_000);
       expect(request!.headers['webhook-id']).toBe(eventId);
       // Not before the job fell due: until then the delivery was claimed for the dead process.

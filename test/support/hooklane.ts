@@ -99,6 +99,25 @@ export async function startTestHooklane(
   };
 }
 
+/**
+ * A starter for a `ROLE=worker` process of the test's own against `databaseUrl` (another instance's
+ * database), with the test settings and `env`: each call starts one.
+ */
+export function testWorker(databaseUrl: string, env: Record<string, string> = {}): () => Promise<Hooklane> {
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    ROLE: 'worker',
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    SECRETS_KEY: TEST_SECRETS_KEY,
+    DELIVERY_ALLOW_PRIVATE_NETWORKS: 'true',
+    WORKER_POLL_INTERVAL: '100ms',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  return () => startHooklane(config, createLogger(config.logLevel));
+}
+
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
