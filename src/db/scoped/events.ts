@@ -143,7 +143,7 @@ export class EventStore {
    */
   async write(plan: EventWrite): Promise<Set<string>> {
     const rows = (await this.execute(sql`select id from ${this.writeCall(plan)} as id`)) as unknown as { id: string }[];
-    return new Set(rows.map((row) => row.id as string));
+    return new Set(rows.map((row) => row.id));
   }
 
   /**
