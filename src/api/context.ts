@@ -2,7 +2,7 @@ import type { Sql } from 'postgres';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
-import type { FirstAttemptHandoff } from '../delivery/first-attempt-handoff.js';
+import type { FirstAttemptHandoff } from '../publish/first-attempt-handoff.js';
 import type { PayloadSchemas } from '../domain/payload-schemas.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { TenantDirectory } from '../tenancy/tenant-directory.js';

@@ -2,17 +2,17 @@ import type { Database } from '../db/client.js';
 import { deliverJob, drainJob, enqueueJobs, streamJob, type JobCatalogue } from '../db/jobs.js';
 import type { AttemptRecord, DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
-import { bodyForMode } from './body.js';
+import { bodyForMode } from '../publish/delivery-body.js';
 import type { SubscriptionFairness } from './fairness.js';
 import type { HttpSender, SendResult } from './http-sender.js';
-import { publishDeliveryFailed } from './operational-events.js';
+import { publishDeliveryFailed } from '../publish/operational-events.js';
 import { decideNextStep, outcomeLabel, type RetryDecision } from './retry-policy.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { AttemptRecorder } from './attempt-recorder.js';
 import type { ClaimBatcher } from './claim-batcher.js';
 import type { DeliverySlots } from './delivery-slots.js';
 import { signedWebhookHeaders } from './signer.js';
-import { disableSubscription } from './subscription-lifecycle.js';
+import { disableSubscription } from '../domain/subscription-lifecycle.js';
 
 export const USER_AGENT = 'Hooklane-Webhooks/0.1';
 /**

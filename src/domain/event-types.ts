@@ -1,7 +1,7 @@
 import { BadUserInputError, ConflictError } from '../errors.js';
 import type { EventTypeRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
-import { isBuiltInEventType } from '../delivery/operational-events.js';
+import { isBuiltInEventType } from '../publish/operational-events.js';
 import { assertRoomFor, type Quotas } from '../tenancy/quotas.js';
 import { MAX_DESCRIPTION_LENGTH, optionalText, requireEventTypeName } from './input-rules.js';
 import type { PayloadSchemas } from './payload-schemas.js';

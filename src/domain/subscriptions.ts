@@ -4,12 +4,12 @@ import type { PayloadMode, SubscriptionRow } from '../db/schema.js';
 import type { SubscriptionChanges } from '../db/scoped/subscriptions.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { assertRoomFor, type Quotas } from '../tenancy/quotas.js';
-import { isWildcardPattern } from '../delivery/event-matching.js';
+import { isWildcardPattern } from '../publish/event-matching.js';
 import { checkSubscriptionUrl } from '../delivery/network-policy.js';
-import { BUILT_IN_EVENT_TYPE_NAMES, isBuiltInEventType } from '../delivery/operational-events.js';
+import { BUILT_IN_EVENT_TYPE_NAMES, isBuiltInEventType } from '../publish/operational-events.js';
 import { generateEd25519KeyPair, generateSecret } from '../delivery/signer.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { disableSubscription, enableSubscription } from '../delivery/subscription-lifecycle.js';
+import { disableSubscription, enableSubscription } from './subscription-lifecycle.js';
 import {
   MAX_DESCRIPTION_LENGTH,
   optionalChannels,

@@ -4,9 +4,9 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Sql } from 'postgres';
 import { claimDurationMs, type DispatchDependencies } from '../delivery/dispatch.js';
-import type { FirstAttemptHandoff } from '../delivery/first-attempt-handoff.js';
+import type { FirstAttemptHandoff } from '../publish/first-attempt-handoff.js';
 import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
-import { WorkerHandoff } from './first-attempt-handoff.js';
+import { WorkerHandoff } from './worker-handoff.js';
 import { firstAttemptsRunner, taskList } from './tasks.js';
 
 export interface WorkerSettings {

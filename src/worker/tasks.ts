@@ -5,7 +5,7 @@ import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { dispatchClaimed, dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
 import { WorkerStoppingError } from '../delivery/delivery-slots.js';
-import { reopenFailedDeliveries } from '../delivery/recovery.js';
+import { reopenFailedDeliveries } from '../domain/manual-control.js';
 import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
 
 /** Payload schemas of the job catalogue: a job is checked before any work is done for it. */

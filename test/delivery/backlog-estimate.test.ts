@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BacklogEstimates } from '../../src/delivery/backlog-estimate.js';
+import { BacklogEstimates } from '../../src/publish/backlog-estimate.js';
 
 describe('BacklogEstimates', () => {
   it('counts once per refresh interval and adds what was enqueued in between', async () => {

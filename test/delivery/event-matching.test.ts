@@ -5,7 +5,7 @@ import {
   patternsMatching,
   subscriptionReceives,
   WILDCARD,
-} from '../../src/delivery/event-matching.js';
+} from '../../src/publish/event-matching.js';
 
 const sub = (eventTypes: string[], channels: string[] | null = null) => ({ eventTypes, channels });
 const event = (eventType: string, channels: string[] | null = null) => ({ eventType, channels });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PublishReadsCache } from '../../src/domain/publish-reads-cache.js';
+import { PublishReadsCache } from '../../src/publish/publish-reads-cache.js';
 
 const reads = (version: number, label = '') => ({ version, label });
 

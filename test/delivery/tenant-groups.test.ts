@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TenantScope } from '../../src/db/tenant-scope.js';
-import { TenantGroups, type Settled } from '../../src/delivery/tenant-groups.js';
+import { TenantGroups, type Settled } from '../../src/publish/tenant-groups.js';
 
 const scopeOf = (tenantId: string) => ({ tenantId }) as TenantScope;
 

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { BadUserInputError } from '../../errors.js';
-import { recoverSubscription, retryDelivery } from '../../domain/deliveries.js';
+import { recoverSubscription, retryDelivery } from '../../domain/manual-control.js';
 import { tenantScopeFor } from '../access.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 

@@ -1,6 +1,6 @@
 import type { EventRow } from '../../db/schema.js';
-import { replayEvent } from '../../domain/deliveries.js';
-import { publishEvent, publishEvents } from '../../domain/publish-event.js';
+import { replayEvent } from '../../domain/manual-control.js';
+import { publishEvent, publishEvents } from '../../publish/publish-event.js';
 import { tenantScopeFor, tenantWithQuotas } from '../access.js';
 import { pageRequest, toConnection } from '../connection.js';
 import type { Resolvers } from '../generated/resolvers-types.js';

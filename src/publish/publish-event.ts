@@ -2,18 +2,18 @@ import { BadUserInputError } from '../errors.js';
 import { newId } from '../ids.js';
 import { QuotaRefusedError, StaleContextError, type FanOutSubscription, type NewEvent, type PublishEventType } from '../db/scoped/events.js';
 import type { TenantScope } from '../db/tenant-scope.js';
-import { deliveryBody } from '../delivery/body.js';
-import { estimatedBacklog, fanOutPatterns, writeEvents, type WrittenEvent } from '../delivery/fan-out.js';
-import type { FirstAttemptHandoff } from '../delivery/first-attempt-handoff.js';
-import { TenantGroups } from '../delivery/tenant-groups.js';
-import { isBuiltInEventType } from '../delivery/operational-events.js';
+import { deliveryBody } from './delivery-body.js';
+import { estimatedBacklog, fanOutPatterns, writeEvents, type WrittenEvent } from './fan-out.js';
+import type { FirstAttemptHandoff } from './first-attempt-handoff.js';
+import { TenantGroups } from './tenant-groups.js';
+import { isBuiltInEventType } from './operational-events.js';
 import {
   MAX_IDEMPOTENCY_KEY_LENGTH,
   optionalChannels,
   optionalOrderingKey,
   requireEventTypeName,
-} from './input-rules.js';
-import type { PayloadSchemas } from './payload-schemas.js';
+} from '../domain/input-rules.js';
+import type { PayloadSchemas } from '../domain/payload-schemas.js';
 import { PublishReadsCache } from './publish-reads-cache.js';
 import { publishBudget, publishQuotaExceeded, type Quotas } from '../tenancy/quotas.js';
 

@@ -3,7 +3,7 @@ import type { Database } from '../db/client.js';
 import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { completeHandedOffJobs } from '../db/jobs.js';
 import type { DeliverySlots } from '../delivery/delivery-slots.js';
-import type { FirstAttemptHandoff, HandedOffJob, HandoffReservation } from '../delivery/first-attempt-handoff.js';
+import type { FirstAttemptHandoff, HandedOffJob, HandoffReservation } from '../publish/first-attempt-handoff.js';
 import { TenantBatches } from '../delivery/tenant-batches.js';
 import type { FirstAttemptsRunner } from './tasks.js';
 

@@ -1,8 +1,8 @@
 import type { Executor } from '../db/client.js';
 import type { DisabledReason, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
-import { scheduleDeliveries } from './fan-out.js';
-import { publishSubscriptionDisabled, publishSubscriptionEnabled } from './operational-events.js';
+import { scheduleDeliveries } from '../publish/fan-out.js';
+import { publishSubscriptionDisabled, publishSubscriptionEnabled } from '../publish/operational-events.js';
 
 /**
  * Enabling and disabling, by the tenant or by endpoint health. Both run inside the caller's

@@ -2,7 +2,7 @@ import type { DisabledReason, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { newId } from '../ids.js';
 import { BUILT_IN_PREFIX } from './event-matching.js';
-import { deliveryBody } from './body.js';
+import { deliveryBody } from './delivery-body.js';
 import { writeEvents } from './fan-out.js';
 
 /**

@@ -2,8 +2,8 @@ import { BadUserInputError, NotFoundError } from '../errors.js';
 import { enqueueJobs } from '../db/jobs.js';
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
-import { scheduleDeliveries } from '../delivery/fan-out.js';
-import { patternsMatching, subscriptionReceives } from '../delivery/event-matching.js';
+import { scheduleDeliveries } from '../publish/fan-out.js';
+import { patternsMatching, subscriptionReceives } from '../publish/event-matching.js';
 
 /** Sends a delivery again now; job keys keep it to one pending job per delivery. */
 export async function retryDelivery(scope: TenantScope, id: string): Promise<DeliveryRow> {
@@ -76,5 +76,16 @@ export async function recoverSubscription(
       ]);
     }
     return { subscription, deliveryCount };
+  });
+}
+
+/** The recovery job (recover_subscription): reopens the window's FAILED deliveries and schedules them in publish order. */
+export async function reopenFailedDeliveries(scope: TenantScope, input: { subscriptionId: string; since: Date; until: Date }): Promise<number> {
+  return scope.transaction(async (tx, executor) => {
+    const subscription = await tx.subscriptions.find(input.subscriptionId);
+    if (!subscription) return 0;
+    const reopened = await tx.deliveries.reopenFailed(subscription.id, input.since, input.until);
+    await scheduleDeliveries(scope.tenantId, executor, reopened, new Map([[subscription.id, subscription]]), { wakeStreams: true });
+    return reopened.length;
   });
 }
