@@ -1,5 +1,6 @@
 import type { Database } from '../db/client.js';
-import { deliverJob, drainJob, enqueueJobs, streamJob, type JobCatalogue } from '../db/jobs.js';
+import { enqueueJobs, type JobCatalogue } from '../db/jobs.js';
+import { deliverJob, drainJob, streamJob } from '../publish/job-policy.js';
 import type { AttemptRecord, DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { bodyForMode } from '../publish/delivery-body.js';

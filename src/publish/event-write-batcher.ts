@@ -1,4 +1,4 @@
-import { deliverBatchJobs } from '../db/jobs.js';
+import { deliverBatchJobs } from './job-policy.js';
 import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { StreamJobs, type EventWrite } from '../db/scoped/events.js';
 import type { TenantScope } from '../db/tenant-scope.js';

@@ -1,5 +1,6 @@
 import type { Executor } from '../db/client.js';
-import { BACKLOG_COUNT_CAP, deliverJob, drainJob, enqueueJobs, fairPriority, streamJob, type FirstAttempt, type JobSpec } from '../db/jobs.js';
+import { enqueueJobs, type JobSpec } from '../db/jobs.js';
+import { BACKLOG_COUNT_CAP, deliverJob, drainJob, fairPriority, streamJob, type FirstAttempt } from './job-policy.js';
 import { StreamJobs, type EventWrite, type FanOutSubscription, type NewEvent, type PlannedDelivery } from '../db/scoped/events.js';
 import { newId } from '../ids.js';
 import { backlogEstimates } from './backlog-estimate.js';

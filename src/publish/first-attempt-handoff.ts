@@ -1,4 +1,4 @@
-import type { HandedOffJobs } from '../db/jobs.js';
+import type { HandedOffJobs } from './job-policy.js';
 import type { DeliveryWork } from '../db/scoped/deliveries.js';
 
 /** A handed-over `deliver_batch` job: its key, the deliveries of it that were written, its priority. */

@@ -1,6 +1,7 @@
 import type { Task, TaskList } from 'graphile-worker';
 import { z } from 'zod';
-import { deliverBatchJob, deliverJob, drainJob, enqueueJobs, streamJob, type JobCatalogue, type JobName, type JobSpec } from '../db/jobs.js';
+import { enqueueJobs, type JobCatalogue, type JobName, type JobSpec } from '../db/jobs.js';
+import { deliverBatchJob, deliverJob, drainJob, streamJob } from '../publish/job-policy.js';
 import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { dispatchClaimed, dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';

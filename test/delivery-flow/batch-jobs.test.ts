@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Hooklane } from '../../src/app.js';
 import { connectDatabase } from '../../src/db/client.js';
-import { DELIVERIES_PER_JOB } from '../../src/db/jobs.js';
+import { DELIVERIES_PER_JOB } from '../../src/publish/job-policy.js';
 import { APP_ROLE } from '../../src/db/migrate.js';
 import type { DispatchDependencies } from '../../src/delivery/dispatch.js';
 import { DeliverySlots } from '../../src/delivery/delivery-slots.js';

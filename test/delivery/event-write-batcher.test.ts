@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventWrite } from '../../src/db/scoped/events.js';
-import { deliverBatchJobs, DELIVERIES_PER_JOB, streamJob } from '../../src/db/jobs.js';
+import { deliverBatchJobs, DELIVERIES_PER_JOB, streamJob } from '../../src/publish/job-policy.js';
 import { mergeWrites } from '../../src/publish/event-write-batcher.js';
 
 const quota = (count: number) => ({ count, rate: 10, burst: 100, monthlyLimit: 1_000, period: '2026-11' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fairPriority } from '../../src/db/jobs.js';
+import { fairPriority } from '../../src/publish/job-policy.js';
 
 describe('fairPriority', () => {
   it('grows with the logarithm of the backlog, from 0 to at most 12', () => {

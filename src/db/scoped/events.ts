@@ -1,7 +1,8 @@
 import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import { findInErrorChain } from '../../errors.js';
 import type { Executor, Run } from '../client.js';
-import { deliverBatchJobs, jobSpecRecord, type FirstAttempt, type HandedOffJobs, type JobSpec } from '../jobs.js';
+import { jobSpecRecord, type JobSpec } from '../jobs.js';
+import { deliverBatchJobs, type FirstAttempt, type HandedOffJobs } from '../../publish/job-policy.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
 import { events, type EventRow, type EventTypeRow, type SubscriptionRow } from '../schema.js';
 import { toDeliveryWork, type DeliveryWork, type WorkRow } from './deliveries.js';
