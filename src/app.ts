@@ -6,6 +6,7 @@ import { connectDatabase, type DatabaseClient } from './db/client.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
 import { APP_ROLE, appRoleAvailable, applyMigrations } from './db/migrate.js';
 import { PayloadSchemas } from './domain/payload-schemas.js';
+import { Publisher } from './publish/publisher.js';
 import { loadOrCreateDevSecretsKey, parseSecretsKey, SecretBox } from './secrets/secret-box.js';
 import { AttemptRecorder } from './delivery/attempt-recorder.js';
 import { ClaimBatcher } from './delivery/claim-batcher.js';
@@ -104,6 +105,8 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     const workerPool = { role, applicationName: 'hooklane-worker', asyncCommit: config.worker.asyncCommit };
     client = connectDatabase(database.url, config.role === 'worker' ? { max: 20, ...workerPool } : { max: 20, role });
     workerClient = config.role === 'all' ? connectDatabase(database.url, { max: 10, ...workerPool }) : client;
+    // One per process: with ROLE=all, the API's publishes and the worker's operational events share it.
+    const publisher = new Publisher();
     const metrics = new HooklaneMetrics({
       queueStats: queueStatsFrom(client.sql),
       onCollectError: (error) => logger.warn({ err: error }, 'reading the job queue for metrics failed'),
@@ -133,6 +136,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         {
           db: workerClient.db,
           secretBox,
+          publisher,
           slots: new DeliverySlots(config.worker.concurrency),
           claims: new ClaimBatcher(workerClient.db, claimDurationMs(config.delivery.timeoutMs), config.quotas.deliveriesInFlight !== null),
           recorder: new AttemptRecorder(workerClient.db),
@@ -159,6 +163,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           sql: client.sql,
           schemas: new PayloadSchemas(),
           secretBox,
+          publisher,
           handoff: config.worker.handoff ? worker?.handoff : undefined,
         },
         verifier,

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { FirstAttemptHandoff } from '../publish/first-attempt-handoff.js';
 import type { PayloadSchemas } from '../domain/payload-schemas.js';
+import type { Publisher } from '../publish/publisher.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { TenantDirectory } from '../tenancy/tenant-directory.js';
 import type { Loaders, PlatformLoaders } from './loaders.js';
@@ -15,6 +16,8 @@ export interface ApiServices {
   sql: Sql;
   schemas: PayloadSchemas;
   secretBox: SecretBox;
+  /** Publishing's state in this process (shared with its worker, if it runs one). */
+  publisher: Publisher;
   /** The worker in this process (ROLE=all with WORKER_HANDOFF), to which publishes hand their first attempts. */
   handoff?: FirstAttemptHandoff;
 }

@@ -7,6 +7,7 @@ import { bodyForMode } from '../publish/delivery-body.js';
 import type { SubscriptionFairness } from './fairness.js';
 import type { HttpSender, SendResult } from './http-sender.js';
 import { publishDeliveryFailed } from '../publish/operational-events.js';
+import type { Publisher } from '../publish/publisher.js';
 import { decideNextStep, outcomeLabel, type RetryDecision } from './retry-policy.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { AttemptRecorder } from './attempt-recorder.js';
@@ -33,6 +34,8 @@ export interface DispatchDependencies {
   db: Database;
   /** Opens the sealed signing secrets. */
   secretBox: SecretBox;
+  /** Publishes the operational events of endpoint health (delivery.failed, subscription.disabled). */
+  publisher: Publisher;
   /**
    * The worker's delivery slots (WORKER_CONCURRENCY): a delivery waits for one before it is
    * claimed, so jobs carrying several deliveries never put more than that in flight.
@@ -240,7 +243,7 @@ async function updateEndpointHealth(
   if (!work.subscriptionFailing) await scope.subscriptions.markFailingAttempt(work.subscriptionId);
   if (decision.action !== 'fail') return;
 
-  await publishDeliveryFailed(scope, {
+  await publishDeliveryFailed(deps.publisher, scope, {
     deliveryId: work.id,
     eventId: work.eventId,
     eventType: work.eventType,
@@ -259,7 +262,7 @@ async function updateEndpointHealth(
   if (decision.reason === 'gone' || failingLongEnough) {
     const subscription = await scope.subscriptions.findForUpdate(work.subscriptionId);
     if (subscription?.enabled) {
-      await disableSubscription(scope, subscription, decision.reason === 'gone' ? 'GONE' : 'FAILING');
+      await disableSubscription(deps.publisher, scope, subscription, decision.reason === 'gone' ? 'GONE' : 'FAILING');
     }
   }
 }

@@ -8,6 +8,7 @@ import { isWildcardPattern } from '../publish/event-matching.js';
 import { checkSubscriptionUrl } from '../delivery/network-policy.js';
 import { BUILT_IN_EVENT_TYPE_NAMES, isBuiltInEventType } from '../publish/operational-events.js';
 import { generateEd25519KeyPair, generateSecret } from '../delivery/signer.js';
+import type { Publisher } from '../publish/publisher.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { disableSubscription, enableSubscription } from './subscription-lifecycle.js';
 import {
@@ -138,6 +139,7 @@ export async function createSubscription(
  * HELD; enabling sends them in publish order. All in one transaction.
  */
 export async function updateSubscription(
+  publisher: Publisher,
   scope: TenantScope,
   rules: SubscriptionRules,
   input: SubscriptionInput & { id: string; enabled?: boolean | null },
@@ -147,8 +149,8 @@ export async function updateSubscription(
     let subscription = await tx.subscriptions.findForUpdate(input.id);
     if (!subscription) throw new NotFoundError('Subscription', input.id);
     if (Object.keys(changes).length > 0) subscription = (await tx.subscriptions.update(input.id, changes))!;
-    if (input.enabled === false) subscription = await disableSubscription(tx, subscription, 'MANUAL');
-    if (input.enabled === true) subscription = await enableSubscription(tx, executor, subscription);
+    if (input.enabled === false) subscription = await disableSubscription(publisher, tx, subscription, 'MANUAL');
+    if (input.enabled === true) subscription = await enableSubscription(publisher, tx, executor, subscription);
     return subscription;
   });
 }

@@ -23,6 +23,3 @@ export class BacklogEstimates {
     this.counts.update(tenantId, (count) => count + deliveries);
   }
 }
-
-/** The process's estimates, shared by every publish. */
-export const backlogEstimates = new BacklogEstimates();

@@ -3,15 +3,11 @@ import { enqueueJobs, type JobSpec } from '../db/jobs.js';
 import { BACKLOG_COUNT_CAP, deliverJob, drainJob, fairPriority, streamJob, type FirstAttempt } from './job-policy.js';
 import { StreamJobs, type EventWrite, type FanOutSubscription, type NewEvent, type PlannedDelivery } from '../db/scoped/events.js';
 import { newId } from '../ids.js';
-import { backlogEstimates } from './backlog-estimate.js';
-import { EventWriteBatcher } from './event-write-batcher.js';
 import type { FirstAttemptHandoff } from './first-attempt-handoff.js';
+import type { Publisher } from './publisher.js';
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { patternsMatching, subscriptionReceives } from './event-matching.js';
-
-/** The process's publish writes, grouped per tenant under load (see EventWriteBatcher). */
-const eventWrites = new EventWriteBatcher();
 
 export interface WrittenEvent {
   event: EventRow;
@@ -32,13 +28,13 @@ export function fanOutPatterns(eventTypes: readonly string[]): string[] {
 }
 
 /** The tenant's backlog for fair priorities, about (see BacklogEstimates). */
-export function estimatedBacklog(scope: TenantScope): Promise<number> {
-  return backlogEstimates.current(scope.tenantId, () => scope.deliveries.countPending(BACKLOG_COUNT_CAP));
+export function estimatedBacklog(publisher: Publisher, scope: TenantScope): Promise<number> {
+  return publisher.backlogEstimates.current(scope.tenantId, () => scope.deliveries.countPending(BACKLOG_COUNT_CAP));
 }
 
 /** Reads the fan-out context of events of these types; inside a transaction, both reads go out together. */
-async function readFanOutContext(scope: TenantScope, eventTypes: readonly string[]): Promise<FanOutContext> {
-  const [candidates, backlog] = await Promise.all([scope.subscriptions.candidates(fanOutPatterns(eventTypes)), estimatedBacklog(scope)]);
+async function readFanOutContext(publisher: Publisher, scope: TenantScope, eventTypes: readonly string[]): Promise<FanOutContext> {
+  const [candidates, backlog] = await Promise.all([scope.subscriptions.candidates(fanOutPatterns(eventTypes)), estimatedBacklog(publisher, scope)]);
   return { candidates, backlog };
 }
 
@@ -53,6 +49,7 @@ async function readFanOutContext(scope: TenantScope, eventTypes: readonly string
  * attempts go to `handoff` (this process's worker) when it has room.
  */
 export async function writeEvents(
+  publisher: Publisher,
   scope: TenantScope,
   events: readonly NewEvent[],
   options: { context?: FanOutContext; quota?: EventWrite['quota']; contextVersion?: number | null; handoff?: FirstAttemptHandoff } = {},
@@ -66,16 +63,16 @@ export async function writeEvents(
       toInsert.push(event);
     }
   }
-  const context = options.context ?? (await readFanOutContext(scope, [...new Set(toInsert.map((event) => event.eventType))]));
+  const context = options.context ?? (await readFanOutContext(publisher, scope, [...new Set(toInsert.map((event) => event.eventType))]));
   const plan = planFanOut(scope.tenantId, toInsert, context);
-  const insertedIds = await eventWrites.write(scope, {
+  const insertedIds = await publisher.eventWrites.write(scope, {
     events: toInsert,
     ...plan,
     preserveStreamRunAt: true,
     quota: options.quota ?? null,
     contextVersion: options.contextVersion ?? null,
   }, options.handoff);
-  backlogEstimates.added(scope.tenantId, plan.firstAttempts.length);
+  publisher.backlogEstimates.added(scope.tenantId, plan.firstAttempts.length);
   const row = (event: NewEvent): EventRow => ({
     id: event.id,
     tenantId: scope.tenantId,

@@ -4,6 +4,7 @@ import { newId } from '../ids.js';
 import { BUILT_IN_PREFIX } from './event-matching.js';
 import { deliveryBody } from './delivery-body.js';
 import { writeEvents } from './fan-out.js';
+import type { Publisher } from './publisher.js';
 
 /**
  * Built-in event types that Hooklane publishes into the tenant itself, so that the tenant's own
@@ -21,9 +22,9 @@ export function isBuiltInEventType(name: string): boolean {
   return name.startsWith(BUILT_IN_PREFIX);
 }
 
-async function publishOperational(scope: TenantScope, eventType: string, payload: object): Promise<void> {
+async function publishOperational(publisher: Publisher, scope: TenantScope, eventType: string, payload: object): Promise<void> {
   const createdAt = new Date();
-  await writeEvents(scope, [
+  await writeEvents(publisher, scope, [
     {
       id: newId('event'),
       eventType,
@@ -37,11 +38,12 @@ async function publishOperational(scope: TenantScope, eventType: string, payload
 }
 
 export function publishSubscriptionDisabled(
+  publisher: Publisher,
   scope: TenantScope,
   subscription: Pick<SubscriptionRow, 'id' | 'url' | 'failingSince'>,
   reason: DisabledReason,
 ): Promise<void> {
-  return publishOperational(scope, BUILT_IN_EVENT_TYPES.subscriptionDisabled, {
+  return publishOperational(publisher, scope, BUILT_IN_EVENT_TYPES.subscriptionDisabled, {
     subscriptionId: subscription.id,
     url: subscription.url,
     reason,
@@ -50,11 +52,12 @@ export function publishSubscriptionDisabled(
 }
 
 export function publishSubscriptionEnabled(
+  publisher: Publisher,
   scope: TenantScope,
   subscription: Pick<SubscriptionRow, 'id' | 'url'>,
   releasedDeliveries: number,
 ): Promise<void> {
-  return publishOperational(scope, BUILT_IN_EVENT_TYPES.subscriptionEnabled, {
+  return publishOperational(publisher, scope, BUILT_IN_EVENT_TYPES.subscriptionEnabled, {
     subscriptionId: subscription.id,
     url: subscription.url,
     releasedDeliveries,
@@ -62,6 +65,7 @@ export function publishSubscriptionEnabled(
 }
 
 export function publishDeliveryFailed(
+  publisher: Publisher,
   scope: TenantScope,
   failure: {
     deliveryId: string;
@@ -76,5 +80,5 @@ export function publishDeliveryFailed(
 ): Promise<void> {
   // Never about a built-in event: a failing receiver of delivery.failed must not feed itself.
   if (isBuiltInEventType(failure.eventType)) return Promise.resolve();
-  return publishOperational(scope, BUILT_IN_EVENT_TYPES.deliveryFailed, failure);
+  return publishOperational(publisher, scope, BUILT_IN_EVENT_TYPES.deliveryFailed, failure);
 }

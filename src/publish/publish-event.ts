@@ -14,12 +14,12 @@ import {
   requireEventTypeName,
 } from '../domain/input-rules.js';
 import type { PayloadSchemas } from '../domain/payload-schemas.js';
-import { PublishReadsCache } from './publish-reads-cache.js';
+import type { Publisher } from './publisher.js';
 import { publishBudget, publishQuotaExceeded, type Quotas } from '../tenancy/quotas.js';
 
 export const MAX_EVENTS_PER_BATCH = 1_000;
 
-interface PublishReads {
+export interface PublishReads {
   eventTypes: ReadonlyMap<string, PublishEventType>;
   candidates: readonly FanOutSubscription[];
   /** The tenant's publish context version these were read at. */
@@ -33,18 +33,17 @@ interface PublishReads {
  * subscription or event type created before it was called. Then one statement writes everything
  * (writeEvents).
  */
-const publishReads = new TenantGroups<readonly string[], PublishReads>(
-  async (scope, nameLists) => {
-    const names = [...new Set(nameLists.flat())];
-    const found = await scope.events.publishContext(names, fanOutPatterns(names));
-    const reads = { eventTypes: new Map(found.eventTypes.map((row) => [row.name, row])), candidates: found.subscriptions, version: found.version };
-    return nameLists.map(() => ({ ok: true, value: reads }));
-  },
-  { maxInFlight: 2, maxWeight: MAX_EVENTS_PER_BATCH, weight: (names) => names.length },
-);
-
-/** Reads reused by later publishes of the same event types, checked by the write (see PublishReadsCache). */
-const reusedReads = new PublishReadsCache<PublishReads>();
+export function sharedPublishReads(): TenantGroups<readonly string[], PublishReads> {
+  return new TenantGroups<readonly string[], PublishReads>(
+    async (scope, nameLists) => {
+      const names = [...new Set(nameLists.flat())];
+      const found = await scope.events.publishContext(names, fanOutPatterns(names));
+      const reads = { eventTypes: new Map(found.eventTypes.map((row) => [row.name, row])), candidates: found.subscriptions, version: found.version };
+      return nameLists.map(() => ({ ok: true, value: reads }));
+    },
+    { maxInFlight: 2, maxWeight: MAX_EVENTS_PER_BATCH, weight: (names) => names.length },
+  );
+}
 
 export interface PublishRequest {
   eventType: string;
@@ -85,6 +84,7 @@ function checkShape(request: PublishRequest, index?: number) {
  * confirms it is still current; otherwise (and before any refusal) it is read again.
  */
 export async function publishEvents(
+  publisher: Publisher,
   scope: TenantScope,
   schemas: PayloadSchemas,
   quotas: Quotas,
@@ -115,9 +115,9 @@ export async function publishEvents(
       }
       return { id: newId('event'), body, createdAt, ...event };
     });
-    const context = { candidates: reads.candidates, backlog: await estimatedBacklog(scope) };
+    const context = { candidates: reads.candidates, backlog: await estimatedBacklog(publisher, scope) };
     try {
-      return await writeEvents(scope, rows, {
+      return await writeEvents(publisher, scope, rows, {
         context,
         quota: publishBudget(rows.length, quotas),
         contextVersion: reused ? reads.version : null,
@@ -129,29 +129,30 @@ export async function publishEvents(
     }
   };
 
-  const reused = reusedReads.get(scope.tenantId, names);
+  const reused = publisher.reusedReads.get(scope.tenantId, names);
   if (reused) {
     try {
       return await checkAndWrite(reused, true);
     } catch (error) {
       // A change since the read (the write refused it), or an event refused against what may be an
       // old read (an event type created since): read again, and only that answer counts.
-      if (error instanceof StaleContextError) reusedReads.forget(scope.tenantId);
+      if (error instanceof StaleContextError) publisher.reusedReads.forget(scope.tenantId);
       else if (!(error instanceof BadUserInputError)) throw error;
     }
   }
-  const fresh = await publishReads.submit(scope, names);
-  reusedReads.set(scope.tenantId, names, fresh);
+  const fresh = await publisher.publishReads.submit(scope, names);
+  publisher.reusedReads.set(scope.tenantId, names, fresh);
   return checkAndWrite(fresh, false);
 }
 
 export async function publishEvent(
+  publisher: Publisher,
   scope: TenantScope,
   schemas: PayloadSchemas,
   quotas: Quotas,
   request: PublishRequest,
   handoff?: FirstAttemptHandoff,
 ): Promise<WrittenEvent> {
-  const [written] = await publishEvents(scope, schemas, quotas, [request], { batch: false, handoff });
+  const [written] = await publishEvents(publisher, scope, schemas, quotas, [request], { batch: false, handoff });
   return written!;
 }

@@ -7,6 +7,7 @@ import { TenantScope } from '../../src/db/tenant-scope.js';
 import { deliveryBody } from '../../src/publish/delivery-body.js';
 import { writeEvents } from '../../src/publish/fan-out.js';
 import type { FirstAttemptHandoff } from '../../src/publish/first-attempt-handoff.js';
+import { Publisher } from '../../src/publish/publisher.js';
 import { newId } from '../../src/ids.js';
 import { tenantWithEventType } from '../support/fixtures.js';
 import { createSubscription, publish } from '../support/graphql-helpers.js';
@@ -147,7 +148,7 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
       const eventId = newId('event');
       const event = { id: eventId, eventType: 'order.created', body: deliveryBody('order.created', createdAt, { n: 1 }), idempotencyKey: null, orderingKey: null, channels: null, createdAt };
       const writtenAt = Date.now();
-      await writeEvents(new TenantScope(client.db, tenant.id), [event], { handoff: diedAfterCommit });
+      await writeEvents(new Publisher(), new TenantScope(client.db, tenant.id), [event], { handoff: diedAfterCommit });
 
       worker = await testWorker(hooklane.databaseUrl)();
       const [request] = await receiver.waitForRequests(1, 10_000);

@@ -24,12 +24,12 @@ export const eventResolvers: Resolvers = {
   Mutation: {
     publishEvent: async (_parent, { input }, context) => {
       const { scope, quotas } = await tenantWithQuotas(context, 'events:publish', input.tenantId);
-      const { event } = await publishEvent(scope, context.services.schemas, quotas, input, context.services.handoff);
+      const { event } = await publishEvent(context.services.publisher, scope, context.services.schemas, quotas, input, context.services.handoff);
       return { event };
     },
     publishEvents: async (_parent, { input }, context) => {
       const { scope, quotas } = await tenantWithQuotas(context, 'events:publish', input.tenantId);
-      const written = await publishEvents(scope, context.services.schemas, quotas, input.events, {
+      const written = await publishEvents(context.services.publisher, scope, context.services.schemas, quotas, input.events, {
         batch: true,
         handoff: context.services.handoff,
       });

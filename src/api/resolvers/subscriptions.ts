@@ -35,7 +35,7 @@ export const subscriptionResolvers: Resolvers = {
     },
     updateSubscription: async (_parent, { input }, context) => {
       const scope = tenantScopeFor(context, 'subscriptions:write');
-      return { subscription: await updateSubscription(scope, rules(context), input) };
+      return { subscription: await updateSubscription(context.services.publisher, scope, rules(context), input) };
     },
     deleteSubscription: async (_parent, { input }, context) => {
       const scope = tenantScopeFor(context, 'subscriptions:write');
