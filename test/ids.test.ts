@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newId } from '../../src/ids.js';
+import { newId } from '../src/ids.js';
 
 describe('newId', () => {
   it('makes prefixed UUIDv7 ids that strictly increase in the order they are made, thousands per millisecond', () => {
