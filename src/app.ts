@@ -99,7 +99,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     if (!config.secretsKey && config.databaseUrl) {
       logger.warn({ dataDir: config.dataDir }, 'SECRETS_KEY is not set: signing secrets are sealed with a development key kept in DATA_DIR');
     }
-    if (!role) logger.warn('the hooklane_app role is not available: row-level security is not enforced (see README, Security)');
+    if (!role) logger.warn('the hooklane_app role is not available: row-level security is not enforced (see docs/security.md)');
     // The worker's connections are its own (with ROLE=all too): its commits need not wait for the
     // WAL flush (WORKER_ASYNC_COMMIT), while the API answers only once its writes are durable.
     const workerPool = { role, applicationName: 'hooklane-worker', asyncCommit: config.worker.asyncCommit };

@@ -101,9 +101,9 @@ export interface Config {
     concurrency: number;
     pollIntervalMs: number;
     subscriptionShare: number;
-    /** WORKER_ASYNC_COMMIT: the worker's commits return before their WAL is flushed (see README, Reliability). */
+    /** WORKER_ASYNC_COMMIT: the worker's commits return before their WAL is flushed (see docs/reliability.md). */
     asyncCommit: boolean;
-    /** WORKER_HANDOFF: with ROLE=all, publishes hand their first attempts to this process's worker (see README, Performance). */
+    /** WORKER_HANDOFF: with ROLE=all, publishes hand their first attempts to this process's worker (see docs/scaling.md). */
     handoff: boolean;
   };
   api: { maxPageSize: number; maxDepth: number; maxCost: number; maxAliases: number; introspection: boolean };

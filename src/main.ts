@@ -26,8 +26,8 @@ async function migrateOnly(config: Config) {
 
 /**
  * When memory is plentiful V8 lets the old generation grow to several times the live heap before
- * collecting it: under load a process with about 50 MB live reached 300 MB resident. Growing by at
- * most 2x keeps it near 220 MB at the same throughput (30,000 deliveries through ROLE=all, measured).
+ * collecting it. Growing by at most 2x keeps a busy process's resident memory close to what it
+ * uses, at the same throughput (docs/performance.md has the figures).
  * A growth factor, not a cap: the heap still grows as far as live data needs. V8 reads the factor
  * at each collection, so setting it at start-up takes effect; one given on the command line wins.
  */

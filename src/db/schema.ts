@@ -146,8 +146,8 @@ export const events = pgTable(
   'events',
   {
     id: text('id').primaryKey(),
-    // Its tenant must exist, and deleting the tenant deletes it: a trigger of migration 0015 that
-    // acts once per statement, not a foreign key checked row by row.
+    // Its tenant must exist, and deleting the tenant deletes it: a trigger that acts once per
+    // statement, not a foreign key checked row by row.
     tenantId: text('tenant_id').notNull(),
     eventType: text('event_type').notNull(),
     /** The exact bytes every delivery sends and signs: `{"type","timestamp","data"}`. */
@@ -192,11 +192,11 @@ export const deliveries = pgTable(
   (table) => [
     // A delivery's (tenant_id, event_id) and (tenant_id, subscription_id) must exist, so it cannot
     // point at another tenant's rows; deleting a subscription deletes its deliveries. Both are
-    // triggers of migration 0015 that act once per statement, not foreign keys checked row by row.
+    // triggers that act once per statement, not foreign keys checked row by row.
     unique('deliveries_tenant_id_key').on(table.tenantId, table.id),
     index('deliveries_event_idx').on(table.eventId),
-    // Every read by subscription names a status, or only the subscription (a prefix of this index).
-    // (subscription_id, id) alone was dropped (migration 0020): one index less per delivery written.
+    // Every read by subscription names a status, or only the subscription (a prefix of this index),
+    // so no (subscription_id, id) index is needed: one index less per delivery written.
     index('deliveries_subscription_status_idx').on(table.subscriptionId, table.status, table.id),
     index('deliveries_pending_by_tenant_idx').on(table.tenantId).where(sql`${table.status} = 'PENDING'`),
     index('deliveries_counted_claims_idx').on(table.tenantId, table.subscriptionId).where(sql`${table.countedClaimUntil} is not null`),

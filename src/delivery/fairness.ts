@@ -18,7 +18,7 @@ import { BoundedMap } from '../bounded-map.js';
 const QUICK_ATTEMPT_MS = 100;
 /**
  * The shortest such wait. A first burst's attempts include connecting, so they look quick but
- * take longer than a few times their age: a 20 ms wait deferred about 1% of a burst's deliveries
+ * take longer than a few times their age: a shorter wait would defer some of a burst's deliveries
  * (a transaction and a job each, and a later start).
  */
 const MIN_WAIT_MS = QUICK_ATTEMPT_MS;

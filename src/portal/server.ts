@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
  */
 const PORTAL_DIR = path.dirname(fileURLToPath(import.meta.url));
 const ENTRY_POINT = path.join(PORTAL_DIR, 'app.ts');
+/** The guide for whoever writes a tenant's receiving endpoint, linked from the portal's header. */
+const RECEIVING_GUIDE = path.resolve(PORTAL_DIR, '../../docs/receiving.md');
 
 /** Same-origin only: no inline script or style, no framing, no plugins. */
 export const PORTAL_CSP = [
@@ -81,6 +83,7 @@ export function portalRouter(options: { logger?: Logger } = {}): express.Router 
   const bundle = once(() => buildPortalBundle());
   const html = once(() => readFile(path.join(PORTAL_DIR, 'index.html'), 'utf8'));
   const css = once(() => readFile(path.join(PORTAL_DIR, 'portal.css'), 'utf8'));
+  const receivingGuide = once(() => readFile(RECEIVING_GUIDE, 'utf8'));
 
   router.use((_req, res, next) => {
     securityHeaders(res);
@@ -103,6 +106,14 @@ export function portalRouter(options: { logger?: Logger } = {}): express.Router 
   router.get('/portal.css', async (_req, res, next) => {
     try {
       res.type('css').send(await css());
+    } catch (error) {
+      next(error);
+    }
+  });
+  // Markdown, served as plain text: readable as it is, and no renderer to keep.
+  router.get('/receiving', async (_req, res, next) => {
+    try {
+      res.type('text').send(await receivingGuide());
     } catch (error) {
       next(error);
     }

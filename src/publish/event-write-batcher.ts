@@ -13,12 +13,10 @@ import { TenantGroups, type Settled } from './tenant-groups.js';
  * statement: one transaction, one NOTIFY). A second write under way would only wait for the
  * quota row inside PostgreSQL, holding a connection, instead of gathering the next group.
  * Under a client's steady load the groups are balanced (TenantGroups' Balance): two halves of
- * its callers alternate, where they had settled into one large group and one publish alone. At
- * 32 callers that measured 1,341 → 1,492 single publishes/s (paired, eight rounds each). A chain
- * waits at most 4 ms for callers to come back, and only after a group of more than 15: with 8,
- * open-loop publishing at 370/s (groups over 8 after any 25 ms stall) had its p99 about 10-20 ms
- * higher than without balancing in 8 of 9 pairs; with 15, five pairs each at 370/s and 590/s
- * showed no consistent difference.
+ * its callers alternate, rather than one large group and one publish alone. A chain waits at most
+ * 4 ms for callers to come back, and only after a group of more than 15: open-loop publishing at
+ * moderate rates forms groups of a few publishes after any short stall, and making those wait
+ * raises its tail latency.
  * If a group fails (a quota that fits each publish but not their sum, a bad row), each of its
  * publishes is written again on its own, so that one publish never fails another. Writes inside
  * a caller's transaction are never grouped: they must commit with it.

@@ -20,7 +20,7 @@ interface TenantQueue<Item, Result> {
  * answered) in two halves that alternate, so that Node answers and reads one half while
  * PostgreSQL writes the other. Left alone, the loop settles into one large group and a straggler
  * sent alone: Node is busy with the large group's callers while PostgreSQL writes one item, then
- * idle while PostgreSQL writes the large group (at 32 callers: groups of 31 and 1, Node 70% busy).
+ * idle while PostgreSQL writes the large group (with 32 callers: groups of 31 and 1).
  */
 export interface Balance {
   /** A group up to this size is small: the next takes every item waiting, and nothing waits for its callers. */

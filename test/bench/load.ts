@@ -300,7 +300,7 @@ export interface SustainedSingles {
   publishedPerSec: number;
   /** Events at the receiver when the last publish returned. */
   deliveredWhilePublishing: number;
-  /** The earlier basis: all events over the time until the last one was recorded SUCCEEDED. */
+  /** All events over the time until the last one was recorded SUCCEEDED (the drain after the load included). */
   publishedAndDrainedPerSec: number;
   events: number;
   warmupEvents: number;
@@ -313,8 +313,8 @@ export interface SustainedSingles {
  * The highest rate of single publishes that ROLE=all both accepts and delivers: `warmup` calls
  * (delivered, not timed) so that V8 has compiled the path, then `count` calls at `concurrency`.
  * A closed loop publishes faster than the worker delivers; counted until the last delivery, the
- * rate included the drain after the load and grew with the run's length and with the load
- * generator's efficiency, so the latency runs paced at 80% of it fell behind. Counted while
+ * rate would include the drain after the load and grow with the run's length and with the load
+ * generator's efficiency, and latency runs paced at 80% of it would fall behind. Counted while
  * publishing goes on, it is the rate the process keeps up with.
  */
 export async function sustainedSingles(ctx: LoadContext, target: Target, warmup: number, count: number, concurrency: number): Promise<SustainedSingles> {

@@ -290,10 +290,10 @@ async function main(): Promise<number> {
     await measureDrain(ctx, singlesWindow, publishedOnOne, spawnedAt);
 
     // As pgbench does before its runs: the rows the earlier phases wrote and deleted would otherwise
-    // draw autovacuum into some of the few-second runs below and not others (seen in latency runs).
+    // draw autovacuum into some of the few-second runs below and not others.
     await vacuumBeforeTimedRuns(sql);
     // This process has delivered but never published: its first publishEvents calls run in V8's
-    // interpreter (the first of them took 300 ms, not 120) and would be timed as the start of a
+    // interpreter (several times slower than later ones) and would be timed as the start of a
     // sustained rate. Published and delivered like the others, but not timed.
     log(`end to end: warm-up, ${size.warmupEndToEndEvents} events published and delivered (not timed)`);
     await warmUpEndToEnd(ctx, target('one'), size.warmupEndToEndEvents);
@@ -305,8 +305,8 @@ async function main(): Promise<number> {
     log(`  ${Math.round(e2eTen.deliveriesPerSec)} deliveries/s`);
 
     // The sustained rate paces the latency runs. It counts the deliveries made while publishing
-    // goes on (see sustainedSingles): counted until the last delivery, the rate included the
-    // drain after the load, and at 80% of it the latency run fell behind (p95 440 ms, 855/s).
+    // goes on (see sustainedSingles): counted until the last delivery, the rate would include the
+    // drain after the load, and the latency run at 80% of it would fall behind.
     log(`sustained publishEvent with the worker running: ${size.warmupSustained} warm-up, then ${size.sustained} events at concurrency ${PUBLISH_CONCURRENCY}, each delivered`);
     const sustained = await sustainedSingles(ctx, target('latency'), size.warmupSustained, size.sustained, PUBLISH_CONCURRENCY);
     log(

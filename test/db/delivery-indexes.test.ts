@@ -1,6 +1,6 @@
 /**
- * The reads of deliveries by subscription are served by one index, deliveries_subscription_status_idx
- * (migration 0020 dropped the (subscription_id, id) index they used not to need). Sequential scans
+ * The reads of deliveries by subscription are served by one index, deliveries_subscription_status_idx,
+ * so that no (subscription_id, id) index is needed. Sequential scans
  * are switched off so that the plan names the index the planner would use on a large table; on
  * the test's tiny table it would rightly scan.
  */
@@ -52,7 +52,7 @@ describe('indexes of deliveries', () => {
   it('serves every read by subscription from (subscription_id, status, id)', async () => {
     const bySubscription = "d.tenant_id = 'ten_a' AND d.subscription_id = 'sub_a'";
     const reads = [
-      // Deleting a subscription deletes its deliveries (hooklane_delete_dependents, migration 0015).
+      // Deleting a subscription deletes its deliveries (hooklane_delete_dependents).
       `DELETE FROM deliveries d USING (VALUES ('sub_a', 'ten_a')) AS gone(id, tenant_id) WHERE d.subscription_id = gone.id AND d.tenant_id = gone.tenant_id`,
       // The oldest due delivery, and the head of an ordered stream.
       `SELECT d.id FROM deliveries d WHERE ${bySubscription} AND d.status = 'PENDING' ORDER BY d.id LIMIT 1`,

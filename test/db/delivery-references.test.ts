@@ -10,7 +10,7 @@ import { startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 
 /**
  * An event's tenant and a delivery's event and subscription are checked once per statement, and
- * deleted with them, by triggers (migration 0015), not by foreign keys. These are the rules the
+ * deleted with them, by triggers, not by foreign keys. These are the rules the
  * foreign keys kept, including a publish that races the deletion of its subscription.
  */
 describe('event and delivery references', () => {
@@ -38,7 +38,7 @@ describe('event and delivery references', () => {
     return { eventId: newId('event'), deliveryId: newId('delivery'), subscriptionId };
   }
 
-  /** Writes `write` for `tenantId` with the function publishing uses (hooklane_write_event_columns, migration 0019). */
+  /** Writes `write` for `tenantId` with the function publishing uses (hooklane_write_event_columns). */
   function writeEvent(connection: Sql, tenantId: string, write: ReturnType<typeof oneEvent>) {
     return connection<{ id: string }[]>`select * from hooklane_write_event_columns(${tenantId},
       ${write.eventId}, 'order.created', '{"type":"order.created"}', ${new Date().toISOString()}, null::jsonb,

@@ -113,6 +113,13 @@ describe('portal', () => {
     expect(code).not.toMatch(/node:crypto|require\(/);
     expect((await fetch(new URL('portal.css', portalUrl))).headers.get('content-type')).toMatch(/^text\/css/);
     expect((await fetch(new URL('nope', portalUrl))).status).toBe(404);
+
+    // The header links to the receiving guide, which the portal serves as text.
+    expect(await (await fetch(portalUrl)).text()).toContain('href="./receiving"');
+    const guide = await fetch(new URL('receiving', portalUrl));
+    expect(guide.status).toBe(200);
+    expect(guide.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await guide.text()).toMatch(/^# Receiving webhooks\n/);
   });
 
   it('refuses a bad token with the API error in the alert region', async () => {

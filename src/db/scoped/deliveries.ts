@@ -91,7 +91,7 @@ export class DeliveryStore {
   /**
    * New deliveries, to those of their subscriptions that still exist. Each subscription stays locked
    * (FOR KEY SHARE) until the transaction ends, so its deletion waits and then deletes these
-   * deliveries too (migration 0015), as hooklane_write_event_columns does for a publish.
+   * deliveries too (hooklane_delete_dependents), as hooklane_write_event_columns does for a publish.
    */
   async insertMany(rows: readonly NewDelivery[]): Promise<DeliveryRow[]> {
     if (rows.length === 0) return [];
