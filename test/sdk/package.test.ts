@@ -202,7 +202,7 @@ describe('@hooklane/sdk as published', () => {
       .map((file) => /node_modules\/@hooklane\/sdk\/(dist\/(?:esm|cjs)\/index\.d\.ts)$/.exec(file.trim())?.[1])
       .filter((file) => file !== undefined);
     expect(entries.sort()).toEqual(declarations);
-  });
+  }, 60_000);
 });
 
 describe('the root package\'s hooklane/sdk export', () => {
