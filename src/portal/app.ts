@@ -3,7 +3,7 @@
 // Sign-in with a pasted tenant token (kept in sessionStorage), then hash-routed pages built on the
 // SDK client. The SDK is imported module by module: its index also exports the webhook verifier,
 // which needs node:crypto.
-import { createClient, type HooklaneClient } from '../sdk/client.js';
+import { createClient, type HooklaneClient } from '@hooklane/sdk';
 import { Store, type ViewContext } from './context.js';
 import { showDelivery } from './delivery.js';
 import { byId, h, replaceChildren } from './dom.js';

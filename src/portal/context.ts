@@ -1,8 +1,6 @@
 /// <reference lib="dom" />
-import type { HooklaneClient } from '../sdk/client.js';
-import type { EventType, WebhookSubscription } from '../sdk/index.js';
+import type { Event, EventType, HooklaneClient, WebhookSubscription } from '@hooklane/sdk';
 import type { EventFilters } from './filters.js';
-import type { Event } from '../sdk/index.js';
 import type { Feedback } from './feedback.js';
 
 /** How many items one request asks for (the API's default ceiling is 100). */

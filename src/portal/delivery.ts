@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // One delivery: its attempts, and the Retry delivery and Replay event actions.
-import type { Delivery } from '../sdk/index.js';
+import type { Delivery } from '@hooklane/sdk';
 import type { ViewContext } from './context.js';
 import { badge, h, json, replaceChildren, time } from './dom.js';
 import { PortalError } from './feedback.js';

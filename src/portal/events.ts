@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // The Events & deliveries page: events newest first, paginated with `after`, filtered client-side.
-import type { Event, EventType, WebhookSubscription } from '../sdk/index.js';
+import type { Event, EventType, WebhookSubscription } from '@hooklane/sdk';
 import { PAGE_SIZE, type ViewContext } from './context.js';
 import { badge, h, json, replaceChildren, time } from './dom.js';
 import { DELIVERY_STATUSES, filterEvents, NO_FILTERS, unique, type EventFilters } from './filters.js';

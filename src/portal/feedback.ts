@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // Progress, errors and notices. Every request the portal makes goes through `run`, which shows the
 // busy indicator while it runs and puts any error in the alert region: nothing is swallowed.
-import { HooklaneError } from '../sdk/errors.js';
+import { HooklaneError } from '@hooklane/sdk';
 import { h, replaceChildren } from './dom.js';
 
 export interface DescribedError {

@@ -1,6 +1,6 @@
 // Client-side filtering of the events the portal has fetched: the `events` query takes only
 // `first` and `after`, so filters apply to the pages loaded so far. No DOM here.
-import type { DeliveryStatus, Event } from '../sdk/index.js';
+import type { DeliveryStatus, Event } from '@hooklane/sdk';
 
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['PENDING', 'SUCCEEDED', 'FAILED', 'HELD'];
 

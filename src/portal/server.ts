@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 
 /**
  * The self-service portal: a static page, a stylesheet and one script. The script is
- * `src/portal/app.ts` (and what it imports: the SDK client and graphql's printer) bundled for the
+ * `src/portal/app.ts` (and what it imports: the client of `@hooklane/sdk`) bundled for the
  * browser with esbuild on the first request for it, then served from memory.
  */
 const PORTAL_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -48,8 +48,6 @@ export async function buildPortalBundle(options: { minify?: boolean } = {}): Pro
     minify: options.minify ?? true,
     sourcemap: false,
     legalComments: 'none',
-    // graphql reads process.env.NODE_ENV to choose its development checks.
-    define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'silent',
   });
   const file = result.outputFiles[0];

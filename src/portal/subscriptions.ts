@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // The Subscriptions page: list, create, edit event types, disable/enable, rotate the secret.
-import type { EventType, WebhookSubscription } from '../sdk/index.js';
+import type { EventType, WebhookSubscription } from '@hooklane/sdk';
 import { PAGE_SIZE, type ViewContext } from './context.js';
 import { badge, h, replaceChildren, time } from './dom.js';
 import { secretPanel } from './feedback.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyWebhook } from '../../src/sdk/verify.js';
+import { verifyWebhook } from '@hooklane/sdk';
 import { PORTAL_CSP } from '../../src/portal/server.js';
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 import { TestReceiver } from '../support/receiver.js';
@@ -173,7 +173,7 @@ describe('portal', () => {
     const eventId = await publish({ amount: 4200 });
     const [request] = await receiver.waitForRequests(1);
     // The secret the portal showed is the one deliveries are signed with.
-    expect(verifyWebhook(request!.rawBody, request!.headers, firstSecret).data).toEqual({ amount: 4200 });
+    expect((await verifyWebhook(request!.rawBody, request!.headers, firstSecret)).data).toEqual({ amount: 4200 });
     await eventually(async () => ((await deliveryStatusOf(eventId)) === 'SUCCEEDED' ? true : undefined));
 
     await page.getByRole('link', { name: 'Events & deliveries' }).click();

@@ -1,11 +1,13 @@
+import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createClient,
   HooklaneError,
+  TenantsDocument,
   verifyWebhook,
   WebhookVerificationError,
   type HooklaneClient,
-} from 'hooklane/sdk'; // the package's own export: src/sdk/index.ts
+} from '../../sdk/src/node.js'; // what Node loads from @hooklane/sdk (test/sdk/package.test.ts checks the built package)
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 import { TestReceiver } from '../support/receiver.js';
 
@@ -36,7 +38,7 @@ const quotaExceeded = (retryAfter?: number) => () =>
     data: null,
   });
 
-describe('hooklane/sdk client', () => {
+describe('@hooklane/sdk client', () => {
   let hooklane: TestHooklane;
   let receiver: TestReceiver;
   let admin: HooklaneClient;
@@ -73,10 +75,10 @@ describe('hooklane/sdk client', () => {
     expect(event.deliveries).toHaveLength(1);
 
     const [request] = await receiver.waitForRequests(1);
-    const received = verifyWebhook<{ amount: number }>(request!.rawBody, request!.headers, secret);
+    const received = await verifyWebhook<{ amount: number }>(request!.rawBody, request!.headers, secret);
     expect(received).toEqual({ type: 'invoice.paid', timestamp: event.createdAt, data: { amount: 4200 } });
     expect(request!.headers['webhook-id']).toBe(event.id);
-    expect(() => verifyWebhook(request!.rawBody, request!.headers, `whsec_${Buffer.alloc(32).toString('base64')}`)).toThrow(
+    await expect(verifyWebhook(request!.rawBody, request!.headers, `whsec_${Buffer.alloc(32).toString('base64')}`)).rejects.toThrow(
       WebhookVerificationError,
     );
 
@@ -176,8 +178,15 @@ describe('hooklane/sdk client', () => {
     expect(tooLong.calls).toHaveLength(1);
   });
 
-  it('runs a custom document through request()', async () => {
+  it('runs a custom document through request(): its text, a typed document string or a parsed document', async () => {
     const data = await admin.request<{ tenants: { pageInfo: { hasNextPage: boolean } } }>('{ tenants(first: 1) { pageInfo { hasNextPage } } }');
     expect(typeof data.tenants.pageInfo.hasNextPage).toBe('boolean');
+
+    const typed = await admin.request(TenantsDocument, { first: 1 });
+    expect(typed.tenants.edges.length).toBeLessThanOrEqual(1);
+
+    const parsed = await admin.request<{ tenants: { edges: unknown[] } }>(parse('query Two { tenants(first: 2) { edges { cursor } } }'));
+    expect(parsed.tenants.edges.length).toBeLessThanOrEqual(2);
+    await expect(admin.request(parse('{ tenant { id } }', { noLocation: true }))).rejects.toThrow(/no source text/);
   });
 });

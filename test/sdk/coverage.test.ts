@@ -1,10 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { buildSchema, Kind, parse, validate, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { MUTATION_DOCUMENTS, QUERY_DOCUMENTS } from '../../src/sdk/client.js';
+import { MUTATION_DOCUMENTS, QUERY_DOCUMENTS } from '../../sdk/src/client.js';
+import { CONTRACT_ERROR_CODES } from '../../sdk/src/errors.js';
+import { ERROR_CODES } from '../../src/error-codes.js';
 
 const root = new URL('../../', import.meta.url);
-const operationsDir = new URL('src/sdk/operations/', root);
+const operationsDir = new URL('sdk/src/operations/', root);
 const schema = buildSchema(readFileSync(new URL('schema.graphql', root), 'utf8'));
 const documents: DocumentNode[] = readdirSync(operationsDir)
   .filter((name) => name.endsWith('.graphql'))
@@ -28,11 +30,11 @@ describe('SDK operations cover the schema', () => {
   const queryFields = Object.keys(schema.getQueryType()!.getFields()).sort();
   const mutationFields = Object.keys(schema.getMutationType()!.getFields()).sort();
 
-  it('has an operation in src/sdk/operations for every Query field', () => {
+  it('has an operation in sdk/src/operations for every Query field', () => {
     expect([...fieldsOperatedOn('query')].sort()).toEqual(queryFields);
   });
 
-  it('has an operation in src/sdk/operations for every Mutation field', () => {
+  it('has an operation in sdk/src/operations for every Mutation field', () => {
     expect([...fieldsOperatedOn('mutation')].sort()).toEqual(mutationFields);
   });
 
@@ -45,5 +47,12 @@ describe('SDK operations cover the schema', () => {
     const merged: DocumentNode = { kind: Kind.DOCUMENT, definitions: documents.flatMap((document) => document.definitions) };
     expect(validate(schema, merged).map((error) => error.message)).toEqual([]);
     for (const operation of operations) expect(operation.name?.value).toBeTruthy();
+  });
+});
+
+// The SDK keeps its own copy of the contract's codes (it imports nothing from the server).
+describe('SDK error codes', () => {
+  it('are the server\'s', () => {
+    expect([...CONTRACT_ERROR_CODES].sort()).toEqual([...ERROR_CODES].sort());
   });
 });

@@ -1,5 +1,4 @@
-import { print, type DocumentNode } from 'graphql';
-import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { documentText, type GraphQLDocument, type ResultOf, type VariablesOf } from './document.js';
 import {
   AuditLogDocument,
   CreateEventTypeDocument,
@@ -27,10 +26,9 @@ import {
   UpdateSubscriptionDocument,
   UpdateTenantQuotasDocument,
 } from './generated/graphql.js';
-import { HooklaneError, type ContractErrorCode, type GraphQLErrorEntry } from './errors.js';
-import { isErrorCode } from '../error-codes.js';
+import { HooklaneError, isContractErrorCode, type ContractErrorCode, type GraphQLErrorEntry } from './errors.js';
 
-/** One Query field → the operation in src/sdk/operations that runs it. The method is named after the field. */
+/** One Query field → the operation in src/operations that runs it. The method is named after the field. */
 export const QUERY_DOCUMENTS = {
   tenant: TenantDocument,
   tenants: TenantsDocument,
@@ -62,9 +60,6 @@ export const MUTATION_DOCUMENTS = {
   recoverSubscription: RecoverSubscriptionDocument,
   discardHeldDeliveries: DiscardHeldDeliveriesDocument,
 } as const;
-
-export type ResultOf<D> = D extends TypedDocumentNode<infer R, any> ? R : never;
-export type VariablesOf<D> = D extends TypedDocumentNode<any, infer V> ? V : never;
 
 /** Per-call options. */
 export interface CallOptions {
@@ -114,23 +109,15 @@ export interface ClientOptions {
 }
 
 export interface HooklaneClient extends QueryMethods, MutationMethods {
-  /** Runs any typed document (e.g. your own operation) and returns its whole `data`. */
+  /**
+   * Runs any document (e.g. your own operation) and returns its whole `data`: its text, a typed
+   * document string, or a parsed document that kept its source (`graphql`'s `parse`, `graphql-tag`).
+   */
   request<TResult, TVariables extends Record<string, unknown> = Record<string, never>>(
-    document: TypedDocumentNode<TResult, TVariables> | DocumentNode | string,
+    document: GraphQLDocument<TResult, TVariables>,
     variables?: TVariables,
     options?: CallOptions,
   ): Promise<TResult>;
-}
-
-const printed = new WeakMap<DocumentNode, string>();
-function documentText(document: DocumentNode | string): string {
-  if (typeof document === 'string') return document;
-  let text = printed.get(document);
-  if (text === undefined) {
-    text = print(document);
-    printed.set(document, text);
-  }
-  return text;
 }
 
 /** `Retry-After` as seconds: delta-seconds or an HTTP date. */
@@ -145,7 +132,7 @@ function errorFromResponse(errors: ReadonlyArray<GraphQLErrorEntry>, status: num
   const first = errors[0]!;
   const extensions = first.extensions ?? {};
   const rawCode = typeof extensions.code === 'string' ? extensions.code : undefined;
-  const code: ContractErrorCode = isErrorCode(rawCode) ? rawCode : 'INTERNAL_SERVER_ERROR';
+  const code: ContractErrorCode = isContractErrorCode(rawCode) ? rawCode : 'INTERNAL_SERVER_ERROR';
   const retryAfter = typeof extensions.retryAfter === 'number' ? extensions.retryAfter : retryAfterHeader;
   return new HooklaneError(code, first.message, { retryAfter, path: first.path, status, extensions, errors });
 }
@@ -227,7 +214,7 @@ export function createClient(options: ClientOptions): HooklaneClient {
     return body.data as TResult;
   }
 
-  async function request<TResult>(document: DocumentNode | string, variables?: unknown, call: CallOptions = {}): Promise<TResult> {
+  async function request<TResult>(document: GraphQLDocument<any, any>, variables?: unknown, call: CallOptions = {}): Promise<TResult> {
     const query = documentText(document);
     for (let attempt = 0; ; attempt++) {
       try {

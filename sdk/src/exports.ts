@@ -1,4 +1,4 @@
-// `hooklane/sdk`: a typed GraphQL client for Hooklane and a verifier for its webhooks.
+// Everything @hooklane/sdk exports but verifyWebhook, which each entry point (index.ts, node.ts) defines on its crypto.
 export {
   createClient,
   MUTATION_DOCUMENTS,
@@ -8,10 +8,9 @@ export {
   type HooklaneClient,
   type MutationMethods,
   type QueryMethods,
-  type ResultOf,
   type RetryQuotaExceededOptions,
-  type VariablesOf,
 } from './client.js';
+export type { DocumentTypeDecoration, GraphQLDocument, ParsedDocument, ResultOf, VariablesOf } from './document.js';
 export {
   HooklaneError,
   isHooklaneError,
@@ -22,17 +21,17 @@ export {
   type HooklaneErrorOptions,
 } from './errors.js';
 export {
-  verifyWebhook,
   WebhookVerificationError,
   type VerifyOptions,
+  type WebhookBody,
   type WebhookHeaders,
   type WebhookPayload,
   type WebhookVerificationErrorCode,
 } from './verify.js';
-// Every schema type, input, enum, operation result and typed document node.
+// Every input, enum and operation result type the operations use, and the typed document strings.
 export * from './generated/graphql.js';
 
-// Short names for the objects the client returns (the shapes selected by src/sdk/operations/fragments.graphql).
+// Short names for the objects the client returns (the shapes selected by src/operations/fragments.graphql).
 export type {
   TenantFieldsFragment as Tenant,
   EventTypeFieldsFragment as EventType,

@@ -1,7 +1,19 @@
-import type { ErrorCode } from '../error-codes.js';
-
 /** The error codes of Hooklane's contract: every GraphQL error the API returns carries one. */
-export type ContractErrorCode = ErrorCode;
+export const CONTRACT_ERROR_CODES = [
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'CONFLICT',
+  'QUOTA_EXCEEDED',
+  'INTERNAL_SERVER_ERROR',
+] as const;
+
+export type ContractErrorCode = (typeof CONTRACT_ERROR_CODES)[number];
+
+export function isContractErrorCode(value: unknown): value is ContractErrorCode {
+  return typeof value === 'string' && (CONTRACT_ERROR_CODES as readonly string[]).includes(value);
+}
 
 /**
  * Codes the SDK adds for failures that never reached a GraphQL answer:
@@ -35,7 +47,7 @@ export interface HooklaneErrorOptions {
   cause?: unknown;
 }
 
-/** What every `hooklane/sdk` client method throws. */
+/** What every client method throws. */
 export class HooklaneError extends Error {
   override readonly name = 'HooklaneError';
   readonly code: HooklaneErrorCode;
