@@ -3,7 +3,7 @@ import { buildSchema, Kind, parse, validate, type DocumentNode, type OperationDe
 import { describe, expect, it } from 'vitest';
 import { MUTATION_DOCUMENTS, QUERY_DOCUMENTS } from '../../sdk/src/client.js';
 import { CONTRACT_ERROR_CODES } from '../../sdk/src/errors.js';
-import { ERROR_CODES } from '../../src/error-codes.js';
+import { ERROR_CODES } from '../../src/errors.js';
 
 const root = new URL('../../', import.meta.url);
 const operationsDir = new URL('sdk/src/operations/', root);
