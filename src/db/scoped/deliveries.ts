@@ -91,7 +91,7 @@ export class DeliveryStore {
   /**
    * New deliveries, to those of their subscriptions that still exist. Each subscription stays locked
    * (FOR KEY SHARE) until the transaction ends, so its deletion waits and then deletes these
-   * deliveries too (migration 0015), as hooklane_write_event_columns does for a publish.
+   * deliveries too (hooklane_delete_dependents), as hooklane_write_event_columns does for a publish.
    */
   async insertMany(rows: readonly NewDelivery[]): Promise<DeliveryRow[]> {
     if (rows.length === 0) return [];
@@ -251,7 +251,7 @@ export class DeliveryStore {
       .where(this.owned(id)));
   }
 
-  /** Records many successful attempts at once, in one statement (see drizzle/0008). */
+  /** Records many successful attempts at once, in one statement (hooklane_record_successes). */
   async recordSuccesses(entries: readonly { deliveryId: string; attempt: AttemptRecord }[]): Promise<void> {
     if (entries.length === 0) return;
     const attempts = entries.map(({ deliveryId, attempt }) => ({
