@@ -50,7 +50,7 @@ export const DEFAULT_JOB_MAX_ATTEMPTS = 25;
  */
 export async function enqueueJobs(db: Executor, specs: readonly JobSpec[], options: { preserveRunAt?: boolean } = {}): Promise<void> {
   if (specs.length === 0) return;
-  // One parameter for the whole batch: a JSON array that hooklane_enqueue_jobs (see migrate.ts)
+  // One parameter for the whole batch: a JSON array that hooklane_enqueue_jobs (src/db/functions)
   // expands into graphile-worker job_spec records and hands to its add_jobs.
   await db.execute(sql`select hooklane_enqueue_jobs(${JSON.stringify(specs.map(jobSpecRecord))}::json, ${options.preserveRunAt ?? false})`);
 }
@@ -71,7 +71,7 @@ export function jobSpecRecord(spec: JobSpec) {
 
 /**
  * Completes the jobs of first attempts the handoff has dealt with (hooklane_complete_handed_off_jobs,
- * see migrate.ts): a job a worker has meanwhile taken is left to it.
+ * src/db/functions): a job a worker has meanwhile taken is left to it.
  */
 export async function completeHandedOffJobs(db: Executor, jobKeys: readonly string[]): Promise<void> {
   if (jobKeys.length === 0) return;

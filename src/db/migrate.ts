@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
@@ -5,7 +6,27 @@ import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { Logger as GraphileLogger, runMigrations } from 'graphile-worker';
 import type { Database } from './client.js';
 
-export const MIGRATIONS_FOLDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../drizzle');
+const moduleFolder = path.dirname(fileURLToPath(import.meta.url));
+
+/** drizzle-kit's migrations: schema changes only. At the repository's root, beside src/ (or dist/). */
+export const MIGRATIONS_FOLDER = path.resolve(moduleFolder, '../../drizzle');
+
+/**
+ * Hooklane's SQL functions, one file each, named for the function it defines: the one current
+ * definition of each. Beside this module, so a build must copy the folder next to the compiled file.
+ */
+export const FUNCTIONS_FOLDER = path.resolve(moduleFolder, 'functions');
+
+/**
+ * Functions that earlier schemas defined and nothing calls any more: dropped where they exist, so
+ * that an upgraded database holds the same functions as a new one. A function whose arguments
+ * change gets its old signature listed here (CREATE OR REPLACE would keep it as an overload).
+ */
+export const RETIRED_FUNCTIONS = [
+  'hooklane_write_events(text, json, json, json, json, boolean, json)',
+  'hooklane_write_events(text, json, json, json, json, boolean, json, bigint)',
+  'hooklane_claim_deliveries(text, json, integer)',
+];
 
 // graphile-worker logs each of its migrations; start-up prints its own summary instead.
 const quietGraphileLogger = new GraphileLogger(() => () => {});
@@ -13,142 +34,119 @@ const quietGraphileLogger = new GraphileLogger(() => () => {});
 /** The role the application's connections take on: row-level security applies to it. */
 export const APP_ROLE = 'hooklane_app';
 
+/** A database whose migrations stop before the baseline: it needs the migrations the baseline replaced. */
+export class SchemaTooOldError extends Error {
+  constructor(lastApplied: number, baseline: { tag: string; when: number }) {
+    super(
+      `the database's last migration (created_at ${lastApplied}) is older than ${baseline.tag} (${baseline.when}): ` +
+        'start a Hooklane release from before the migrations were squashed once, to bring it to that schema, then this one',
+    );
+    this.name = 'SchemaTooOldError';
+  }
+}
+
+export interface SqlFunctionFile {
+  /** The function's name: the file's name without `.sql`. */
+  name: string;
+  sql: string;
+  /** A trigger function (RETURNS trigger): created before the migrations too, see below. */
+  returnsTrigger: boolean;
+}
+
+/** The function files, by name. Each must define the function it is named for. */
+export function readFunctionFiles(folder: string = FUNCTIONS_FOLDER): SqlFunctionFile[] {
+  return readdirSync(folder)
+    .filter((file) => file.endsWith('.sql'))
+    .sort()
+    .map((file) => {
+      const name = file.slice(0, -'.sql'.length);
+      const text = readFileSync(path.join(folder, file), 'utf8');
+      // The names go into the grants' statement below: plain identifiers only.
+      if (!/^hooklane_[a-z0-9_]+$/.test(name) || !text.includes(`CREATE OR REPLACE FUNCTION public.${name}(`)) {
+        throw new Error(`${path.join(folder, file)} must define the function public.${name} with CREATE OR REPLACE FUNCTION`);
+      }
+      return { name, sql: text, returnsTrigger: /\bRETURNS\s+trigger\b/i.test(text) };
+    });
+}
+
+interface Journal {
+  entries: { tag: string; when: number }[];
+}
+
 /**
- * Applies Hooklane's drizzle-kit migrations and graphile-worker's own schema, then lets the
- * application role enqueue jobs. Idempotent; runs as the owner of the schema.
+ * Brings the database to the current schema and functions; idempotent, and run at every start as
+ * the owner of the schema. Under an advisory lock: several processes may start at once against
+ * one database, one migrates and the others wait. `db` holds a single connection, so the lock, the
+ * migrations and the functions share a session. In order:
+ *
+ * 1. The trigger functions, with their bodies unchecked (only the names must exist): a migration
+ *    that creates a trigger names its function, and a new database has none yet.
+ * 2. drizzle-kit's migrations (schema only). drizzle's migrator runs every migration whose journal
+ *    `when` is later than the `created_at` of the last row in drizzle.__drizzle_migrations. The
+ *    first migration, 0000_baseline, is the squash of the migrations 0000-0020 that earlier
+ *    releases ran, and carries the `when` of the last of them: a new database runs it, a database
+ *    that ran 0020 has a row with that `created_at` and skips it, and both run any later one.
+ *    A database stopped before 0020 would run the baseline on top of its tables: it is refused.
+ * 3. graphile-worker's schema, which some functions refer to.
+ * 4. In one transaction, every function file (CREATE OR REPLACE, bodies checked), the retired
+ *    functions dropped, and the application role's right to call each function that is not a
+ *    trigger function.
  */
 export async function applyMigrations(db: Database, databaseUrl: string): Promise<void> {
-  // Several processes may start at once against one database: one migrates, the others wait.
-  // `db` holds a single connection, so the lock and the migrations share a session.
+  const functions = readFunctionFiles();
   await db.execute(sql`select pg_advisory_lock(hashtext('hooklane.migrations'))`);
   try {
-    await migrateHoldingLock(db, databaseUrl);
+    await refuseSchemaOlderThanBaseline(db);
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`set local check_function_bodies = off`);
+      for (const fn of functions.filter((f) => f.returnsTrigger)) await tx.execute(sql.raw(fn.sql));
+    });
+    await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+    await runMigrations({ connectionString: databaseUrl, logger: quietGraphileLogger });
+    await db.transaction(async (tx) => {
+      for (const fn of functions) await tx.execute(sql.raw(fn.sql));
+      for (const signature of RETIRED_FUNCTIONS) await tx.execute(sql.raw(`DROP FUNCTION IF EXISTS public.${signature}`));
+      await tx.execute(sql.raw(grantCallsToAppRole(functions.map((f) => f.name))));
+    });
   } finally {
     await db.execute(sql`select pg_advisory_unlock(hashtext('hooklane.migrations'))`);
   }
 }
 
-async function migrateHoldingLock(db: Database, databaseUrl: string): Promise<void> {
-  await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
-  await runMigrations({ connectionString: databaseUrl, logger: quietGraphileLogger });
-  // graphile-worker's schema is created after ours, so what refers to it cannot live in a drizzle
-  // migration. Its tables use row-level security of their own; the application role reaches them
-  // only through this function, which runs with the owner's rights and does nothing but enqueue.
-  await db.execute(sql.raw(`
-    CREATE OR REPLACE FUNCTION public.hooklane_enqueue_jobs(specs json, preserve_run_at boolean)
-    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
-      SET enable_hashjoin = off SET enable_mergejoin = off SET plan_cache_mode = force_generic_plan AS $fn$
-    BEGIN
-      -- plpgsql, not sql: its statement is planned once per connection, not at every call. And no
-      -- hash or merge joins: add_jobs's statements join the few new jobs to the jobs table, and
-      -- their cached plans, made while the table was small, would otherwise keep scanning all of
-      -- it as the queue grows (0.8 ms per publish at 2,000 queued jobs) until the next ANALYZE.
-      -- Generic plans forced: PostgreSQL kept planning add_jobs's insert afresh at every call
-      -- (0.3 ms per publish), judging a custom plan cheaper.
-      PERFORM FROM graphile_worker.add_jobs(array(
-        SELECT json_populate_record(null::graphile_worker.job_spec, spec) FROM json_array_elements(specs) AS spec
-      ), preserve_run_at);
-    END $fn$;
-    REVOKE ALL ON FUNCTION public.hooklane_enqueue_jobs(json, boolean) FROM PUBLIC;
-    DO $$
-    BEGIN
-      IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
-        GRANT EXECUTE ON FUNCTION public.hooklane_enqueue_jobs(json, boolean) TO ${APP_ROLE};
-      END IF;
-    EXCEPTION WHEN insufficient_privilege THEN
-      RAISE NOTICE 'cannot grant ${APP_ROLE} the right to enqueue jobs';
-    END $$;`));
-  // The jobs of first attempts handed over in-process (src/db/jobs.ts, HandedOffJobs), completed by
-  // key once they are dealt with, with graphile-worker's complete_jobs (which leaves a job a worker
-  // has locked alone). Only such jobs: the application role completes nothing else. The keys go as
-  // an array so that the lookup is by the jobs' key index, whatever the length of the queue.
-  await db.execute(sql.raw(`
-    CREATE OR REPLACE FUNCTION public.hooklane_complete_handed_off_jobs(job_keys json)
-    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
-    BEGIN
-      PERFORM FROM graphile_worker.complete_jobs(array(
-        SELECT id FROM graphile_worker.jobs
-        WHERE key = ANY (array(SELECT json_array_elements_text(job_keys))) AND key LIKE 'handoff:%'
-      ));
-    END $fn$;
-    REVOKE ALL ON FUNCTION public.hooklane_complete_handed_off_jobs(json) FROM PUBLIC;
-    DO $$
-    BEGIN
-      IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
-        GRANT EXECUTE ON FUNCTION public.hooklane_complete_handed_off_jobs(json) TO ${APP_ROLE};
-      END IF;
-    EXCEPTION WHEN insufficient_privilege THEN
-      RAISE NOTICE 'cannot grant ${APP_ROLE} the right to complete handed-off jobs';
-    END $$;`));
-  // Metrics (src/observability/metrics.ts): the size and age of the due, unlocked part of the
-  // queue, read with the owner's rights; it returns two numbers and nothing of any job's payload.
-  await db.execute(sql.raw(`
-    CREATE OR REPLACE FUNCTION public.hooklane_job_queue_stats()
-    RETURNS TABLE (due_jobs bigint, oldest_due_age_seconds double precision)
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
-      SELECT count(*), coalesce(extract(epoch FROM now() - min(run_at))::double precision, 0)
-      FROM graphile_worker.jobs
-      WHERE run_at <= now() AND locked_at IS NULL AND attempts < max_attempts;
-    $fn$;
-    REVOKE ALL ON FUNCTION public.hooklane_job_queue_stats() FROM PUBLIC;
-    DO $$
-    BEGIN
-      IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
-        GRANT EXECUTE ON FUNCTION public.hooklane_job_queue_stats() TO ${APP_ROLE};
-      END IF;
-    EXCEPTION WHEN insufficient_privilege THEN
-      RAISE NOTICE 'cannot grant ${APP_ROLE} the right to read queue statistics';
-    END $$;`));
-  await installWorkerLiveness(db);
+async function refuseSchemaOlderThanBaseline(db: Database): Promise<void> {
+  const journal = JSON.parse(readFileSync(path.join(MIGRATIONS_FOLDER, 'meta/_journal.json'), 'utf8')) as Journal;
+  const baseline = journal.entries[0]!;
+  const [state] = (await db.execute(
+    sql`select to_regclass('drizzle.__drizzle_migrations') is not null as tracked`,
+  )) as unknown as { tracked: boolean }[];
+  if (!state?.tracked) return;
+  const [last] = (await db.execute(
+    sql`select max(created_at)::text as created_at from drizzle.__drizzle_migrations`,
+  )) as unknown as { created_at: string | null }[];
+  if (last?.created_at != null && Number(last.created_at) < baseline.when) {
+    throw new SchemaTooOldError(Number(last.created_at), baseline);
+  }
 }
 
-/**
- * Worker liveness. graphile-worker keeps a dead process's jobs locked for four hours; workers
- * therefore record a heartbeat, and any worker unlocks the jobs of pools whose heartbeat stopped.
- */
-async function installWorkerLiveness(db: Database): Promise<void> {
-  await db.execute(sql.raw(`
-    CREATE TABLE IF NOT EXISTS public.hooklane_worker_heartbeats (
-      worker_id text PRIMARY KEY,
-      heartbeat_at timestamptz NOT NULL DEFAULT now()
-    );
-    CREATE OR REPLACE FUNCTION public.hooklane_worker_heartbeat(p_worker_id text)
-    RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
-      INSERT INTO public.hooklane_worker_heartbeats (worker_id) VALUES (p_worker_id)
-      ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now();
-    $fn$;
-    CREATE OR REPLACE FUNCTION public.hooklane_worker_stopped(p_worker_id text)
-    RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
-      DELETE FROM public.hooklane_worker_heartbeats WHERE worker_id = p_worker_id;
-    $fn$;
-    CREATE OR REPLACE FUNCTION public.hooklane_unlock_dead_workers(p_stale_seconds integer)
-    RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $fn$
+/** EXECUTE for the application role on each named function but trigger functions, which no one calls. */
+function grantCallsToAppRole(names: string[]): string {
+  return `
+    DO $grants$
     DECLARE
-      dead text[];
-    BEGIN
-      WITH gone AS (
-        DELETE FROM public.hooklane_worker_heartbeats
-        WHERE heartbeat_at < now() - make_interval(secs => p_stale_seconds)
-        RETURNING worker_id
-      )
-      SELECT array_agg(worker_id) INTO dead FROM gone;
-      IF dead IS NULL THEN RETURN 0; END IF;
-      PERFORM graphile_worker.force_unlock_workers(dead);
-      RETURN cardinality(dead);
-    END $fn$;
-    REVOKE ALL ON FUNCTION public.hooklane_worker_heartbeat(text) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION public.hooklane_worker_stopped(text) FROM PUBLIC;
-    REVOKE ALL ON FUNCTION public.hooklane_unlock_dead_workers(integer) FROM PUBLIC;
-    DO $$
+      callable regprocedure;
     BEGIN
       IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
-        GRANT EXECUTE ON FUNCTION public.hooklane_worker_heartbeat(text) TO ${APP_ROLE};
-        GRANT EXECUTE ON FUNCTION public.hooklane_worker_stopped(text) TO ${APP_ROLE};
-        GRANT EXECUTE ON FUNCTION public.hooklane_unlock_dead_workers(integer) TO ${APP_ROLE};
+        FOR callable IN
+          SELECT p.oid::regprocedure FROM pg_proc p
+          WHERE p.pronamespace = 'public'::regnamespace AND p.prorettype <> 'trigger'::regtype
+            AND p.proname = ANY (ARRAY[${names.map((name) => `'${name}'`).join(', ')}]::text[])
+        LOOP
+          EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO ${APP_ROLE}', callable);
+        END LOOP;
       END IF;
     EXCEPTION WHEN insufficient_privilege THEN
-      RAISE NOTICE 'cannot grant ${APP_ROLE} the worker liveness functions';
-    END $$;`));
+      RAISE NOTICE 'cannot grant ${APP_ROLE} the right to call Hooklane''s functions';
+    END $grants$;`;
 }
 
 /** True when the application role exists and this connection may take it on. */

@@ -36,7 +36,7 @@ export const tenants = pgTable('tenants', {
   /** The publish-rate token bucket, shared by every API process. */
   publishTokens: doublePrecision('publish_tokens'),
   publishTokensAt: timestamp('publish_tokens_at', { withTimezone: true, mode: 'date' }),
-  /** Moves with every change publishing reads (drizzle/0012): cached publish reads are checked against it. */
+  /** Moves with every change publishing reads (hooklane_bump_config_version): cached publish reads are checked against it. */
   configVersion: bigint('config_version', { mode: 'number' }).notNull().default(0),
   createdAt: createdAt(),
 });
@@ -146,8 +146,8 @@ export const events = pgTable(
   'events',
   {
     id: text('id').primaryKey(),
-    // Its tenant must exist, and deleting the tenant deletes it: a trigger that acts once per
-    // statement, not a foreign key checked row by row.
+    // Its tenant must exist, and deleting the tenant deletes it: a trigger of drizzle/0000_baseline that
+    // acts once per statement, not a foreign key checked row by row.
     tenantId: text('tenant_id').notNull(),
     eventType: text('event_type').notNull(),
     /** The exact bytes every delivery sends and signs: `{"type","timestamp","data"}`. */
@@ -192,11 +192,11 @@ export const deliveries = pgTable(
   (table) => [
     // A delivery's (tenant_id, event_id) and (tenant_id, subscription_id) must exist, so it cannot
     // point at another tenant's rows; deleting a subscription deletes its deliveries. Both are
-    // triggers that act once per statement, not foreign keys checked row by row.
+    // triggers of drizzle/0000_baseline that act once per statement, not foreign keys checked row by row.
     unique('deliveries_tenant_id_key').on(table.tenantId, table.id),
     index('deliveries_event_idx').on(table.eventId),
-    // Every read by subscription names a status, or only the subscription (a prefix of this index),
-    // so no (subscription_id, id) index is needed: one index less per delivery written.
+    // Every read by subscription names a status, or only the subscription (a prefix of this index):
+    // no (subscription_id, id) index, one index entry less per delivery written.
     index('deliveries_subscription_status_idx').on(table.subscriptionId, table.status, table.id),
     index('deliveries_pending_by_tenant_idx').on(table.tenantId).where(sql`${table.status} = 'PENDING'`),
     index('deliveries_counted_claims_idx').on(table.tenantId, table.subscriptionId).where(sql`${table.countedClaimUntil} is not null`),
@@ -238,6 +238,15 @@ export const deliveryAttempts = pgTable(
     check('delivery_attempts_duration_nonnegative', sql`${table.durationMs} >= 0`),
   ],
 );
+
+/**
+ * Worker liveness: each worker pool's last heartbeat. The application role reaches it only through
+ * functions (src/db/functions/hooklane_worker_*.sql, hooklane_unlock_dead_workers.sql).
+ */
+export const workerHeartbeats = pgTable('hooklane_worker_heartbeats', {
+  workerId: text('worker_id').primaryKey(),
+  heartbeatAt: timestamp('heartbeat_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
 
 export type TenantRow = typeof tenants.$inferSelect;
 export type AuditLogRow = typeof auditLog.$inferSelect;

@@ -30,8 +30,8 @@ export class TenantScope {
     private readonly bound = false,
   ) {
     const run: Run = (work) => (this.bound ? Promise.resolve(work(this.executor)) : this.transaction((_scope, tx) => work(tx)));
-    // Stores given `executor` call functions that declare the tenant themselves (drizzle/0005,
-    // 0007): one statement, no wrapping transaction.
+    // Stores given `executor` call functions that declare the tenant themselves (src/db/functions):
+    // one statement, no wrapping transaction.
     this.eventTypes = new EventTypeStore(run, tenantId);
     this.subscriptions = new SubscriptionStore(run, tenantId);
     this.events = new EventStore(run, tenantId, executor);

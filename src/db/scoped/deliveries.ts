@@ -251,7 +251,7 @@ export class DeliveryStore {
       .where(this.owned(id)));
   }
 
-  /** Records many successful attempts at once, in one statement (see drizzle/0008). */
+  /** Records many successful attempts at once, in one statement (hooklane_record_successes). */
   async recordSuccesses(entries: readonly { deliveryId: string; attempt: AttemptRecord }[]): Promise<void> {
     if (entries.length === 0) return;
     const attempts = entries.map(({ deliveryId, attempt }) => ({

@@ -124,7 +124,7 @@ export type FanOutSubscription = Pick<SubscriptionRow, 'id' | 'enabled' | 'order
 export interface PublishContext {
   eventTypes: PublishEventType[];
   subscriptions: FanOutSubscription[];
-  /** The tenant's publish context version (drizzle/0012): it moves with any change to the above. */
+  /** The tenant's publish context version (hooklane_bump_config_version): it moves with any change to the above. */
   version: number;
 }
 

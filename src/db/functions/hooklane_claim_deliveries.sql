@@ -1,0 +1,56 @@
+-- Claims a batch of a tenant's deliveries in one statement and returns everything their attempts
+-- need; a delivery that is not due, not PENDING or claimed by someone else is left out. A claim
+-- sets claimed_until, which is in no index, so it is a HOT update. The claims a limit counts (the
+-- subscription's maxInFlight, the tenant's in-flight quota, or every claim when
+-- p_count_every_claim: a default in-flight quota is configured) also set counted_claim_until,
+-- which deliveries_counted_claims_idx covers.
+--
+-- The UPDATE's scan of `id = ANY (...)` visits, and so locks, the rows in one order for every
+-- claim, so two claims never take each other's rows in opposite orders; each row is checked again
+-- once locked. Every row is reached by primary key alone: no plan may read a tenant's pending
+-- deliveries to claim a few when statistics lag behind a fast-growing table, so `status::text`
+-- keeps the partial pending index out, and no hash or merge join and no sequential scan is allowed.
+CREATE OR REPLACE FUNCTION public.hooklane_claim_deliveries(p_tenant text, p_ids json, p_claim_ms integer, p_count_every_claim boolean)
+RETURNS TABLE (
+  id text, attempt_count integer, ordering_key text, event_id text, event_type text, event_created_at timestamptz,
+  body text, subscription_id text, url text, secrets text[], ed25519_secret_key text, enabled boolean, failing boolean,
+  payload_mode payload_mode, retry_schedule_ms integer[], rate_limit integer, max_in_flight integer, ordered boolean,
+  quota_deliveries_in_flight integer
+) LANGUAGE plpgsql
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off AS $$
+#variable_conflict use_column
+DECLARE
+  v_ids text[] := ARRAY(SELECT DISTINCT w.value FROM json_array_elements_text(p_ids) AS w);
+  v_until timestamptz := now() + p_claim_ms * interval '1 millisecond';
+  v_counted boolean := p_count_every_claim;
+BEGIN
+  PERFORM set_config('hooklane.tenant_id', p_tenant, true);
+  IF NOT v_counted THEN
+    SELECT t.quota_deliveries_in_flight IS NOT NULL INTO v_counted FROM tenants t WHERE t.id = p_tenant;
+  END IF;
+  RETURN QUERY
+  WITH claimed AS (
+    -- deliveries alone in the UPDATE: a join would let the planner reach them through a
+    -- subscription's index and read its whole backlog to claim a few.
+    UPDATE deliveries d SET claimed_until = v_until,
+      counted_claim_until = CASE
+        WHEN v_counted OR (SELECT s.max_in_flight IS NOT NULL FROM subscriptions s WHERE s.id = d.subscription_id) THEN v_until
+      END
+    WHERE d.id = ANY (v_ids) AND d.tenant_id = p_tenant
+      AND d.status::text = 'PENDING'
+      AND (d.claimed_until IS NULL OR d.claimed_until < now())
+      AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now())
+    RETURNING d.id AS delivery_id, d.attempt_count AS attempts, d.ordering_key AS key, d.event_id AS event, d.subscription_id AS subscription
+  )
+  SELECT c.delivery_id, c.attempts, c.key, c.event, e.event_type, e.created_at, e.body, c.subscription, s.url,
+    CASE WHEN s.previous_secrets_expire_at > now() THEN s.secrets ELSE s.secrets[1:1] END,
+    s.ed25519_secret_key, s.enabled, (s.failing_since IS NOT NULL OR s.failed_deliveries_in_row > 0),
+    s.payload_mode, s.retry_schedule_ms, s.rate_limit, s.max_in_flight, s.ordered, t.quota_deliveries_in_flight
+  FROM claimed c
+  -- Each event and subscription by primary key alone, its tenant compared after: `IS TRUE` is no
+  -- index condition. Given the tenant as one, the planner (trusting a young table's statistics)
+  -- scans all the tenant's subscriptions for every claimed delivery.
+  JOIN events e ON e.id = c.event AND (e.tenant_id = p_tenant) IS TRUE
+  JOIN subscriptions s ON s.id = c.subscription AND (s.tenant_id = p_tenant) IS TRUE
+  JOIN tenants t ON t.id = p_tenant;
+END $$;
