@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createEventType, createSubscription, publish, waitForDelivery } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
@@ -83,5 +84,21 @@ describe('redaction', () => {
     expect(everything).not.toContain('c2VjcmV0LXNlY3JldC1zZWNyZXQ');
     expect(everything).not.toContain('abc.def.ghi');
     expect(JSON.parse(output[0]!)).toMatchObject({ subscription: { secret: '[redacted]', url: 'https://x.test' } });
+  });
+});
+
+describe('start-up logs', () => {
+  it('a start with the default settings warns of nothing', async () => {
+    const output: string[] = [];
+    const defaults = loadConfig({});
+    const hooklane = await startTestHooklane(
+      // The test settings' worker concurrency (16) put back to the default, the one graphile-worker warned of.
+      { WORKER_CONCURRENCY: String(defaults.worker.concurrency), LOG_LEVEL: 'warn' },
+      {},
+      { logDestination: { write: (line: string) => void output.push(line) } },
+    );
+    await hooklane.stop();
+    expect(defaults.worker.concurrency).toBeGreaterThan(16);
+    expect(output).toEqual([]);
   });
 });
