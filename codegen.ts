@@ -1,7 +1,7 @@
-import type { CodegenConfig } from '@graphql-codegen/cli';
+import type { Types } from '@graphql-codegen/plugin-helpers';
 
 // Resolver types are generated from schema.graphql; the parent types are Hooklane's own row models.
-const config: CodegenConfig = {
+const config: Types.Config = {
   schema: 'schema.graphql',
   generates: {
     'src/api/generated/resolvers-types.ts': {

@@ -66,6 +66,7 @@ const environmentSchema = z.object({
   QUOTA_PAYLOAD_BYTES: z.coerce.number().int().min(1).max(16 * 1024 * 1024).default(256 * 1024),
   QUOTA_DELIVERIES_IN_FLIGHT: optionalText.pipe(z.string().regex(/^[1-9]\d*$/, 'must be a positive whole number').transform(Number).optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
   SHUTDOWN_TIMEOUT: duration('10s'),
   METRICS_PORT: optionalText.pipe(
     z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).refine((port) => port <= 65535, 'must be at most 65535').optional(),
@@ -109,6 +110,8 @@ export interface Config {
   api: { maxPageSize: number; maxDepth: number; maxCost: number; maxAliases: number; introspection: boolean };
   quotas: QuotaDefaults;
   logLevel: Environment['LOG_LEVEL'];
+  /** LOG_FORMAT: `json` lines, `pretty` readable lines, or `auto`: pretty on a terminal, JSON otherwise. */
+  logFormat: Environment['LOG_FORMAT'];
   /** SHUTDOWN_TIMEOUT: how long a stop waits for in-flight requests and deliveries. */
   shutdownTimeoutMs: number;
   /** METRICS_PORT: a separate HTTP server with only GET /metrics (for ROLE=worker); unset: none. */
@@ -185,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       deliveriesInFlight: e.QUOTA_DELIVERIES_IN_FLIGHT ?? null,
     },
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     metricsPort: e.METRICS_PORT,
   };

@@ -12,7 +12,7 @@ import { createLogger } from './logger.js';
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 async function migrateOnly(config: Config) {
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat);
   const database = await openDatabase(config, logger);
   const client = connectDatabase(database.url, { max: 2 });
   try {
@@ -38,7 +38,7 @@ function limitHeapGrowth(): void {
 
 async function serve(config: Config) {
   limitHeapGrowth();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat);
   const hooklane = await startHooklane(config, logger);
   logger.info({ role: config.role, graphqlUrl: hooklane.graphqlUrl }, 'Hooklane started');
   if (hooklane.graphqlUrl) {

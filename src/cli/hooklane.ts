@@ -10,7 +10,7 @@ import type { Config } from '../config.js';
 // Modules a command needs are loaded when it runs, so that `hooklane --help` starts quickly.
 
 // `hooklane <command>`: one entry point for running, migrating and checking a Hooklane installation.
-// The bin shim (src/cli/bin.js) loads this file through tsx.
+// The bin shim (src/cli/bin.js) runs this file's build, dist/cli/hooklane.js.
 
 const USAGE = `Usage: hooklane <command> [options]
 
@@ -73,9 +73,9 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
-/** Starts src/main.ts as `npm start` / `npm run migrate` would, in this process. */
+/** Starts main.ts as `npm start` / `npm run migrate` would, in this process. */
 async function runMain(argv: string[]): Promise<void> {
-  const mainModule = fileURLToPath(new URL('../main.ts', import.meta.url));
+  const mainModule = fileURLToPath(new URL('../main.js', import.meta.url));
   // main.ts reads its command from process.argv[2] and runs on import.
   process.argv = [process.argv[0]!, mainModule, ...argv];
   await import('../main.js');

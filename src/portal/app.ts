@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-// Hooklane's self-service portal: the browser entry point, bundled by src/portal/server.ts.
+// Hooklane's self-service portal: the browser entry point, bundled by src/portal/bundle.ts.
 // Sign-in with a pasted tenant token (kept in sessionStorage), then hash-routed pages built on the
 // SDK client. The SDK is imported module by module: its index also exports the webhook verifier,
 // which needs node:crypto.

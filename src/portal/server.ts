@@ -5,12 +5,11 @@ import express from 'express';
 import type { Logger } from 'pino';
 
 /**
- * The self-service portal: a static page, a stylesheet and one script. The script is
- * `src/portal/app.ts` (and what it imports: the client of `@hooklane/sdk`) bundled for the
- * browser with esbuild on the first request for it, then served from memory.
+ * The self-service portal: a static page, a stylesheet and one script, read once and served from
+ * memory. The script is the build's bundle of `app.ts` (dist/portal/app.js, see bundle.ts); a
+ * server running from the sources bundles it on the first request for it.
  */
 const PORTAL_DIR = path.dirname(fileURLToPath(import.meta.url));
-const ENTRY_POINT = path.join(PORTAL_DIR, 'app.ts');
 /** The guide for whoever writes a tenant's receiving endpoint, linked from the portal's header. */
 const RECEIVING_GUIDE = path.resolve(PORTAL_DIR, '../../docs/receiving.md');
 
@@ -28,31 +27,14 @@ export const PORTAL_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-export interface PortalBundle {
-  code: string;
-  /** Warnings esbuild reported, for the curious (they do not stop the bundle). */
-  warnings: string[];
-}
-
-/** Bundles the portal's browser code. Exported for tests; the router caches its result. */
-export async function buildPortalBundle(options: { minify?: boolean } = {}): Promise<PortalBundle> {
-  // Loaded on demand: a server that never serves the portal never loads esbuild.
-  const { build } = await import('esbuild');
-  const result = await build({
-    entryPoints: [ENTRY_POINT],
-    bundle: true,
-    write: false,
-    platform: 'browser',
-    format: 'esm',
-    target: ['es2022'],
-    minify: options.minify ?? true,
-    sourcemap: false,
-    legalComments: 'none',
-    logLevel: 'silent',
-  });
-  const file = result.outputFiles[0];
-  if (!file) throw new Error('esbuild produced no output for the portal');
-  return { code: file.text, warnings: result.warnings.map((warning) => warning.text) };
+async function portalScript(): Promise<string> {
+  try {
+    return await readFile(path.join(PORTAL_DIR, 'app.js'), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const { buildPortalBundle } = await import('./bundle.js');
+  return (await buildPortalBundle()).code;
 }
 
 function once<T>(load: () => Promise<T>): () => Promise<T> {
@@ -78,7 +60,7 @@ function securityHeaders(res: express.Response): void {
 /** The portal's routes; mount with `app.use('/portal', portalRouter())`. */
 export function portalRouter(options: { logger?: Logger } = {}): express.Router {
   const router = express.Router({ strict: true });
-  const bundle = once(() => buildPortalBundle());
+  const script = once(portalScript);
   const html = once(() => readFile(path.join(PORTAL_DIR, 'index.html'), 'utf8'));
   const css = once(() => readFile(path.join(PORTAL_DIR, 'portal.css'), 'utf8'));
   const receivingGuide = once(() => readFile(RECEIVING_GUIDE, 'utf8'));
@@ -118,7 +100,7 @@ export function portalRouter(options: { logger?: Logger } = {}): express.Router 
   });
   router.get('/app.js', async (_req, res) => {
     try {
-      res.type('js').send((await bundle()).code);
+      res.type('js').send(await script());
     } catch (error) {
       options.logger?.error({ err: error }, 'the portal script could not be built');
       res.status(500).type('text').send('The portal script could not be built; see the server log.');

@@ -23,7 +23,16 @@ const SWEEP_MS = 5_000;
 const DEAD_AFTER_SECONDS = 10;
 const MAX_RESTART_DELAY_MS = 30_000;
 
+/**
+ * graphile-worker warns at every start when its local queue (jobs fetched at a time) is smaller
+ * than its concurrency, which it expects to be slower. Hooklane's smaller batch measured faster and
+ * keeps a quiet tenant's jobs from waiting behind a flood's (startRunner's localQueue); no option
+ * of graphile-worker's turns the warning off, so it is not passed on.
+ */
+const LOCAL_QUEUE_SIZE_WARNING = /^Your job batch size \(\d+\) is smaller than your concurrency setting/;
+
 const toPino: (logger: Logger) => LogFunctionFactory = (logger) => (scope) => (level, message, meta) => {
+  if (level === 'warning' && LOCAL_QUEUE_SIZE_WARNING.test(message)) return;
   // graphile-worker writes a line with the whole job for every job it completes, at info: that is
   // debug detail here (the attempt is logged at debug too). Its warnings and errors keep their level.
   const method = level === 'warning' ? 'warn' : level === 'info' ? 'debug' : level;

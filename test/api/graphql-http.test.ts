@@ -63,8 +63,8 @@ describe('POST /graphql, direct and through Express', () => {
     }
   });
 
-  // Apollo Server negotiates these per request; Hooklane's patch (src/patches) remembers each
-  // header's answer. Every header is sent twice: the second answer comes from what was remembered.
+  // Apollo Server negotiates the accept header of every request, on both paths; each header is
+  // sent twice, so that an answer kept from one request cannot be another's.
   it('answers each accept header with the media type it prefers, the first time and after', async () => {
     const query = JSON.stringify({ query: '{ tenant { name } }' });
     const cases: [accept: string, status: number, contentType: RegExp | null][] = [

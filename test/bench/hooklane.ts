@@ -1,5 +1,5 @@
 /**
- * Runs Hooklane as a child process (`node --import tsx src/main.ts`), so that its memory and
+ * Runs Hooklane as a child process (`node dist/main.js`, as `npm start` does), so that its memory and
  * CPU are its own: finds the process that actually holds the listening socket, waits for
  * GET /readyz, and stops it (SIGTERM, then SIGKILL).
  */
@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { serverEntry } from '../support/dist.js';
 import { nowMs, sleep, waitUntil } from './clock.js';
 import { childrenOf, commandLine } from './proc.js';
 
@@ -158,12 +159,12 @@ export class HooklaneProcess {
       DATA_DIR: path.join(path.dirname(options.logFile), 'hooklane-data'),
       ...options.env,
     };
-    // The parent's own loader flags (tsx) must not leak into the child: it loads tsx itself.
+    // The parent's own loader flags (tsx) must not leak into the child: it runs plain JavaScript.
     delete env.NODE_OPTIONS;
     for (const name of ['AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE']) delete env[name];
     const log = createWriteStream(options.logFile, { flags: 'a' });
     log.write(`\n--- ${new Date().toISOString()} start ROLE=${options.role} PORT=${port}\n`);
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...serverEntry(options.root ?? REPO_ROOT)], {
       cwd: options.root ?? REPO_ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

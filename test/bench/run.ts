@@ -393,7 +393,7 @@ async function main(): Promise<number> {
         postgres: `${pg.kind} ${version?.server_version ?? ''}`.trim(),
         postgresNotes: pg.kind === 'embedded' ? 'default settings (fsync, synchronous_commit on) + pg_stat_statements, track_wal_io_timing' : 'BENCH_DATABASE_URL',
         workerConcurrency: concurrency,
-        hooklaneRun: 'node --import tsx src/main.ts (child process), LOG_LEVEL=warn, DELIVERY_ALLOW_PRIVATE_NETWORKS=true',
+        hooklaneRun: 'node dist/main.js (child process), LOG_LEVEL=warn, DELIVERY_ALLOW_PRIVATE_NETWORKS=true',
         hooklaneTree: tree,
         notSucceededDeliveriesAtEnd: notSucceeded?.count ?? 0,
         loadAverage: { atStart: loadAtStart, atEnd: os.loadavg() },

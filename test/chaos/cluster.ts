@@ -1,7 +1,7 @@
 /**
  * The processes a chaos scenario plays with: an embedded PostgreSQL on a fixed loopback port (so
  * that it can be stopped and started again under the same DATABASE_URL), and Hooklane processes
- * started as a user would (`node --import tsx src/main.ts` with environment variables) that can
+ * started as a user would (`node dist/main.js` with environment variables) that can
  * be SIGKILLed, SIGTERMed and restarted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +16,7 @@ import { request } from 'undici';
 import { nowMs, sleep, waitUntil } from '../bench/clock.js';
 import { freePort, REPO_ROOT } from '../bench/hooklane.js';
 import { postmasterPidIn } from '../bench/postgres.js';
+import { serverEntry } from '../support/dist.js';
 
 const USER = 'hooklane';
 const PASSWORD = 'hooklane';
@@ -197,7 +198,7 @@ export class HooklaneNode {
     this.log ??= createWriteStream(this.options.logFile, { flags: 'a' });
     this.log.write(`\n--- ${new Date().toISOString()} start #${this.starts} ${this.name} ROLE=${this.options.role} PORT=${this.port}\n`);
     let started = false;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, serverEntry(REPO_ROOT), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const keep = (chunk: Buffer) => {
       this.log?.write(chunk);

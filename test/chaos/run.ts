@@ -1,7 +1,7 @@
 /**
  * `npm run chaos -- [--quick] [--json <file>] [--only <name,...>]`: Hooklane under failure, with
  * real processes: its own embedded PostgreSQL (which the harness can restart), Hooklane started
- * as a user would (`node --import tsx src/main.ts` with environment variables), and receivers on
+ * as a user would (`node dist/main.js` with environment variables), and receivers on
  * 127.0.0.1. Each scenario reports published, delivered, lost (must be 0), duplicates and
  * recoverySeconds, plus violations (exit code 1) and findings.
  *

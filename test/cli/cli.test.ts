@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { jwtVerify } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../support/database.js';
+import { BUILD_TIMEOUT_MS, ensureBuilt } from '../support/dist.js';
 import { TestReceiver } from '../support/receiver.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -15,7 +16,7 @@ interface Run {
   stderr: string;
 }
 
-/** Runs `node src/cli/bin.js <args>` with a clean Hooklane environment plus `env`. */
+/** Runs `node src/cli/bin.js <args>` (the CLI built in dist/) with a clean Hooklane environment plus `env`. */
 function hooklane(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Run> {
   const base: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
@@ -37,8 +38,10 @@ function hooklane(args: string[], env: Record<string, string> = {}, timeoutMs = 
   });
 }
 
-// Each run starts a Node process that loads TypeScript through tsx: allow for a busy machine.
+// Each run starts a Node process: allow for a busy machine.
 describe('hooklane CLI', { timeout: 120_000 }, () => {
+  beforeAll(() => ensureBuilt(), BUILD_TIMEOUT_MS);
+
   it('prints its usage with --help, and a usage for every subcommand', async () => {
     const help = await hooklane(['--help']);
     expect(help.code).toBe(0);

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createEventType, createSubscription, publish, waitForDelivery } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
@@ -83,5 +85,47 @@ describe('redaction', () => {
     expect(everything).not.toContain('c2VjcmV0LXNlY3JldC1zZWNyZXQ');
     expect(everything).not.toContain('abc.def.ghi');
     expect(JSON.parse(output[0]!)).toMatchObject({ subscription: { secret: '[redacted]', url: 'https://x.test' } });
+  });
+});
+
+describe('start-up logs', () => {
+  it('a start with the default settings warns of nothing', async () => {
+    const output: string[] = [];
+    const defaults = loadConfig({});
+    const hooklane = await startTestHooklane(
+      // The test settings' worker concurrency (16) put back to the default, the one graphile-worker warned of.
+      { WORKER_CONCURRENCY: String(defaults.worker.concurrency), LOG_LEVEL: 'warn' },
+      {},
+      { logDestination: { write: (line: string) => void output.push(line) } },
+    );
+    await hooklane.stop();
+    expect(defaults.worker.concurrency).toBeGreaterThan(16);
+    expect(output).toEqual([]);
+  });
+});
+
+describe('log format (LOG_FORMAT)', () => {
+  /** What a process that logs one line through createLogger(format) writes to its standard output (a pipe). */
+  const logged = (format: string) =>
+    spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `
+      const { createLogger } = await import('./src/logger.ts');
+      createLogger('info', undefined, '${format}').info({ tenantId: 'ten_1', token: 'eyJ.secret' }, 'tenant created');`], { encoding: 'utf8', timeout: 30_000 });
+
+  it('writes JSON lines when standard output is not a terminal (auto) and when asked (json)', () => {
+    for (const format of ['auto', 'json']) {
+      const run = logged(format);
+      expect(run.status, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout), format).toMatchObject({ level: 30, msg: 'tenant created', tenantId: 'ten_1', token: '[redacted]' });
+    }
+  });
+
+  it('writes readable lines, still redacted, when asked (pretty)', () => {
+    const run = logged('pretty');
+    expect(run.status, run.stderr).toBe(0);
+    expect(() => JSON.parse(run.stdout)).toThrow();
+    expect(run.stdout).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO.*: tenant created\n/);
+    expect(run.stdout).toContain('tenantId: "ten_1"');
+    expect(run.stdout).toContain('token: "[redacted]"');
+    expect(run.stdout).not.toContain('eyJ.secret');
   });
 });

@@ -4,9 +4,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signHs256Token } from '../../src/auth/jwt.js';
 import { createTestDatabase } from '../support/database.js';
+import { BUILD_TIMEOUT_MS, ensureBuilt } from '../support/dist.js';
 import { eventually, TEST_JWT_SECRET } from '../support/hooklane.js';
 import { TestReceiver } from '../support/receiver.js';
 
@@ -31,20 +32,21 @@ interface Running {
   subscribedTenant(url: string): Promise<{ tenantId: string; publish(n: number): Promise<void> }>;
 }
 
-describe('graceful shutdown (node src/main.ts as a child process)', () => {
+describe('graceful shutdown (node dist/main.js, as npm start runs it, as a child process)', () => {
+  beforeAll(() => ensureBuilt(), BUILD_TIMEOUT_MS);
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
   });
 
-  /** `node --import tsx src/main.ts` on a fresh database and a free port, once it is ready. */
+  /** `node dist/main.js` on a fresh database and a free port, once it is ready. */
   const startProcess = async (env: Record<string, string>): Promise<Running> => {
     const databaseUrl = await createTestDatabase();
     const port = await freePort();
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hooklane-shutdown-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     let output = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, ['dist/main.js'], {
       cwd: path.resolve(import.meta.dirname, '../..'),
       env: {
         ...process.env,
