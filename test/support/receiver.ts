@@ -12,8 +12,37 @@ export interface Reply {
   status: number;
   body?: string;
   headers?: Record<string, string>;
-  /** Hold the response this long before answering. */
+  /** Hold the response this long before answering (a slow receiver; never a way to wait for something). */
   delayMs?: number;
+  /** Hold the response until this settles: a `Hold` the test releases when it has seen what it needs. */
+  heldUntil?: Promise<unknown>;
+}
+
+/**
+ * Replies held until the test releases them: a request answered with `{ heldUntil: hold.released }`
+ * stays in flight, whatever the machine's speed, until `hold.release()`.
+ */
+export class Hold {
+  readonly released: Promise<void>;
+  private resolve!: () => void;
+
+  constructor() {
+    this.released = new Promise<void>((resolve) => (this.resolve = resolve));
+  }
+
+  release(): void {
+    this.resolve();
+  }
+}
+
+/** Sends `reply` once its delay has passed and its hold is released, unless the client has gone. */
+export function answerWhenDue(reply: Reply, res: http.ServerResponse, send: () => void): void {
+  const sendIfConnected = () => {
+    if (!res.destroyed) send();
+  };
+  const afterDelay = () => (reply.delayMs ? setTimeout(sendIfConnected, reply.delayMs) : sendIfConnected());
+  if (reply.heldUntil) void reply.heldUntil.then(afterDelay);
+  else afterDelay();
 }
 
 /**
@@ -68,12 +97,10 @@ export class TestReceiver {
         receivedAt: Date.now(),
       });
       const reply = this.replies.length > 1 ? this.replies.shift()! : this.replies[0]!;
-      const send = () => {
+      answerWhenDue(reply, res, () => {
         res.writeHead(reply.status, reply.headers ?? { 'content-type': 'text/plain' });
         res.end(reply.body ?? '');
-      };
-      if (reply.delayMs) setTimeout(send, reply.delayMs);
-      else send();
+      });
     });
   }
 }
