@@ -45,13 +45,16 @@ export function answerWhenDue(reply: Reply, res: http.ServerResponse, send: () =
   else afterDelay();
 }
 
+/** An answer, or a function that makes it when the request arrives (e.g. a date relative to its arrival). */
+export type ScriptedReply = Reply | ((request: ReceivedRequest) => Reply);
+
 /**
  * A webhook receiver on 127.0.0.1 that records every request and answers from a script:
  * replies are taken in order, and the last one repeats.
  */
 export class TestReceiver {
   readonly requests: ReceivedRequest[] = [];
-  private replies: Reply[] = [{ status: 200, body: 'ok' }];
+  private replies: ScriptedReply[] = [{ status: 200, body: 'ok' }];
   private readonly server = http.createServer((req, res) => this.handle(req, res));
 
   static async start(): Promise<TestReceiver> {
@@ -67,7 +70,7 @@ export class TestReceiver {
   }
 
   /** Sets the answers to the next requests; the last one repeats. */
-  replyWith(...replies: Reply[]): void {
+  replyWith(...replies: ScriptedReply[]): void {
     this.replies = replies;
   }
 
@@ -96,7 +99,8 @@ export class TestReceiver {
         rawBody: Buffer.concat(chunks).toString('utf8'),
         receivedAt: Date.now(),
       });
-      const reply = this.replies.length > 1 ? this.replies.shift()! : this.replies[0]!;
+      const scripted = this.replies.length > 1 ? this.replies.shift()! : this.replies[0]!;
+      const reply = typeof scripted === 'function' ? scripted(this.requests.at(-1)!) : scripted;
       answerWhenDue(reply, res, () => {
         res.writeHead(reply.status, reply.headers ?? { 'content-type': 'text/plain' });
         res.end(reply.body ?? '');
