@@ -54,6 +54,9 @@ export type ScriptedReply = Reply | ((request: ReceivedRequest) => Reply);
  */
 export class TestReceiver {
   readonly requests: ReceivedRequest[] = [];
+  /** Requests not answered yet (and whose client has not gone), and the most there ever were at once. */
+  inFlight = 0;
+  maxInFlight = 0;
   private replies: ScriptedReply[] = [{ status: 200, body: 'ok' }];
   private readonly server = http.createServer((req, res) => this.handle(req, res));
 
@@ -89,6 +92,9 @@ export class TestReceiver {
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse) {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.once('close', () => this.inFlight--);
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
