@@ -148,7 +148,15 @@ describe('delivery engine: ordering and flow control', () => {
     // Only the head of "a" is ever tried while it fails; nothing behind it overtakes.
     expect(new Set(attemptsA.map((request) => request.webhookId))).toEqual(new Set([idsA[0]]));
     expect(attemptsA.every((request) => request.status === 500)).toBe(true);
-    const counts = await statusCounts(subscription.id);
+    // An attempt is recorded after its answer: wait for b's six successes to be written.
+    const counts = await eventually(
+      async () => {
+        const current = await statusCounts(subscription.id);
+        return current.SUCCEEDED === 6 ? current : undefined;
+      },
+      10_000,
+      'the six b deliveries recorded as SUCCEEDED',
+    );
     expect(counts).toEqual({ SUCCEEDED: 6, PENDING: 6 });
 
     // Unstick: "a" drains, in publish order.
