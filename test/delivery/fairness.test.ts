@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SubscriptionFairness } from '../../src/delivery/fairness.js';
 
 const mid = () => 0.5;
@@ -151,6 +151,19 @@ describe('SubscriptionFairness', () => {
   });
 
   describe('enter: a brief wait in the worker for a quick subscription', () => {
+    // The waits are timers: fake ones, advanced by the test, so that nothing depends on the machine's speed.
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    /** Whether `promise` has settled once pending callbacks have run, and with what. */
+    const settled = async <T>(promise: Promise<T>): Promise<{ value: T } | undefined> => {
+      let result: { value: T } | undefined;
+      void promise.then((value) => (result = { value }));
+      await vi.advanceTimersByTimeAsync(0);
+      return result;
+    };
+
     it('waits for a slot when the subscription\'s attempt in flight is young, as in a first burst', async () => {
       const fairness = new SubscriptionFairness(1, 1_000, mid);
       expect(await fairness.enter('s1')).toBe(true);
@@ -160,13 +173,15 @@ describe('SubscriptionFairness', () => {
     });
 
     it('refuses at once when the attempt in flight has run longer than a quick one', async () => {
+      vi.useFakeTimers();
       let now = 0;
       const fairness = new SubscriptionFairness(1, 1_000, mid, 0, () => now);
       expect(await fairness.enter('s1')).toBe(true);
       now = 500;
-      const started = performance.now();
-      expect(await fairness.enter('s1')).toBe(false);
-      expect(performance.now() - started).toBeLessThan(15);
+      // Settled without any timer: no wait was started.
+      const refused = fairness.enter('s1');
+      expect(vi.getTimerCount()).toBe(0);
+      expect(await settled(refused)).toEqual({ value: false });
     });
 
     it('hands a finishing attempt\'s slot to the next waiting delivery of the same subscription', async () => {
@@ -183,29 +198,48 @@ describe('SubscriptionFairness', () => {
       expect(fairness.tryEnter('quick')).toBe(true);
     });
 
-    it('gives up after a few attempt durations when no slot comes free', async () => {
-      const fairness = new SubscriptionFairness(1, 1_000, mid);
+    it('gives up after a few attempt durations (at least 100 ms) when no slot comes free', async () => {
+      vi.useFakeTimers();
+      const now = 0;
+      const fairness = new SubscriptionFairness(1, 1_000, mid, 0, () => now);
       fairness.tryEnter('quick');
       fairness.leave('quick', 10);
       expect(fairness.tryEnter('quick')).toBe(true);
-      const started = performance.now();
-      expect(await fairness.enter('quick')).toBe(false);
-      const waited = performance.now() - started;
-      expect(waited).toBeGreaterThanOrEqual(35);
-      expect(waited).toBeLessThan(1_000);
+      const waiting = fairness.enter('quick');
+      // Four 10 ms attempts would be 40 ms; the shortest wait is 100 ms.
+      await vi.advanceTimersByTimeAsync(99);
+      expect(await settled(waiting)).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await settled(waiting)).toEqual({ value: false });
       // The abandoned wait left nothing behind: the next leave frees the slot for anyone.
       fairness.leave('quick', 10);
       expect(fairness.tryEnter('quick')).toBe(true);
     });
 
+    it('waits four times a quick subscription\'s usual attempt when that is longer than 100 ms', async () => {
+      vi.useFakeTimers();
+      const now = 0;
+      const fairness = new SubscriptionFairness(1, 1_000, mid, 0, () => now);
+      fairness.tryEnter('quick');
+      fairness.leave('quick', 40);
+      expect(fairness.tryEnter('quick')).toBe(true);
+      const waiting = fairness.enter('quick');
+      await vi.advanceTimersByTimeAsync(159);
+      expect(await settled(waiting)).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await settled(waiting)).toEqual({ value: false });
+    });
+
     it('never waits for a slow subscription: its deliveries are deferred as before', async () => {
-      const fairness = new SubscriptionFairness(1, 1_000, mid);
+      vi.useFakeTimers();
+      const now = 0;
+      const fairness = new SubscriptionFairness(1, 1_000, mid, 0, () => now);
       fairness.tryEnter('slow');
       fairness.leave('slow', 5_000);
       expect(fairness.tryEnter('slow')).toBe(true);
-      const started = performance.now();
-      expect(await fairness.enter('slow')).toBe(false);
-      expect(performance.now() - started).toBeLessThan(15);
+      const refused = fairness.enter('slow');
+      expect(vi.getTimerCount()).toBe(0);
+      expect(await settled(refused)).toEqual({ value: false });
     });
   });
 });

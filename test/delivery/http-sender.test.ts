@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpSender, type HttpSenderOptions } from '../../src/delivery/http-sender.js';
+import { refusingPort } from '../support/ports.js';
 
 interface Received {
   method: string | undefined;
@@ -105,7 +106,6 @@ describe('HttpSender', () => {
     const result = await sender({ responseBodyLimit: 1000 }).send({ url: receiver.url, body: payload, headers });
     expect(result.outcome).toEqual({ kind: 'success', statusCode: 200 });
     expect(result.responseBody).toBe('a'.repeat(1000));
-    expect(result.durationMs).toBeLessThan(2_000);
   });
 
   it('stops reading a never-ending body once the limit is reached', async () => {
@@ -122,7 +122,7 @@ describe('HttpSender', () => {
     const result = await sender({ responseBodyLimit: 100, timeoutMs: 5_000 }).send({ url: receiver.url, body: payload, headers });
     expect(result.outcome).toEqual({ kind: 'success', statusCode: 200 });
     expect(result.responseBody).toBe('b'.repeat(100));
-    expect(result.durationMs).toBeLessThan(1_000);
+    // A success, not a timeout (5 s), and the receiver saw the connection go: it stopped reading.
     await expect.poll(() => closed).toBe(true);
   });
 
@@ -141,8 +141,8 @@ describe('HttpSender', () => {
     expect(result.outcome).toEqual({ kind: 'timeout' });
     expect(result.error).toBe('timed out after 300ms');
     expect(result.statusCode).toBeNull();
+    // It waited the whole timeout (a slow machine only makes this longer).
     expect(result.durationMs).toBeGreaterThanOrEqual(290);
-    expect(result.durationMs).toBeLessThan(1_000);
     expect(receiver.received).toHaveLength(1);
   });
 
@@ -154,13 +154,12 @@ describe('HttpSender', () => {
     const result = await sender({ timeoutMs: 300 }).send({ url: receiver.url, body: payload, headers });
     expect(result.outcome).toEqual({ kind: 'timeout' });
     expect(result.statusCode).toBe(200);
-    expect(result.durationMs).toBeLessThan(1_000);
   });
 
   it('reports a refused connection as network_error', async () => {
-    const receiver = await startReceiver((_req, res) => res.end());
-    await receiver.close();
-    const result = await sender().send({ url: receiver.url, body: payload, headers });
+    const closed = await refusingPort();
+    cleanups.push(() => closed.release());
+    const result = await sender().send({ url: `http://127.0.0.1:${closed.port}/hook`, body: payload, headers });
     expect(result.outcome.kind).toBe('network_error');
     expect(result.error).toMatch(/ECONNREFUSED/);
     if (result.outcome.kind === 'network_error') expect(result.outcome.message).toMatch(/ECONNREFUSED/);

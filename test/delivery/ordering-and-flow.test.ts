@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEventType, createSubscriptionWith, publishBatch, publishWith } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 import { FlowReceiver, type FlowRequest, type Responder } from '../support/flow-receiver.js';
+import { Hold } from '../support/receiver.js';
 
 // The delivery engine's flow control, end to end: ordered streams (per ordering key), parallel
 // unordered delivery, maxInFlight, rateLimit and per-subscription fairness, against real receivers.
@@ -137,17 +138,25 @@ describe('delivery engine: ordering and flow control', () => {
 
     // "b" is not held up by "a": all six arrive, in order, while "a" keeps failing.
     await receiver.waitFor((r) => r.succeeded.filter((request) => keyOf(request) === 'b').length >= 6, 5_000, 'all b events');
-    await receiver.waitFor((r) => r.requests.filter((request) => keyOf(request) === 'a').length >= 3, 5_000, '3 attempts of a');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Every retry of the head of "a" is a chance for what stands behind it to overtake: let it fail a few times.
+    await receiver.waitFor((r) => r.requests.filter((request) => keyOf(request) === 'a').length >= 5, 10_000, '5 attempts of a');
     const whileStuck = receiver.requests.slice();
     const successesB = whileStuck.filter((request) => keyOf(request) === 'b' && request.status === 200).map((request) => request.webhookId);
     expect(successesB).toEqual(idsB);
     const attemptsA = whileStuck.filter((request) => keyOf(request) === 'a');
-    expect(attemptsA.length).toBeGreaterThanOrEqual(3);
+    expect(attemptsA.length).toBeGreaterThanOrEqual(5);
     // Only the head of "a" is ever tried while it fails; nothing behind it overtakes.
     expect(new Set(attemptsA.map((request) => request.webhookId))).toEqual(new Set([idsA[0]]));
     expect(attemptsA.every((request) => request.status === 500)).toBe(true);
-    const counts = await statusCounts(subscription.id);
+    // An attempt is recorded after its answer: wait for b's six successes to be written.
+    const counts = await eventually(
+      async () => {
+        const current = await statusCounts(subscription.id);
+        return current.SUCCEEDED === 6 ? current : undefined;
+      },
+      10_000,
+      'the six b deliveries recorded as SUCCEEDED',
+    );
     expect(counts).toEqual({ SUCCEEDED: 6, PENDING: 6 });
 
     // Unstick: "a" drains, in publish order.
@@ -167,7 +176,9 @@ describe('delivery engine: ordering and flow control', () => {
 
   it('unordered (default): deliveries to one subscription run in parallel', async () => {
     const tenant = await newTenant();
-    const receiver = await newReceiver(() => ({ status: 200, delayMs: 200 }));
+    // Answers are held until two requests are at the receiver at once: one at a time would never get there.
+    const parallel = new Hold();
+    const receiver = await newReceiver(() => ({ status: 200, heldUntil: parallel.released }));
     const { subscription } = await createSubscriptionWith(hooklane, tenant.token, { url: receiver.url, eventTypes: ['order.created'] });
     expect(subscription.ordered).toBe(false);
     expect(subscription.maxInFlight).toBeNull();
@@ -178,6 +189,8 @@ describe('delivery engine: ordering and flow control', () => {
       Array.from({ length: 10 }, (_, n) => ({ eventType: 'order.created', payload: { n } })),
     );
     expect(response.errors).toBeUndefined();
+    await receiver.waitFor((r) => r.inFlight >= 2, 10_000, 'two requests in flight at once');
+    parallel.release();
     await allSucceeded(subscription.id, 10);
     expect(receiver.maxInFlight).toBeGreaterThanOrEqual(2);
     expect(new Set(receiver.requests.map((request) => request.webhookId)).size).toBe(10);
@@ -222,45 +235,43 @@ describe('delivery engine: ordering and flow control', () => {
     });
     expect(subscription.rateLimit).toBe(5);
 
+    // The bucket is full (5 tokens) until the first delivery takes one, which is after this instant.
+    const publishedFrom = Date.now();
     const response = await publishBatch(
       hooklane,
       tenant.token,
       Array.from({ length: 15 }, (_, n) => ({ eventType: 'order.created', payload: { n } })),
     );
     expect(response.errors).toBeUndefined();
-    await allSucceeded(subscription.id, 15, 10_000);
+    await allSucceeded(subscription.id, 15, 20_000);
     const arrivals = receiver.requests.map((request) => request.receivedAt).sort((a, b) => a - b);
     expect(arrivals).toHaveLength(15);
-    // A full bucket of 5, then 10 more at 5/s: at least ~2 s from first to last.
-    expect(arrivals[14]! - arrivals[0]!).toBeGreaterThanOrEqual(1_800);
-    // Token bucket: in any 900 ms window at most 5 + 4.5 requests.
-    for (let i = 0; i < arrivals.length; i++) {
-      const inWindow = arrivals.filter((time) => time >= arrivals[i]! && time < arrivals[i]! + 900).length;
-      expect(inWindow).toBeLessThanOrEqual(10);
+    // Token bucket: the first 5 may go at once; the n-th after them (n = 1..10) waits for its token,
+    // refilled at 5/s, so it arrives no earlier than n × 200 ms after the publish began (the last one
+    // 2 s). Lower bounds only, with 20 ms for rounding: a slow machine only makes arrivals later.
+    for (let i = 5; i < arrivals.length; i++) {
+      expect(arrivals[i]! - publishedFrom, `request ${i + 1}`).toBeGreaterThanOrEqual((i - 4) * 200 - 20);
     }
   });
 
-  describe('with 8 worker slots and a 3 s timeout', () => {
+  describe('with 8 worker slots', () => {
     let small: TestHooklane;
     beforeAll(async () => {
-      // A starved fast tenant would wait for a hung attempt to time out (3 s): far above the bounds below.
-      small = await startTestHooklane({ WORKER_CONCURRENCY: '8', DELIVERY_TIMEOUT: '3s' });
+      // A timeout longer than the test: the hanging receiver's requests end only when the test lets them go.
+      small = await startTestHooklane({ WORKER_CONCURRENCY: '8', DELIVERY_TIMEOUT: '60s' });
     });
     afterAll(async () => {
       await small?.stop();
     });
 
-    it('a receiver that hangs until the timeout does not delay another tenant’s deliveries', async () => {
+    it('a receiver that hangs does not delay another tenant’s deliveries: they succeed while it still holds its requests', async () => {
       const slowTenant = await newTenant(small);
       const fastTenant = await newTenant(small);
-      const slow = await newReceiver(() => ({ status: 200, delayMs: 10_000 }));
+      const hanging = new Hold();
+      const slow = await newReceiver(() => ({ status: 200, heldUntil: hanging.released }));
       const fast = await newReceiver(() => ({ status: 200 }));
-      await createSubscriptionWith(small, slowTenant.token, { url: slow.url, eventTypes: ['order.created'] });
+      const { subscription: s1 } = await createSubscriptionWith(small, slowTenant.token, { url: slow.url, eventTypes: ['order.created'] });
       const { subscription: s2 } = await createSubscriptionWith(small, fastTenant.token, { url: fast.url, eventTypes: ['order.created'] });
-
-      // Warm-up (not measured): the fast tenant's first publish and first connection to its receiver.
-      const warmUp = await publishWith(small, fastTenant.token, { eventType: 'order.created', payload: { warmUp: true } });
-      await fast.waitFor((r) => r.requests.some((request) => request.webhookId === warmUp.id), 5_000, 'warm-up event');
 
       const batch = await publishBatch(
         small,
@@ -268,34 +279,29 @@ describe('delivery engine: ordering and flow control', () => {
         Array.from({ length: 30 }, (_, n) => ({ eventType: 'order.created', payload: { n } })),
       );
       expect(batch.errors).toBeUndefined();
-      // The slow subscription is saturated before the fast tenant publishes.
-      await slow.waitFor((r) => r.inFlight >= 2, 5_000, 'slow receiver saturated');
+      // The slow subscription holds at least its share (8 × 0.25 = 2) of the slots before the fast tenant publishes.
+      await slow.waitFor((r) => r.inFlight >= 2, 10_000, 'slow receiver saturated');
 
-      const latencies: number[] = [];
-      const measuredFrom = Date.now();
+      // Each fast event is delivered while the hanging receiver has answered nothing: without the
+      // fairness cap it would wait for DELIVERY_TIMEOUT (60 s), far beyond these waits.
       for (let n = 0; n < 10; n++) {
-        const started = Date.now();
         const event = await publishWith(small, fastTenant.token, { eventType: 'order.created', payload: { n } });
-        await fast.waitFor((r) => r.requests.some((request) => request.webhookId === event.id), 3_000, `fast event ${n}`);
-        latencies.push(fast.requests.find((request) => request.webhookId === event.id)!.receivedAt - started);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await fast.waitFor((r) => r.requests.some((request) => request.webhookId === event.id), 20_000, `fast event ${n}`);
       }
-      // The slow side was saturated while the fast tenant was served, and goes on being tried (and
-      // timing out): the fast events can all be served inside one 3 s timeout, so wait for the next try.
-      await slow.waitFor((r) => r.requests.some((request) => request.receivedAt >= measuredFrom), 5_000, 'the slow subscription tried again');
-      expect(slow.requests.every((request) => request.status === undefined)).toBe(true);
-      // Bounds with room for a loaded CI machine (publishing alone took up to ~400 ms under load).
-      const sorted = [...latencies].sort((a, b) => a - b);
-      expect(sorted[Math.floor(sorted.length / 2)]!, `latencies ${latencies.join(', ')} ms`).toBeLessThan(500);
-      expect(sorted.at(-1)!, `latencies ${latencies.join(', ')} ms`).toBeLessThan(1_500);
       await eventually(
-        async () => ((await statusCounts(s2.id, small)).SUCCEEDED === 11 ? true : undefined),
-        5_000,
+        async () => ((await statusCounts(s2.id, small)).SUCCEEDED === 10 ? true : undefined),
+        10_000,
         'the fast tenant’s deliveries SUCCEEDED',
       );
-      // Fairness: the hanging receiver may borrow idle slots, but always leaves its share
-      // (8 × 0.25 = 2) free for everyone else: it never holds more than 8 - 2 = 6.
+      // The order of things: all ten fast deliveries succeeded while the slow tenant's 30 were all
+      // still pending and every request of theirs still held at the receiver.
+      expect(await statusCounts(s1.id, small)).toEqual({ PENDING: 30 });
+      expect(slow.requests.length).toBeGreaterThanOrEqual(2);
+      expect(slow.requests.every((request) => request.status === undefined)).toBe(true);
+      // Fairness: the hanging receiver may borrow idle slots, but always leaves its share free for
+      // everyone else: it never holds more than 8 - 2 = 6.
       expect(slow.maxInFlight).toBeLessThanOrEqual(6);
+      hanging.release();
     });
   });
 });

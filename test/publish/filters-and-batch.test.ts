@@ -8,7 +8,7 @@ import {
   publishWith,
   webhookHeadersOf,
 } from '../support/graphql-helpers.js';
-import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
+import { eventually, startTestHooklane, tenantIdle, type TestHooklane } from '../support/hooklane.js';
 import { FlowReceiver } from '../support/flow-receiver.js';
 
 // Which subscriptions an event reaches (wildcards, channels), what the body carries (FULL / THIN),
@@ -107,7 +107,7 @@ describe('delivery engine: filters, payload modes and batches', () => {
       expect(failure!.body.type).toBe('hooklane.delivery.failed');
       expect(failure!.body.data.eventId).toBe(doomed.id);
       await waitSucceeded(allSub.id, 2);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await tenantIdle(hooklane, tenant.id);
       expect(typesReceived(everything)).toEqual(['alpha', 'beta.one']);
       const [row] = await hooklane.sql<{ count: number }[]>`
         select count(*)::int as count from deliveries where subscription_id = ${allSub.id}`;
@@ -290,7 +290,9 @@ describe('delivery engine: filters, payload modes and batches', () => {
       ]);
       expect(retry.errors).toBeUndefined();
       expect((await tenantCounts(tenant.id)).events).toBe(before.events + 1);
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      // Its one delivery arrives, and then nothing of the tenant's is left to send.
+      await receiver.waitFor((r) => r.requests.length >= 1, 10_000, 'the delivery of the accepted batch');
+      await tenantIdle(hooklane, tenant.id);
       expect(receiver.requests.map((request) => request.body.data)).toEqual([{ n: 2 }]);
     });
 
@@ -351,7 +353,7 @@ describe('delivery engine: filters, payload modes and batches', () => {
       expect(repeated[3]!.id).not.toBe(events[3]!.id);
       expect(await tenantCounts(tenant.id)).toMatchObject({ events: 4, deliveries: 4 });
       await waitSucceeded(sub.id, 4);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await tenantIdle(hooklane, tenant.id);
       expect(receiver.requests).toHaveLength(4);
       expect(receiver.requests.filter((request) => request.webhookId === events[0]!.id)).toHaveLength(1);
 

@@ -15,7 +15,7 @@ import {
 } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 import { receiverPool } from '../support/fixtures.js';
-import { TestReceiver } from '../support/receiver.js';
+import { Hold, TestReceiver } from '../support/receiver.js';
 
 const PUBLISH = 'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } } }';
 const CREATE_SUBSCRIPTION =
@@ -23,8 +23,6 @@ const CREATE_SUBSCRIPTION =
 const UPDATE_SUBSCRIPTION =
   'mutation($input: UpdateSubscriptionInput!) { updateSubscription(input: $input) { subscription { id url } } }';
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('publishing', () => {
   let hooklane: TestHooklane;
@@ -82,7 +80,7 @@ describe('publishing', () => {
       const [deliveries] = await hooklane.sql<{ count: number }[]>`
         select count(*)::int as count from deliveries where tenant_id = ${tenant.id}`;
       expect(deliveries!.count).toBe(1);
-      await sleep(250);
+      // No job was written for the repeat, so no request can follow the first.
       expect(tenant.receiver.requests).toHaveLength(1);
       expect(tenant.receiver.requests[0]!.headers['webhook-id']).toBe(first.id);
 
@@ -113,7 +111,6 @@ describe('publishing', () => {
       expect(event!.deliveries).toHaveLength(1);
       await waitForDelivery(hooklane, tenant.token, event!.deliveries[0]!.id, 'SUCCEEDED');
       await noJobsLeft(tenant.id);
-      await sleep(250);
       expect(tenant.receiver.requests).toHaveLength(1);
       expect(tenant.receiver.requests[0]!.headers['webhook-id']).toBe(eventId);
     });
@@ -147,7 +144,7 @@ describe('publishing', () => {
       }
 
       expect(await snapshot()).toEqual(before);
-      await sleep(200);
+      await noJobsLeft(tenant.id);
       expect(tenant.receiver.requests).toHaveLength(0);
 
       // The refused key was not used up: a valid publish with it creates the event.
@@ -247,7 +244,10 @@ describe('publishing', () => {
   describe('queries', () => {
     it('event.deliveries, delivery(id) and attempts have the right shapes', async () => {
       const tenant = await subscribedTenant();
-      tenant.receiver.replyWith({ status: 500, body: 'first fails' }, { status: 201, body: 'created' });
+      // The first attempt is answered only once the publish's answer is checked: until then it has
+      // recorded nothing, however soon the worker starts it.
+      const firstAttempt = new Hold();
+      tenant.receiver.replyWith({ status: 500, body: 'first fails', heldUntil: firstAttempt.released }, { status: 201, body: 'created' });
       const event = await publish(hooklane, tenant.token, { eventType: 'invoice.paid', payload: { q: 1 } });
       expect(event).toMatchObject({ eventType: 'invoice.paid', payload: { q: 1 }, idempotencyKey: null });
       expect(event.id).toMatch(/^evt_/);
@@ -260,6 +260,7 @@ describe('publishing', () => {
       expect(pending.subscription.id).toBe(tenant.subscription.id);
       expect(pending.event.id).toBe(event.id);
 
+      firstAttempt.release();
       await waitForDelivery(hooklane, tenant.token, pending.id, 'SUCCEEDED');
       const data = await gqlData(
         hooklane,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TenantScope } from '../../src/db/tenant-scope.js';
 import { TenantGroups, type Settled } from '../../src/publish/tenant-groups.js';
 
@@ -126,9 +126,19 @@ describe('TenantGroups', () => {
       expect(await Promise.all([fifth, sixth])).toEqual(['done 5', 'done 6']);
     });
 
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
     it('waits no longer than gatherMs, and sends at once again after small groups', async () => {
+      // The gathering wait is a timer: a fake one, moved by the test (setImmediate, which tick uses, stays real).
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
       const { groups, tenantGroups, fifth } = await gatheringAfterGroupOfThree(20);
-      await new Promise((resolve) => setTimeout(resolve, 60));
+      vi.advanceTimersByTime(19);
+      await tick();
+      expect(groups).toHaveLength(2);
+      vi.advanceTimersByTime(1);
+      await tick();
       expect(groups.map((group) => group.items)).toEqual([[1], [2, 3, 4], [5]]);
       groups[2]!.finish();
       expect(await fifth).toBe('done 5');

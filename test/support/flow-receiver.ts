@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { Reply } from './receiver.js';
+import { answerWhenDue, type Reply } from './receiver.js';
 
 export interface FlowRequest {
   headers: http.IncomingHttpHeaders;
@@ -118,16 +118,13 @@ export class FlowReceiver {
       };
       this.requests.push(request);
       const reply = this.responder(request, this);
-      const send = () => {
-        if (res.destroyed) return;
+      answerWhenDue(reply, res, () => {
         request.status = reply.status;
         request.answeredAt = Date.now();
         res.writeHead(reply.status, reply.headers ?? { 'content-type': 'text/plain' });
         res.end(reply.body ?? '');
         finish();
-      };
-      if (reply.delayMs) setTimeout(send, reply.delayMs);
-      else send();
+      });
     });
   }
 }

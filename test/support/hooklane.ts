@@ -128,3 +128,22 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/**
+ * Resolves once no graphile-worker job that can still run names the tenant. Every request to a
+ * receiver is made by such a job (a first attempt handed over in process keeps its job until it is
+ * recorded), so from then on none of the tenant's requests can arrive until it publishes again or
+ * a delivery is retried: the event-based form of "wait a while and check that nothing more came".
+ */
+export async function tenantIdle(hooklane: Pick<TestHooklane, 'sql'>, tenantId: string, timeoutMs = 10_000): Promise<void> {
+  await eventually(
+    async () => {
+      const [row] = await hooklane.sql<{ count: number }[]>`
+        select count(*)::int as count from graphile_worker._private_jobs
+        where payload->>'tenantId' = ${tenantId} and (locked_at is not null or attempts < max_attempts)`;
+      return row!.count === 0 ? true : undefined;
+    },
+    timeoutMs,
+    `no job left for tenant ${tenantId}`,
+  );
+}

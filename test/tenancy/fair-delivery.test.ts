@@ -16,7 +16,7 @@ describe('fair delivery between tenants', () => {
     hooklane = await startTestHooklane({ WORKER_CONCURRENCY: '8' });
     slowReceiver = await TestReceiver.start();
     fastReceiver = await TestReceiver.start();
-    // A's receiver answers in 20 ms: its backlog takes many seconds to drain.
+    // A's receiver is slow (20 ms an answer): its backlog takes many seconds to drain.
     slowReceiver.replyWith({ status: 200, body: 'ok', delayMs: 20 });
   });
   afterAll(async () => {
@@ -25,7 +25,7 @@ describe('fair delivery between tenants', () => {
     await hooklane?.stop();
   });
 
-  it(`delivers tenant B's event within 2 s while tenant A has ${BACKLOG} deliveries queued`, async () => {
+  it(`delivers tenant B's event while most of tenant A's ${BACKLOG} queued deliveries are still pending`, async () => {
     const a = await hooklane.createTenant('Flooding tenant');
     const b = await hooklane.createTenant('Quiet tenant');
     for (const tenant of [a, b]) await createEventType(hooklane, tenant.token, { name: 'bulk.event' });
@@ -40,16 +40,18 @@ describe('fair delivery between tenants', () => {
     const [queued] = await hooklane.sql`select count(*)::int as count from deliveries where tenant_id = ${a.id} and status = 'PENDING'`;
     expect(queued!.count).toBeGreaterThan(BACKLOG / 2);
 
-    const started = Date.now();
     const event = await publish(hooklane, b.token, { eventType: 'bulk.event', payload: { from: 'B' } });
+    // A generous deadline, not a measure: A's backlog takes far longer than this to drain.
     const arrived = await eventually(
       async () => fastReceiver.requests.find((request) => request.headers['webhook-id'] === event.id)?.receivedAt,
-      10_000,
+      60_000,
       "B's delivery",
     );
     const [stillQueued] = await hooklane.sql`select count(*)::int as count from deliveries where tenant_id = ${a.id} and status = 'PENDING'`;
-    expect(arrived - started, `B waited ${arrived - started} ms`).toBeLessThan(2_000);
-    // A's backlog was still there when B was served: B did not simply come after it.
+    // The order of things, whatever the machine's speed: B's request came before most of A's, and
+    // A's backlog was still there once B was served. B did not simply come after it.
+    const aBeforeB = slowReceiver.requests.filter((request) => request.receivedAt <= arrived).length;
+    expect(aBeforeB, `${aBeforeB} of A's requests came before B's`).toBeLessThan(BACKLOG - 1_000);
     expect(stillQueued!.count).toBeGreaterThan(1_000);
   }, 120_000);
 });

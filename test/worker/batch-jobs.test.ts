@@ -11,7 +11,7 @@ import type { JobHelpers } from 'graphile-worker';
 import { tenantWithEventType } from '../support/fixtures.js';
 import { createSubscription, gqlData, publish } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, testWorker, type TestHooklane } from '../support/hooklane.js';
-import { TestReceiver } from '../support/receiver.js';
+import { Hold, TestReceiver } from '../support/receiver.js';
 
 /** graphile-worker's jobs of a tenant, by task, as their payloads. */
 async function jobsOf(hooklane: TestHooklane, tenantId: string) {
@@ -121,7 +121,9 @@ describe('deliver_batch jobs: a publish sends its first attempts several per job
 
     it('finishes the attempt under way and hands the waiting ones to a new job, which another worker sends', async () => {
       receiver = await TestReceiver.start();
-      receiver.replyWith({ status: 200, body: 'ok', delayMs: 400 });
+      // The first attempt's answer is held until the worker is stopping.
+      const underWay = new Hold();
+      receiver.replyWith({ status: 200, body: 'ok', heldUntil: underWay.released });
       // Its own worker with one slot, so that the job's other deliveries wait while the first is sent.
       const startWorker = testWorker(hooklane.databaseUrl, { WORKER_CONCURRENCY: '1' });
       worker = await startWorker();
@@ -129,7 +131,10 @@ describe('deliver_batch jobs: a publish sends its first attempts several per job
       await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['order.created'] });
       await publishMany(hooklane, tenant.token, 3);
       await receiver.waitForRequests(1);
-      await worker.stop();
+      // stop() closes the worker's slots at once; only then is the attempt under way answered.
+      const stopped = worker.stop();
+      underWay.release();
+      await stopped;
       worker = undefined;
 
       expect(receiver.requests).toHaveLength(1);

@@ -12,7 +12,7 @@ import { newId } from '../../src/ids.js';
 import { tenantWithEventType } from '../support/fixtures.js';
 import { createSubscription, publish } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, testWorker, type TestHooklane } from '../support/hooklane.js';
-import { TestReceiver } from '../support/receiver.js';
+import { Hold, TestReceiver } from '../support/receiver.js';
 
 /** The tenant's graphile-worker jobs, oldest first. */
 async function jobsOf(hooklane: TestHooklane, tenantId: string) {
@@ -42,7 +42,8 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
   describe('by default', () => {
     let hooklane: TestHooklane;
     beforeAll(async () => {
-      hooklane = await startTestHooklane({ WORKER_CONCURRENCY: '2' });
+      // Attempts are held at the receiver for as long as a test looks: no timeout may end them first.
+      hooklane = await startTestHooklane({ WORKER_CONCURRENCY: '2', DELIVERY_TIMEOUT: '60s' });
     });
     afterAll(async () => {
       await hooklane?.stop();
@@ -50,23 +51,26 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
 
     it('claims them in the write, sends them at once, and completes their job, written due only after the claims', async () => {
       receiver = await TestReceiver.start();
-      receiver.replyWith({ status: 200, body: 'ok', delayMs: 300 });
+      // The attempt stays in flight until the job has been looked at.
+      const inFlight = new Hold();
+      receiver.replyWith({ status: 200, body: 'ok', heldUntil: inFlight.released });
       const tenant = await tenantWithEventType(hooklane);
       await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['order.created'] });
       const publishedAt = Date.now();
       const event = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 1 } });
 
       // Answered: the delivery is claimed (by the write), its job keyed for the handoff and not due
-      // before the claim (DELIVERY_TIMEOUT 1 s + 5 s) has run out; no worker has locked it.
+      // before the claim (DELIVERY_TIMEOUT + 5 s) has run out; no worker has locked it.
       const [delivery] = await deliveriesOf(hooklane, tenant.id);
       const [claim] = await hooklane.sql<{ claimed_until: Date | null }[]>`select claimed_until from deliveries where id = ${delivery!.id}`;
-      expect(claim!.claimed_until!.getTime()).toBeGreaterThan(publishedAt + 5_000);
+      expect(claim!.claimed_until!.getTime()).toBeGreaterThan(publishedAt + 60_000);
       const [job] = await jobsOf(hooklane, tenant.id);
       expect(job).toMatchObject({ task: 'deliver_batch', key: `handoff:${delivery!.id}`, locked_at: null, delivery_ids: [delivery!.id] });
       expect(job!.run_at.getTime()).toBeGreaterThan(claim!.claimed_until!.getTime());
 
       const [request] = await receiver.waitForRequests(1);
       expect(request!.headers['webhook-id']).toBe(event.id);
+      inFlight.release();
       await eventually(async () => ((await jobsOf(hooklane, tenant.id)).length === 0 ? true : undefined), 5_000, 'the job to be completed');
       expect(await deliveriesOf(hooklane, tenant.id)).toEqual([expect.objectContaining({ status: 'SUCCEEDED', attempt_count: 1 })]);
       expect(receiver.requests).toHaveLength(1);
@@ -74,11 +78,12 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
 
     it('leaves a publish to its job, due now, when the worker has no free slot for its first attempts', async () => {
       receiver = await TestReceiver.start();
-      receiver.replyWith({ status: 200, body: 'ok', delayMs: 500 });
+      const inFlight = new Hold();
+      receiver.replyWith({ status: 200, body: 'ok', heldUntil: inFlight.released });
       const tenant = await tenantWithEventType(hooklane);
       for (const path of ['a', 'b']) await createSubscription(hooklane, tenant.token, { url: `${receiver.url}/${path}`, eventTypes: ['order.created'] });
-      // WORKER_CONCURRENCY 2: the first publish's two deliveries take both slots (the receiver
-      // answers after 500 ms), so the second publish finds none free.
+      // WORKER_CONCURRENCY 2: the first publish's two deliveries take both slots (the receiver holds
+      // its answers until released below), so the second publish finds none free.
       const first = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 1 } });
       const second = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 2 } });
 
@@ -90,6 +95,7 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
       expect(jobs[1]).toMatchObject({ key: null, delivery_ids: await idsOf(second.id) });
       expect(jobs[1]!.run_at.getTime()).toBeLessThanOrEqual(Date.now());
 
+      inFlight.release();
       await receiver.waitForRequests(4);
       await eventually(async () => ((await jobsOf(hooklane, tenant.id)).length === 0 ? true : undefined), 5_000, 'the jobs to be completed');
       expect(new Set(receiver.requests.map((request) => `${request.url} ${request.headers['webhook-id']}`)).size).toBe(4);
@@ -99,7 +105,7 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
   describe('WORKER_HANDOFF=false', () => {
     let hooklane: TestHooklane;
     beforeAll(async () => {
-      hooklane = await startTestHooklane({ WORKER_HANDOFF: 'false' });
+      hooklane = await startTestHooklane({ WORKER_HANDOFF: 'false', DELIVERY_TIMEOUT: '60s' });
     });
     afterAll(async () => {
       await hooklane?.stop();
@@ -107,15 +113,17 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
 
     it('writes the first attempts as a job due now, which the worker fetches', async () => {
       receiver = await TestReceiver.start();
-      receiver.replyWith({ status: 200, body: 'ok', delayMs: 300 });
+      const inFlight = new Hold();
+      receiver.replyWith({ status: 200, body: 'ok', heldUntil: inFlight.released });
       const tenant = await tenantWithEventType(hooklane);
       await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['order.created'] });
       await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 1 } });
-      // The job stays until its attempt is recorded, after the receiver's 300 ms.
+      // The job stays until its attempt is recorded, which the held answer keeps from happening yet.
       const jobs = await jobsOf(hooklane, tenant.id);
       expect(jobs).toEqual([expect.objectContaining({ task: 'deliver_batch', key: null })]);
       expect(jobs[0]!.run_at.getTime()).toBeLessThanOrEqual(Date.now());
       await receiver.waitForRequests(1);
+      inFlight.release();
       await eventually(async () => ((await jobsOf(hooklane, tenant.id)).length === 0 ? true : undefined), 5_000, 'the job to be completed');
     });
   });
@@ -147,14 +155,14 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
       const createdAt = new Date();
       const eventId = newId('event');
       const event = { id: eventId, eventType: 'order.created', body: deliveryBody('order.created', createdAt, { n: 1 }), idempotencyKey: null, orderingKey: null, channels: null, createdAt };
-      const writtenAt = Date.now();
       await writeEvents(new Publisher(), new TenantScope(client.db, tenant.id), [event], { handoff: diedAfterCommit });
+      const [job] = await jobsOf(hooklane, tenant.id);
 
       worker = await testWorker(hooklane.databaseUrl)();
       const [request] = await receiver.waitForRequests(1, 10_000);
       expect(request!.headers['webhook-id']).toBe(eventId);
       // Not before the job fell due: until then the delivery was claimed for the dead process.
-      expect(request!.receivedAt - writtenAt).toBeGreaterThanOrEqual(holdMs - 50);
+      expect(request!.receivedAt).toBeGreaterThanOrEqual(job!.run_at.getTime());
       await eventually(async () => ((await jobsOf(hooklane, tenant.id)).length === 0 ? true : undefined), 5_000, 'the job to be completed');
       expect(await deliveriesOf(hooklane, tenant.id)).toEqual([expect.objectContaining({ status: 'SUCCEEDED', attempt_count: 1 })]);
     });
