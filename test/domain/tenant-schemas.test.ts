@@ -95,6 +95,15 @@ describe('a schema costs bounded time', () => {
     expect(await publishOutcome(token, 'unique.items', [1, '1', [1], { 1: 1 }])).toBe('PUBLISHED');
   });
 
+  it('checks a payload against its size quota before its schema', async () => {
+    const tenant = await hooklane.createTenant('Small payloads');
+    await mutate(hooklane, hooklane.adminToken, 'updateTenantQuotas', { tenantId: tenant.id, payloadBytes: 1024 }, 'tenant { id }');
+    await expectCreated(tenant.token, 'numbers', { type: 'array', items: { type: 'integer' } });
+    const response = await hooklane.gql(tenant.token, PUBLISH, { input: { eventType: 'numbers', payload: Array.from({ length: 500 }, () => 'x') } });
+    expect(response.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(response.errors?.[0]?.message).toContain('1024 bytes');
+  });
+
   it('refuses a schema over 64 KiB, naming the limit', async () => {
     const schema = { type: 'string', enum: Array.from({ length: 7000 }, (_, i) => `value-${i}`) };
     expect(JSON.stringify(schema).length).toBeGreaterThan(64 * 1024);
