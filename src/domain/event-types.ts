@@ -15,13 +15,14 @@ export async function createEventType(
   const name = requireEventTypeName(input.name);
   if (isBuiltInEventType(name)) throw new BadUserInputError(`${name}: the hooklane. prefix is reserved for built-in event types`, 'name');
   const description = optionalText(input.description, 'description', MAX_DESCRIPTION_LENGTH);
-  // GraphQL hands JSON literals over as null-prototype objects; store a plain copy.
-  const schema = input.schema === null || input.schema === undefined ? null : (JSON.parse(JSON.stringify(input.schema)) as unknown);
-  if (schema !== null) schemas.assertValidSchema(schema);
+  const taken = () => new ConflictError(`Event type ${JSON.stringify(name)} already exists`);
   const eventType = await scope.transaction(async (tx) => {
     await assertRoomFor(tx, 'eventTypes', quotas);
+    if ((await tx.eventTypes.missingNames([name])).length === 0) throw taken();
+    // The schema is compiled only once the event type may be created: a refused create costs none.
+    const schema = input.schema === null || input.schema === undefined ? null : schemas.checkedSchema(input.schema);
     return tx.eventTypes.create({ name, description, schema });
   });
-  if (!eventType) throw new ConflictError(`Event type ${JSON.stringify(name)} already exists`);
+  if (!eventType) throw taken();
   return eventType;
 }
