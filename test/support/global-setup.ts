@@ -18,9 +18,15 @@ export default async function setup(project: TestProject) {
   try {
     return await startTestPostgres(project);
   } catch (error) {
-    // Vitest reports a failed set-up with the error's message alone: make it say what failed and why.
+    // Vitest reports a failed set-up by the error it is given: say what failed, why, and what to do.
     const reason = error instanceof StartupError ? error.message : ((error as Error)?.stack ?? String(error));
-    throw new Error(`The test run's PostgreSQL could not be started: ${reason}`, { cause: error });
+    const [where, hint] = process.env.TEST_DATABASE_URL
+      ? ['(TEST_DATABASE_URL) is out of reach', 'start that server, or unset TEST_DATABASE_URL for an embedded one']
+      : [
+          `(embedded, in ${os.tmpdir()}) could not be started`,
+          `${reason.includes(os.tmpdir()) ? 'set TMPDIR to a folder every user can enter, or ' : ''}set TEST_DATABASE_URL to a PostgreSQL server`,
+        ];
+    throw new Error(`The test run's PostgreSQL ${where}: ${reason} For the tests: ${hint}.`, { cause: error });
   }
 }
 

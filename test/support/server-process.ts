@@ -40,6 +40,8 @@ export interface ServerProcessOptions {
   ownProcessGroup?: boolean;
   /** Through `npm start` rather than the entry itself. */
   viaNpmStart?: boolean;
+  /** A copy of the repository to run from instead of this one. */
+  cwd?: string;
 }
 
 /** The machine's environment without Hooklane's settings (a developer's shell may have some). */
@@ -56,7 +58,7 @@ export function startServerProcess(options: ServerProcessOptions = {}): ServerPr
     ? ['npm', ['start', '--silent', ...(options.args?.length ? ['--', ...options.args] : [])]]
     : [process.execPath, [...SERVER_ENTRY, ...(options.args ?? [])]];
   const child = spawn(command, args, {
-    cwd: REPO_ROOT,
+    cwd: options.cwd ?? REPO_ROOT,
     env: { ...cleanEnvironment(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.ownProcessGroup ?? false,
