@@ -1,6 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
@@ -9,14 +8,7 @@ import { signHs256Token } from '../../src/auth/jwt.js';
 import { createTestDatabase } from '../support/database.js';
 import { eventually, TEST_JWT_SECRET } from '../support/hooklane.js';
 import { TestReceiver } from '../support/receiver.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { freePort, startServerProcess } from '../support/server-process.js';
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
@@ -31,23 +23,20 @@ interface Running {
   subscribedTenant(url: string): Promise<{ tenantId: string; publish(n: number): Promise<void> }>;
 }
 
-describe('graceful shutdown (node src/main.ts as a child process)', () => {
+describe('graceful shutdown (the server entry as a child process)', () => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
   });
 
-  /** `node --import tsx src/main.ts` on a fresh database and a free port, once it is ready. */
+  /** The server entry on a fresh database and a free port, once it is ready. */
   const startProcess = async (env: Record<string, string>): Promise<Running> => {
     const databaseUrl = await createTestDatabase();
     const port = await freePort();
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hooklane-shutdown-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-    let output = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: path.resolve(import.meta.dirname, '../..'),
+    const server = startServerProcess({
       env: {
-        ...process.env,
         DATABASE_URL: databaseUrl,
         DATA_DIR: dataDir,
         HOST: '127.0.0.1',
@@ -58,18 +47,15 @@ describe('graceful shutdown (node src/main.ts as a child process)', () => {
         LOG_LEVEL: 'info',
         ...env,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    cleanups.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    cleanups.push(() => server.kill());
+    const { child } = server;
+    const output = () => server.stdout + server.stderr;
 
     const base = `http://127.0.0.1:${port}`;
     await eventually(
       async () => {
-        if (child.exitCode !== null) throw new Error(`hooklane exited during start-up:\n${output}`);
+        if (child.exitCode !== null) throw new Error(`hooklane exited during start-up:\n${output()}`);
         const response = await fetch(`${base}/readyz`).catch(() => undefined);
         return response?.ok ? true : undefined;
       },
@@ -89,7 +75,7 @@ describe('graceful shutdown (node src/main.ts as a child process)', () => {
     return {
       child,
       databaseUrl,
-      output: () => output,
+      output,
       async subscribedTenant(url) {
         const admin = await signHs256Token(TEST_JWT_SECRET, { sub: 'admin', roles: ['admin'] }, { expiresIn: '1h' });
         const tenantId = (await gql(admin, 'mutation { createTenant(input: { name: "T" }) { tenant { id } } }')).createTenant.tenant.id;
