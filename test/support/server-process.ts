@@ -4,6 +4,7 @@
  * named in one place: SERVER_ENTRY.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -131,12 +132,17 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Whether a process with this id exists. */
+/** Whether a process with this id runs (an ended one that its parent has not reaped yet does not). */
 export function processExists(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
   }
 }
