@@ -20,6 +20,7 @@ import { DeliveryTelemetry } from './observability/delivery-telemetry.js';
 import { HooklaneMetrics, queueStatsFrom } from './observability/metrics.js';
 import { startMetricsServer, type MetricsServer } from './observability/metrics-server.js';
 import { settleWithin } from './observability/shutdown.js';
+import { ensureDatabaseReachable, ensurePortAvailable, listenError } from './preflight.js';
 import path from 'node:path';
 
 export interface Hooklane {
@@ -34,22 +35,29 @@ export interface Hooklane {
 
 /** The database named by DATABASE_URL, or an embedded PostgreSQL under DATA_DIR. */
 export async function openDatabase(config: Config, logger: Logger): Promise<{ url: string; embedded?: EmbeddedDatabase }> {
-  if (config.databaseUrl) return { url: config.databaseUrl };
+  if (config.databaseUrl) {
+    await ensureDatabaseReachable(config.databaseUrl);
+    return { url: config.databaseUrl };
+  }
   const embedded = await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'), {
     log: (line) => logger.debug({ postgres: line.trim() }, 'embedded postgres'),
+    warn: (message) => logger.warn(message),
   });
-  logger.info({ dataDir: config.dataDir }, 'embedded PostgreSQL started');
+  logger.info({ directory: embedded.directory, postgresPid: embedded.pid }, 'embedded PostgreSQL started');
   return { url: embedded.url, embedded };
 }
 
-/** Starts what the role asks for against one database; used by `npm start` and by the tests. */
 /** What a test may put in place of the real thing; nothing here changes what the code under test does. */
 export interface HooklaneSeams {
   /** Resolves delivery host names (tests map names to chosen addresses without touching DNS). */
   resolver?: HostResolver;
 }
 
+/** Starts what the role asks for against one database; used by `npm start` and by the tests. */
 export async function startHooklane(config: Config, logger: Logger, seams: HooklaneSeams = {}): Promise<Hooklane> {
+  // A port taken fails start-up before the embedded PostgreSQL is started for nothing.
+  if (config.role !== 'worker') await ensurePortAvailable(config.host, config.port, 'PORT');
+  if (config.metricsPort !== undefined) await ensurePortAvailable(config.host, config.metricsPort, 'METRICS_PORT');
   const database = await openDatabase(config, logger);
   let client: DatabaseClient | undefined;
   let workerClient: DatabaseClient | undefined;
@@ -170,10 +178,15 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         readiness: { ready: () => ready },
         logger,
         metrics,
+      }).catch((error: unknown) => {
+        throw listenError(error, config.host, config.port, 'PORT');
       });
     }
     if (config.metricsPort !== undefined) {
-      metricsServer = await startMetricsServer({ host: config.host, port: config.metricsPort, metrics, logger });
+      const metricsPort = config.metricsPort;
+      metricsServer = await startMetricsServer({ host: config.host, port: metricsPort, metrics, logger }).catch((error: unknown) => {
+        throw listenError(error, config.host, metricsPort, 'METRICS_PORT');
+      });
     }
     ready = true;
     return { graphqlUrl: api?.url, databaseUrl: database.url, metricsUrl: metricsServer?.url, stop };

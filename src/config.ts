@@ -138,8 +138,9 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = environmentSchema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    // One line: what is wrong with which variable, and what to do.
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}. Fix: correct ${problems.length > 1 ? 'these environment variables' : 'this environment variable'} (see "Configuration" in the README).`);
   }
   const e = parsed.data;
   return {

@@ -155,3 +155,19 @@ export function formatErrorFor(logger: Logger) {
     };
   };
 }
+
+/**
+ * A start-up failure the user can fix (a folder in use, a port taken, a database out of reach):
+ * what went wrong and what to do about it, which main.ts prints as one line before it exits 1.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+
+  constructor(
+    readonly problem: string,
+    readonly fix: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${problem}. Fix: ${fix}.`, options);
+  }
+}

