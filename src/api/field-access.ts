@@ -7,6 +7,7 @@ import {
   Kind,
   type DocumentNode,
   type FragmentDefinitionNode,
+  type GraphQLObjectType,
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
@@ -157,11 +158,12 @@ export class FieldAccess {
   /** Throws when a field of `typeDefs` has no rule, or a rule names no field or type of it. */
   constructor(typeDefs: string) {
     const schema = buildSchema(typeDefs);
-    const objectTypes = Object.values(schema.getTypeMap()).filter((type) => isObjectType(type) && !type.name.startsWith('__'));
+    const objectTypes = Object.values(schema.getTypeMap()).filter(
+      (type): type is GraphQLObjectType => isObjectType(type) && !type.name.startsWith('__'),
+    );
     const ruleOf = new Map<string, Rule>();
     const missing: string[] = [];
     for (const type of objectTypes) {
-      if (!isObjectType(type)) continue;
       const isRoot = type === schema.getQueryType() || type === schema.getMutationType();
       for (const field of Object.values(type.getFields())) {
         const name = `${type.name}.${field.name}`;
@@ -180,13 +182,11 @@ export class FieldAccess {
     // A type can be reached by whoever may read at least one of its fields.
     const reachOf = new Map<string, number>();
     for (const type of objectTypes) {
-      if (!isObjectType(type)) continue;
       let reach = 0;
       for (const field of Object.values(type.getFields())) reach |= bitsOf(ruleOf.get(`${type.name}.${field.name}`)!);
       reachOf.set(type.name, reach);
     }
     for (const type of objectTypes) {
-      if (!isObjectType(type)) continue;
       const checks = new Map<string, FieldCheck>();
       for (const field of Object.values(type.getFields())) {
         const name = `${type.name}.${field.name}`;
