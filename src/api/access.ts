@@ -1,10 +1,10 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors.js';
 import { effectiveQuotas, type Quotas } from '../tenancy/quotas.js';
-import { hasScope } from '../auth/viewer.js';
+import { hasScope, type TenantScopeName } from '../auth/viewer.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import type { RequestContext } from './context.js';
 
-export type TenantRight = 'events:publish' | 'events:read' | 'subscriptions:read' | 'subscriptions:write';
+export type TenantRight = TenantScopeName;
 
 /**
  * The tenant a request acts for, with the right it needs checked. Admin tokens act for the tenant

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLOutputType, type SelectionSetNode, type ValidationRule } from 'graphql';
 import type * as QueryComplexity from 'graphql-query-complexity';
-import { DEFAULT_PAGE_SIZE } from './connection.js';
+import { DEFAULT_PAGE_SIZE, NESTED_LIST_DEFAULT_SIZE, NESTED_LIST_MAX_SIZE } from './connection.js';
 import { BoundedMap } from '../bounded-map.js';
 
 // The cost check works on Apollo's schema object, so graphql-query-complexity and the errors it
@@ -26,7 +26,7 @@ export interface GraphQLLimits {
   maxPageSize: number;
 }
 
-/** Lists without a `first` argument (`Event.deliveries`, `Delivery.attempts`) count as this many items. */
+/** Lists without a `first` argument (`PublishEventsPayload.events`, `ReplayEventPayload.deliveries`) count as this many items. */
 export const UNPAGINATED_LIST_SIZE = 10;
 
 // Introspection trees are bounded by the schema, not by the data: no depth limit, no cost.
@@ -119,8 +119,9 @@ export function hardeningRules(limits: GraphQLLimits): ValidationRule[] {
 /**
  * Cost is roughly the number of objects a query can make the server load: each object-typed field
  * costs 1 plus what it selects; scalar and enum fields are free (they come with their object); a
- * field with a `first` argument multiplies what it selects by `first` (20 when omitted, at most
- * `maxPageSize`); any other list of objects multiplies it by UNPAGINATED_LIST_SIZE. A connection's
+ * connection multiplies what it selects by its `first` (20 when omitted, at most `maxPageSize`); a
+ * list inside an object (`Event.deliveries(first)`, `Delivery.attempts(first)`) by its `first` (100
+ * when omitted, at most 1,000); any other list of objects by UNPAGINATED_LIST_SIZE. A connection's
  * `edges` list is already counted by the `first` of the field that returned the connection.
  */
 export function costEstimator(maxPageSize: number): QueryComplexity.ComplexityEstimator {
@@ -128,8 +129,12 @@ export function costEstimator(maxPageSize: number): QueryComplexity.ComplexityEs
     if (INTROSPECTION_ROOTS.has(field.name)) return 0;
     if (isLeaf(field.type)) return 0;
     if (field.args.some((argument) => argument.name === 'first')) {
-      const requested = typeof args.first === 'number' ? args.first : Math.min(DEFAULT_PAGE_SIZE, maxPageSize);
-      const first = Math.min(Math.max(Math.trunc(requested), 1), maxPageSize);
+      // Out-of-range values are the resolver's to refuse, with a message about `first` rather than cost.
+      const [fallback, max] = isList(field.type)
+        ? [NESTED_LIST_DEFAULT_SIZE, NESTED_LIST_MAX_SIZE]
+        : [Math.min(DEFAULT_PAGE_SIZE, maxPageSize), maxPageSize];
+      const requested = typeof args.first === 'number' ? args.first : fallback;
+      const first = Math.min(Math.max(Math.trunc(requested), 1), max);
       return 1 + first * childComplexity;
     }
     if (isList(field.type) && !type.name.endsWith('Connection')) {
@@ -186,8 +191,9 @@ export function costLimitPlugin<TContext extends BaseContext>(
           if (cost > limits.maxCost) {
             throw refused(
               `${operationLabel(operationName ?? undefined)} costs ${cost}, ${cost - limits.maxCost} over the cost limit of ` +
-                `${limits.maxCost} (a list multiplies the cost of what it selects by its \`first\`, or by ` +
-                `${UNPAGINATED_LIST_SIZE} when it has none: ask for fewer items or fewer nested lists)`,
+                `${limits.maxCost} (a list multiplies the cost of what it selects by its \`first\`, which is ` +
+                `${NESTED_LIST_DEFAULT_SIZE} when omitted on a nested list such as \`deliveries\`, or by ${UNPAGINATED_LIST_SIZE} when it has none: ` +
+                `ask for fewer items, pass a smaller \`first\` to nested lists, or nest fewer lists)`,
             );
           }
         },

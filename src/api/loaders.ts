@@ -9,9 +9,39 @@ import { usageOfTenants, type TenantUsageRow } from '../db/tenants.js';
 export interface Loaders {
   event: DataLoader<string, EventRow | undefined>;
   subscription: DataLoader<string, SubscriptionRow | undefined>;
-  deliveriesOfEvent: DataLoader<string, DeliveryRow[]>;
-  attemptsOfDelivery: DataLoader<string, DeliveryAttemptRow[]>;
+  deliveriesOfEvent: DataLoader<ChildrenOf, DeliveryRow[], string>;
+  attemptsOfDelivery: DataLoader<ChildrenOf, DeliveryAttemptRow[], string>;
   heldCount: DataLoader<string, number>;
+}
+
+/** The first `first` children (oldest first) of one parent row. */
+export interface ChildrenOf {
+  parentId: string;
+  first: number;
+}
+
+const childrenKey = (key: ChildrenOf) => `${key.first}:${key.parentId}`;
+
+/**
+ * Loads the first children of many parents in one query. Parents asking for different counts share
+ * it: the query takes the largest count per parent, and each parent keeps the count it asked for.
+ */
+function childrenLoader<T>(
+  list: (parentIds: string[], perParent: number) => Promise<T[]>,
+  parentOf: (row: T) => string,
+): DataLoader<ChildrenOf, T[], string> {
+  return new DataLoader(
+    async (keys) => {
+      const parentIds = [...new Set(keys.map((key) => key.parentId))];
+      const perParent = Math.max(...keys.map((key) => key.first));
+      const groups = groupBy(await list(parentIds, perParent), parentOf);
+      return keys.map((key) => {
+        const group = groups.get(key.parentId) ?? [];
+        return group.length > key.first ? group.slice(0, key.first) : group;
+      });
+    },
+    { cacheKeyFn: childrenKey },
+  );
 }
 
 function byKey<T>(rows: T[], key: (row: T) => string): Map<string, T> {
@@ -38,14 +68,8 @@ export function createLoaders(scope: TenantScope): Loaders {
       const found = byKey(await scope.subscriptions.findMany(ids), (row) => row.id);
       return ids.map((id) => found.get(id));
     }),
-    deliveriesOfEvent: new DataLoader(async (eventIds) => {
-      const groups = groupBy(await scope.deliveries.listForEvents(eventIds), (row) => row.eventId);
-      return eventIds.map((id) => groups.get(id) ?? []);
-    }),
-    attemptsOfDelivery: new DataLoader(async (deliveryIds) => {
-      const groups = groupBy(await scope.deliveries.listAttempts(deliveryIds), (row) => row.deliveryId);
-      return deliveryIds.map((id) => groups.get(id) ?? []);
-    }),
+    deliveriesOfEvent: childrenLoader((eventIds, perEvent) => scope.deliveries.listForEvents(eventIds, perEvent), (row) => row.eventId),
+    attemptsOfDelivery: childrenLoader((deliveryIds, perDelivery) => scope.deliveries.listAttempts(deliveryIds, perDelivery), (row) => row.deliveryId),
     heldCount: new DataLoader(async (subscriptionIds) => {
       const counts = await scope.subscriptions.countHeld(subscriptionIds);
       return subscriptionIds.map((id) => counts.get(id) ?? 0);

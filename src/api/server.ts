@@ -15,6 +15,7 @@ import { TenantScope } from '../db/tenant-scope.js';
 import { TenantDirectory } from '../tenancy/tenant-directory.js';
 import type { ApiServices, RequestContext } from './context.js';
 import { armDeadline, bodyErrorAnswer, graphqlHttp, REQUEST_BODY_LIMIT, REQUEST_DEADLINE_MS, sendJson } from './graphql-http.js';
+import { FieldAccess, fieldAccessPlugin } from './field-access.js';
 import { costLimitPlugin, hardeningRules } from './hardening.js';
 import { createLoaders, createPlatformLoaders, type Loaders } from './loaders.js';
 import { buildResolvers } from './resolvers/index.js';
@@ -108,8 +109,9 @@ export async function startApiServer(options: {
   const { services, verifier, readiness, logger, metrics } = options;
   const tenants = new TenantDirectory(services.db);
   const limits = services.config.api;
+  const typeDefs = readFileSync(SCHEMA_PATH, 'utf8');
   const apollo = new ApolloServer<RequestContext>({
-    typeDefs: readFileSync(SCHEMA_PATH, 'utf8'),
+    typeDefs,
     resolvers: buildResolvers(logger),
     formatError: formatErrorFor(logger),
     includeStacktraceInErrorResponses: false,
@@ -122,6 +124,8 @@ export async function startApiServer(options: {
       // No cache hints in this API: without the cache-control plugin no field resolver is wrapped.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
+      // Before the cost check: a token refused a field hears FORBIDDEN, whatever the cost.
+      fieldAccessPlugin(new FieldAccess(typeDefs)),
       costLimitPlugin(limits),
       observabilityPlugin({ logger, metrics }),
     ],

@@ -1,27 +1,59 @@
 import type { JWTPayload } from 'jose';
 
+/** The rights a tenant token's `scope` can name; a tenant token without `scope` has all of them. */
+export const TENANT_SCOPES = ['events:publish', 'events:read', 'subscriptions:read', 'subscriptions:write'] as const;
+export type TenantScopeName = (typeof TENANT_SCOPES)[number];
+
+/**
+ * Rights as bits: every field of every answer is checked against the viewer's rights (see
+ * src/api/field-access.ts), and a bit test keeps that check free of allocations.
+ */
+export const RIGHTS = {
+  /** Every verified token has this one, whatever its scope. */
+  token: 1 << 0,
+  /** Platform operators (`roles: ["admin"]`). */
+  admin: 1 << 1,
+  'events:publish': 1 << 2,
+  'events:read': 1 << 3,
+  'subscriptions:read': 1 << 4,
+  'subscriptions:write': 1 << 5,
+} as const satisfies Record<string, number>;
+export type RightName = keyof typeof RIGHTS;
+
+const ALL_TENANT_SCOPES = TENANT_SCOPES.reduce((bits, scope) => bits | RIGHTS[scope], 0);
+
 /** Who is calling, derived once per request from a verified token. */
 export interface Viewer {
   subject: string | undefined;
   isAdmin: boolean;
   /** The tenant the token acts for; admin tokens may carry none. */
   tenantId: string | undefined;
-  /** Scopes narrowing the token; undefined means every right of its tenant. */
-  scopes: ReadonlySet<string> | undefined;
+  /** RIGHTS bits: an admin token has them all; a tenant token every tenant scope, or those its `scope` names. */
+  rights: number;
+}
+
+function rightsOf(isAdmin: boolean, scope: unknown): number {
+  if (isAdmin) return RIGHTS.token | RIGHTS.admin | ALL_TENANT_SCOPES;
+  if (typeof scope !== 'string') return RIGHTS.token | ALL_TENANT_SCOPES;
+  let rights: number = RIGHTS.token;
+  for (const name of scope.split(' ')) {
+    if ((TENANT_SCOPES as readonly string[]).includes(name)) rights |= RIGHTS[name as TenantScopeName];
+  }
+  return rights;
 }
 
 export function viewerFromClaims(claims: JWTPayload, tenantClaim: string): Viewer {
   const roles = Array.isArray(claims.roles) ? claims.roles : [];
   const tenant = claims[tenantClaim];
-  const scope = claims.scope;
+  const isAdmin = roles.includes('admin');
   return {
     subject: typeof claims.sub === 'string' ? claims.sub : undefined,
-    isAdmin: roles.includes('admin'),
+    isAdmin,
     tenantId: typeof tenant === 'string' && tenant.length > 0 ? tenant : undefined,
-    scopes: typeof scope === 'string' ? new Set(scope.split(' ').filter(Boolean)) : undefined,
+    rights: rightsOf(isAdmin, claims.scope),
   };
 }
 
-export function hasScope(viewer: Viewer, scope: string): boolean {
-  return viewer.isAdmin || viewer.scopes === undefined || viewer.scopes.has(scope);
+export function hasScope(viewer: Viewer, scope: TenantScopeName): boolean {
+  return (viewer.rights & RIGHTS[scope]) !== 0;
 }

@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // The Events & deliveries page: events newest first, paginated with `after`, filtered client-side.
 import type { Event, EventType, WebhookSubscription } from '@hooklane/sdk';
-import { PAGE_SIZE, type ViewContext } from './context.js';
+import { EVENTS_PAGE_SIZE, type ViewContext } from './context.js';
 import { badge, h, json, replaceChildren, time } from './dom.js';
 import { DELIVERY_STATUSES, filterEvents, NO_FILTERS, unique, type EventFilters } from './filters.js';
 
@@ -152,7 +152,7 @@ export async function showEvents(view: ViewContext): Promise<void> {
 
   const loadPage = async (reset: boolean) => {
     const after = reset ? undefined : store.events?.endCursor;
-    const connection = await feedback.run(reset ? 'Loading events' : 'Loading older events', () => client.events({ first: PAGE_SIZE, after }), {
+    const connection = await feedback.run(reset ? 'Loading events' : 'Loading older events', () => client.events({ first: EVENTS_PAGE_SIZE, after }), {
       control: reset ? refresh : more,
       keepAlert: true,
     });

@@ -1,6 +1,6 @@
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countRows, createEventType, publish } from '../support/graphql-helpers.js';
+import { countRows, createEventType, gqlData } from '../support/graphql-helpers.js';
 import { startTestHooklane, type GraphQLResponse, type TestHooklane } from '../support/hooklane.js';
 
 // GraphQL hardening: depth, alias and cost limits, switchable introspection, no batching. Every
@@ -21,9 +21,9 @@ function expectOk(response: GraphQLResponse) {
   expect(response.status).toBe(200);
 }
 
-// Cost of `events(first: N) { edges { node { deliveries { attempts { id } } } } }`: attempts 1,
-// deliveries 1 + 10 × 1, node 1 + 11, edges 1 + 12, events 1 + N × 13.
-const BOMB = (first: string) => `events(first: ${first}) { edges { node { deliveries { attempts { id } } } } }`;
+// Cost of `events(first: N) { edges { node { deliveries(first: 10) { attempts { id } } } } }`:
+// attempts 1, deliveries 1 + 10 × 1, node 1 + 11, edges 1 + 12, events 1 + N × 13.
+const BOMB = (first: string) => `events(first: ${first}) { edges { node { deliveries(first: 10) { attempts { id } } } } }`;
 
 describe('GraphQL hardening with strict limits (depth 6, cost 100, introspection off)', () => {
   let hooklane: TestHooklane;
@@ -34,7 +34,8 @@ describe('GraphQL hardening with strict limits (depth 6, cost 100, introspection
     hooklane = await startTestHooklane({ GRAPHQL_MAX_DEPTH: '6', GRAPHQL_MAX_COST: '100', GRAPHQL_INTROSPECTION: 'false' });
     token = (await hooklane.createTenant('Limited Co')).token;
     await createEventType(hooklane, token, { name: 'order.created' });
-    eventId = (await publish(hooklane, token, { eventType: 'order.created', payload: { id: 'o1' } })).id;
+    const published = await gqlData(hooklane, token, 'mutation { publishEvent(input: { eventType: "order.created", payload: { id: "o1" } }) { event { id } } }');
+    eventId = published.publishEvent.event.id;
   });
   afterAll(async () => {
     await hooklane?.stop();
@@ -43,7 +44,7 @@ describe('GraphQL hardening with strict limits (depth 6, cost 100, introspection
   describe('depth', () => {
     it('runs a query at the depth limit', async () => {
       // event > deliveries > event > deliveries > id: 5 levels
-      const response = await hooklane.gql(token, 'query($id: ID!) { event(id: $id) { deliveries { event { deliveries { id } } } } }', {
+      const response = await hooklane.gql(token, 'query($id: ID!) { event(id: $id) { deliveries(first: 5) { event { deliveries { id } } } } }', {
         id: eventId,
       });
       expectOk(response);
@@ -91,7 +92,7 @@ describe('GraphQL hardening with strict limits (depth 6, cost 100, introspection
 
     it('counts an omitted `first` as the default page size of 20', async () => {
       expectRefused(
-        await hooklane.gql(token, '{ events { edges { node { deliveries { attempts { id } } } } } }'),
+        await hooklane.gql(token, '{ events { edges { node { deliveries(first: 10) { attempts { id } } } } } }'),
         /costs 261, 161 over the cost limit of 100/,
       );
     });
@@ -110,12 +111,27 @@ describe('GraphQL hardening with strict limits (depth 6, cost 100, introspection
       expect(wrong.errors?.[0]?.message).not.toMatch(/cost/);
     });
 
+    it('counts a nested list by its `first`, 100 when omitted', async () => {
+      // event 1 + deliveries (1 + first × attempts (1 + first × 0))
+      const query = 'query($id: ID!, $d: Int, $a: Int) { event(id: $id) { deliveries(first: $d) { attempts(first: $a) { id } } } }';
+      expectOk(await hooklane.gql(token, query, { id: eventId, d: 98 })); // 1 + (1 + 98 × 1) = 100
+      expectRefused(await hooklane.gql(token, query, { id: eventId, d: 99 }), /costs 101, 1 over/);
+      expectRefused(await hooklane.gql(token, query, { id: eventId }), /costs 102, 2 over/);
+      expectRefused(
+        await hooklane.gql(token, 'query($id: ID!) { event(id: $id) { deliveries { attempts { id } } } }', { id: eventId }),
+        /costs 102, 2 over the cost limit of 100 \(.*100 when omitted on a nested list/,
+      );
+      // Beyond 1,000 a nested list counts as 1,000; its resolver refuses the value itself.
+      const huge = await hooklane.gql(token, 'query($id: ID!) { event(id: $id) { deliveries(first: 1000000) { id } } }', { id: eventId });
+      expect(huge.errors?.[0]?.message).toBe('first must be between 1 and 1000');
+    });
+
     it('refuses an expensive mutation before its resolver runs: nothing is written', async () => {
       const events = await countRows(hooklane, 'events');
       // publishEvents 1 + events (1 + 10 × deliveries (1 + 10 × attempts 1)) = 112
       const response = await hooklane.gql(
         token,
-        'mutation($input: PublishEventsInput!) { publishEvents(input: $input) { events { deliveries { attempts { id } } } } }',
+        'mutation($input: PublishEventsInput!) { publishEvents(input: $input) { events { deliveries(first: 10) { attempts { id } } } } }',
         { input: { events: [{ eventType: 'order.created', payload: { id: 'o2' } }] } },
       );
       expectRefused(response, /costs 112, 12 over the cost limit of 100/);
@@ -177,6 +193,14 @@ describe('GraphQL hardening with the default limits', () => {
   it('refuses a cost bomb at the default cost limit of 5000', async () => {
     const query = '{ events(first: 100) { edges { node { deliveries { event { deliveries { attempts { id } } } } } } } }';
     expectRefused(await hooklane.gql(token, query), /over the cost limit of 5000/);
+  });
+
+  it('counts nested lists by their `first`, 100 each when omitted', async () => {
+    // events 1 + 100 × (edges 1 + node 1 + deliveries (1 + 100 × attempts 1)) = 10301
+    const bomb = '{ events(first: 100) { edges { node { deliveries { attempts { responseBody } } } } } }';
+    expectRefused(await hooklane.gql(token, bomb), /costs 10301, 5301 over the cost limit of 5000/);
+    // Asking for fewer deliveries per event makes the same query affordable.
+    expectOk(await hooklane.gql(token, '{ events(first: 100) { edges { node { deliveries(first: 40) { attempts { responseBody } } } } } }'));
   });
 
   it('still refuses `first` above GRAPHQL_MAX_PAGE_SIZE', async () => {

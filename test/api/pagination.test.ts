@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventType, createSubscription, gqlData, publish } from '../support/graphql-helpers.js';
+import { createEventType, createSubscription, gqlData, publish, waitForDelivery } from '../support/graphql-helpers.js';
 import { startTestHooklane, type TestHooklane } from '../support/hooklane.js';
+import { TestReceiver } from '../support/receiver.js';
 
 // XConnection { edges { cursor node } pageInfo { hasNextPage endCursor } }, newest first.
 
@@ -170,3 +171,97 @@ async function allPagesFrom(list: string, after: string): Promise<Page[]> {
   }
   return pages;
 }
+
+// Event.deliveries(first) and Delivery.attempts(first): oldest first, at most `first` of each
+// parent (100 when omitted, at most 1,000), also when one query loads many parents at once.
+describe('nested lists', () => {
+  let nested: TestHooklane;
+  let owner: { id: string; token: string };
+  let receiver: TestReceiver;
+  /** Two events, each delivered to three subscriptions: ids oldest first. */
+  const eventsWithDeliveries: { eventId: string; deliveryIds: string[] }[] = [];
+
+  beforeAll(async () => {
+    nested = await startTestHooklane();
+    owner = await nested.createTenant('Nested Lists');
+    receiver = await TestReceiver.start();
+    // Every attempt fails: each delivery makes 3 attempts (the first and 2 retries), then FAILED.
+    receiver.replyWith({ status: 500, body: 'no' });
+    await createEventType(nested, owner.token, { name: 'nested.thing' });
+    for (let i = 0; i < 3; i++) await createSubscription(nested, owner.token, { url: receiver.url, eventTypes: ['nested.thing'] });
+    for (let i = 0; i < 2; i++) {
+      const event = await publish(nested, owner.token, { eventType: 'nested.thing', payload: { i } });
+      eventsWithDeliveries.push({ eventId: event.id, deliveryIds: event.deliveries.map((delivery) => delivery.id) });
+    }
+    for (const { deliveryIds } of eventsWithDeliveries) {
+      for (const id of deliveryIds) await waitForDelivery(nested, owner.token, id, 'FAILED');
+    }
+  });
+  afterAll(async () => {
+    await receiver?.close();
+    await nested?.stop();
+  });
+
+  const attemptsOf = async (deliveryId: string) =>
+    (await nested.sql<{ id: string; created_at: Date }[]>`select id, created_at from delivery_attempts where delivery_id = ${deliveryId} order by id`).map(
+      (row) => ({ id: row.id, createdAt: row.created_at.toISOString() }),
+    );
+  const attemptIdsOf = async (deliveryId: string) => (await attemptsOf(deliveryId)).map((attempt) => attempt.id);
+
+  it('gives each event of a list its own oldest `first` deliveries', async () => {
+    const data = await gqlData(nested, owner.token, '{ events(first: 10) { edges { node { id deliveries(first: 2) { id } } } } }');
+    const listed = new Map<string, string[]>(
+      data.events.edges.map((edge: { node: { id: string; deliveries: { id: string }[] } }) => [
+        edge.node.id,
+        edge.node.deliveries.map((delivery) => delivery.id),
+      ]),
+    );
+    // The tenant's built-in hooklane.* events are listed too; these two have three deliveries each.
+    for (const { eventId, deliveryIds } of eventsWithDeliveries) {
+      expect(deliveryIds).toHaveLength(3);
+      expect(listed.get(eventId)).toEqual(deliveryIds.slice(0, 2));
+    }
+  });
+
+  it('gives each delivery its own oldest `first` attempts, in one query with other sizes', async () => {
+    const { eventId, deliveryIds } = eventsWithDeliveries[0]!;
+    const data = await gqlData(
+      nested,
+      owner.token,
+      `query($id: ID!) { event(id: $id) {
+        deliveries { id attempts(first: 2) { id createdAt } }
+        all: deliveries(first: 1) { attempts { id } }
+      } }`,
+      { id: eventId },
+    );
+    expect(data.event.deliveries.map((delivery: { id: string }) => delivery.id)).toEqual(deliveryIds);
+    for (const delivery of data.event.deliveries) {
+      const attempts = await attemptsOf(delivery.id);
+      expect(attempts).toHaveLength(3);
+      expect(delivery.attempts).toEqual(attempts.slice(0, 2));
+    }
+    expect(data.event.all).toHaveLength(1);
+    expect(data.event.all[0].attempts.map((attempt: { id: string }) => attempt.id)).toEqual(await attemptIdsOf(deliveryIds[0]!));
+  });
+
+  it('refuses `first` outside 1 to 1,000 with BAD_USER_INPUT', async () => {
+    const { eventId, deliveryIds } = eventsWithDeliveries[0]!;
+    for (const first of [0, 1001]) {
+      const deliveries = await nested.gql(owner.token, 'query($id: ID!, $n: Int) { event(id: $id) { deliveries(first: $n) { id } } }', {
+        id: eventId,
+        n: first,
+      });
+      expect(deliveries.errors?.[0]?.extensions?.code, JSON.stringify(deliveries)).toBe('BAD_USER_INPUT');
+      expect(deliveries.errors?.[0]?.message).toBe('first must be between 1 and 1000');
+      const attempts = await nested.gql(owner.token, 'query($id: ID!, $n: Int) { delivery(id: $id) { attempts(first: $n) { id } } }', {
+        id: deliveryIds[0],
+        n: first,
+      });
+      expect(attempts.errors?.[0]?.extensions?.code, JSON.stringify(attempts)).toBe('BAD_USER_INPUT');
+      expect(attempts.errors?.[0]?.message).toBe('first must be between 1 and 1000');
+    }
+    const widest = await nested.gql(owner.token, 'query($id: ID!) { event(id: $id) { deliveries(first: 1000) { id } } }', { id: eventId });
+    expect(widest.errors).toBeUndefined();
+    expect(widest.data!.event.deliveries).toHaveLength(3);
+  });
+});

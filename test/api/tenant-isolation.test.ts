@@ -95,7 +95,7 @@ async function setUpTenant(name: string, eventTypeName: string, idempotencyKey: 
 }
 
 const SUBSCRIPTION_FIELDS = 'id url eventTypes description enabled';
-const EVENT_FIELDS = 'id eventType payload deliveries { id status subscription { id url } }';
+const EVENT_FIELDS = 'id eventType payload deliveries(first: 10) { id status subscription { id url } }';
 
 /**
  * One case per Query and Mutation field of the schema; the schema walk below fails when a field

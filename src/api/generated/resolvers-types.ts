@@ -132,7 +132,7 @@ export type Delivery = {
   __typename?: 'Delivery';
   /** How many attempts have been made. */
   attemptCount: Scalars['Int']['output'];
-  /** Every HTTP attempt, oldest first. */
+  /** The HTTP attempts, oldest first: the first `first` (100 when omitted, at most 1,000). */
   attempts: Array<DeliveryAttempt>;
   createdAt: Scalars['DateTime']['output'];
   event: Event;
@@ -141,6 +141,12 @@ export type Delivery = {
   nextAttemptAt: Maybe<Scalars['DateTime']['output']>;
   status: DeliveryStatus;
   subscription: WebhookSubscription;
+};
+
+
+/** The sending of one event to one subscription, over one or more attempts. */
+export type DeliveryAttemptsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /** One HTTP POST of a delivery and what came back. */
@@ -205,13 +211,22 @@ export type Event = {
   __typename?: 'Event';
   channels: Maybe<Array<Scalars['String']['output']>>;
   createdAt: Scalars['DateTime']['output'];
-  /** One delivery per subscription that matched when the event was published, plus replays. */
+  /**
+   * One delivery per subscription that matched when the event was published, plus replays: the
+   * oldest `first` (100 when omitted, at most 1,000).
+   */
   deliveries: Array<Delivery>;
   eventType: Scalars['String']['output'];
   id: Scalars['ID']['output'];
   idempotencyKey: Maybe<Scalars['String']['output']>;
   orderingKey: Maybe<Scalars['String']['output']>;
   payload: Scalars['JSON']['output'];
+};
+
+
+/** Something that happened in the tenant's system; its id is the `webhook-id` header of every delivery. */
+export type EventDeliveriesArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type EventConnection = {
@@ -975,7 +990,7 @@ export type DeleteTenantPayloadResolvers<ContextType = RequestContext, ParentTyp
 
 export type DeliveryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Delivery'] = ResolversParentTypes['Delivery']> = {
   attemptCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  attempts?: Resolver<Array<ResolversTypes['DeliveryAttempt']>, ParentType, ContextType>;
+  attempts?: Resolver<Array<ResolversTypes['DeliveryAttempt']>, ParentType, ContextType, RequireFields<DeliveryAttemptsArgs, 'first'>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   event?: Resolver<ResolversTypes['Event'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -1002,7 +1017,7 @@ export type DiscardHeldDeliveriesPayloadResolvers<ContextType = RequestContext, 
 export type EventResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Event'] = ResolversParentTypes['Event']> = {
   channels?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
-  deliveries?: Resolver<Array<ResolversTypes['Delivery']>, ParentType, ContextType>;
+  deliveries?: Resolver<Array<ResolversTypes['Delivery']>, ParentType, ContextType, RequireFields<EventDeliveriesArgs, 'first'>>;
   eventType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   idempotencyKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { BadUserInputError } from '../../errors.js';
 import { recoverSubscription, retryDelivery } from '../../domain/manual-control.js';
 import { tenantScopeFor } from '../access.js';
+import { nestedListSize } from '../connection.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 
 async function required<T>(value: Promise<T | undefined>, what: string): Promise<T> {
@@ -38,6 +39,7 @@ export const deliveryResolvers: Resolvers = {
     subscription: (delivery, _args, context) =>
       required(context.loaders(delivery.tenantId).subscription.load(delivery.subscriptionId), 'The subscription'),
     event: (delivery, _args, context) => required(context.loaders(delivery.tenantId).event.load(delivery.eventId), 'The event'),
-    attempts: (delivery, _args, context) => context.loaders(delivery.tenantId).attemptsOfDelivery.load(delivery.id),
+    attempts: (delivery, { first }, context) =>
+      context.loaders(delivery.tenantId).attemptsOfDelivery.load({ parentId: delivery.id, first: nestedListSize(first) }),
   },
 };

@@ -2,7 +2,7 @@ import type { EventRow } from '../../db/schema.js';
 import { replayEvent } from '../../domain/manual-control.js';
 import { publishEvent, publishEvents } from '../../publish/publish-event.js';
 import { tenantScopeFor, tenantWithQuotas } from '../access.js';
-import { pageRequest, toConnection } from '../connection.js';
+import { nestedListSize, pageRequest, toConnection } from '../connection.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 
 /** The payload is the `data` member of the stored delivery body. */
@@ -42,6 +42,7 @@ export const eventResolvers: Resolvers = {
   },
   Event: {
     payload: (event) => payloadOf(event),
-    deliveries: (event, _args, context) => context.loaders(event.tenantId).deliveriesOfEvent.load(event.id),
+    deliveries: (event, { first }, context) =>
+      context.loaders(event.tenantId).deliveriesOfEvent.load({ parentId: event.id, first: nestedListSize(first) }),
   },
 };

@@ -1,4 +1,4 @@
-import { and, asc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gte, inArray, lt, lte, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
 import type { Executor, Run } from '../client.js';
 import {
@@ -123,22 +123,38 @@ export class DeliveryStore {
     return row;
   }
 
-  async listForEvents(eventIds: readonly string[]): Promise<DeliveryRow[]> {
+  /** The deliveries of each event, oldest first, at most `perEvent` of each. */
+  async listForEvents(eventIds: readonly string[], perEvent: number): Promise<DeliveryRow[]> {
     if (eventIds.length === 0) return [];
-    return this.run((db) => db
-      .select()
-      .from(deliveries)
-      .where(and(eq(deliveries.tenantId, this.tenantId), inArray(deliveries.eventId, [...eventIds])))
-      .orderBy(asc(deliveries.id)));
+    return this.run(async (db) => {
+      const ranked = db
+        .select({
+          ...getTableColumns(deliveries),
+          position: sql<number>`row_number() over (partition by ${deliveries.eventId} order by ${deliveries.id})`.as('position'),
+        })
+        .from(deliveries)
+        .where(and(eq(deliveries.tenantId, this.tenantId), inArray(deliveries.eventId, [...eventIds])))
+        .as('ranked');
+      const rows = await db.select().from(ranked).where(lte(ranked.position, perEvent)).orderBy(asc(ranked.id));
+      return rows.map(({ position: _position, ...row }) => row);
+    });
   }
 
-  async listAttempts(deliveryIds: readonly string[]): Promise<DeliveryAttemptRow[]> {
+  /** The attempts of each delivery, oldest first, at most `perDelivery` of each. */
+  async listAttempts(deliveryIds: readonly string[], perDelivery: number): Promise<DeliveryAttemptRow[]> {
     if (deliveryIds.length === 0) return [];
-    return this.run((db) => db
-      .select()
-      .from(deliveryAttempts)
-      .where(and(eq(deliveryAttempts.tenantId, this.tenantId), inArray(deliveryAttempts.deliveryId, [...deliveryIds])))
-      .orderBy(asc(deliveryAttempts.id)));
+    return this.run(async (db) => {
+      const ranked = db
+        .select({
+          ...getTableColumns(deliveryAttempts),
+          position: sql<number>`row_number() over (partition by ${deliveryAttempts.deliveryId} order by ${deliveryAttempts.id})`.as('position'),
+        })
+        .from(deliveryAttempts)
+        .where(and(eq(deliveryAttempts.tenantId, this.tenantId), inArray(deliveryAttempts.deliveryId, [...deliveryIds])))
+        .as('ranked');
+      const rows = await db.select().from(ranked).where(lte(ranked.position, perDelivery)).orderBy(asc(ranked.id));
+      return rows.map(({ position: _position, ...row }) => row);
+    });
   }
 
   /**
