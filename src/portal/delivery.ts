@@ -46,7 +46,6 @@ export async function showDelivery(view: ViewContext, id: string): Promise<void>
       if (!payload || !view.isCurrent()) return;
       store.events = undefined;
       feedback.say('Delivery queued to be sent again.');
-      render(payload.delivery);
       await load(true);
     };
     replay.onclick = async () => {

@@ -233,6 +233,10 @@ export type DeliveryAttemptFieldsFragment = { id: string, statusCode: number | n
 
 export type DeliverySummaryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } };
 
+export type DeliveryProgressFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string };
+
+export type PublishedEventFieldsFragment = { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> };
+
 export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } }> };
 
 export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
@@ -312,28 +316,28 @@ export type PublishEventMutationVariables = Exact<{
 }>;
 
 
-export type PublishEventMutation = { publishEvent: { event: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } }> } } };
+export type PublishEventMutation = { publishEvent: { event: { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> } } };
 
 export type PublishEventsMutationVariables = Exact<{
   input: PublishEventsInput;
 }>;
 
 
-export type PublishEventsMutation = { publishEvents: { events: Array<{ id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } }> }> } };
+export type PublishEventsMutation = { publishEvents: { events: Array<{ id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> }> } };
 
 export type RetryDeliveryMutationVariables = Exact<{
   input: RetryDeliveryInput;
 }>;
 
 
-export type RetryDeliveryMutation = { retryDelivery: { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } } };
+export type RetryDeliveryMutation = { retryDelivery: { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string } } };
 
 export type ReplayEventMutationVariables = Exact<{
   input: ReplayEventInput;
 }>;
 
 
-export type ReplayEventMutation = { replayEvent: { event: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } }> }, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } }> } };
+export type ReplayEventMutation = { replayEvent: { event: { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> }, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> } };
 
 export type RecoverSubscriptionMutationVariables = Exact<{
   input: RecoverSubscriptionInput;
@@ -519,6 +523,34 @@ export const EventTypeFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(
   createdAt
 }
     `, {"fragmentName":"EventTypeFields"}) as unknown as TypedDocumentString<EventTypeFieldsFragment, unknown>;
+export const DeliveryProgressFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
+    fragment DeliveryProgressFields on Delivery {
+  id
+  status
+  attemptCount
+  nextAttemptAt
+  createdAt
+}
+    `, {"fragmentName":"DeliveryProgressFields"}) as unknown as TypedDocumentString<DeliveryProgressFieldsFragment, unknown>;
+export const PublishedEventFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
+    fragment PublishedEventFields on Event {
+  id
+  eventType
+  idempotencyKey
+  orderingKey
+  channels
+  createdAt
+  deliveries {
+    ...DeliveryProgressFields
+  }
+}
+    fragment DeliveryProgressFields on Delivery {
+  id
+  status
+  attemptCount
+  nextAttemptAt
+  createdAt
+}`, {"fragmentName":"PublishedEventFields"}) as unknown as TypedDocumentString<PublishedEventFieldsFragment, unknown>;
 export const DeliverySummaryFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
     fragment DeliverySummaryFields on Delivery {
   id
@@ -833,151 +865,96 @@ export const PublishEventDocument = /*#__PURE__*/ new TypedDocumentString(`
     mutation PublishEvent($input: PublishEventInput!) {
   publishEvent(input: $input) {
     event {
-      ...EventFields
+      ...PublishedEventFields
     }
   }
 }
-    fragment DeliverySummaryFields on Delivery {
+    fragment DeliveryProgressFields on Delivery {
   id
   status
   attemptCount
   nextAttemptAt
   createdAt
-  subscription {
-    id
-    url
-  }
 }
-fragment EventFields on Event {
+fragment PublishedEventFields on Event {
   id
   eventType
-  payload
   idempotencyKey
   orderingKey
   channels
   createdAt
   deliveries {
-    ...DeliverySummaryFields
+    ...DeliveryProgressFields
   }
 }`) as unknown as TypedDocumentString<PublishEventMutation, PublishEventMutationVariables>;
 export const PublishEventsDocument = /*#__PURE__*/ new TypedDocumentString(`
     mutation PublishEvents($input: PublishEventsInput!) {
   publishEvents(input: $input) {
     events {
-      ...EventFields
+      ...PublishedEventFields
     }
   }
 }
-    fragment DeliverySummaryFields on Delivery {
+    fragment DeliveryProgressFields on Delivery {
   id
   status
   attemptCount
   nextAttemptAt
   createdAt
-  subscription {
-    id
-    url
-  }
 }
-fragment EventFields on Event {
+fragment PublishedEventFields on Event {
   id
   eventType
-  payload
   idempotencyKey
   orderingKey
   channels
   createdAt
   deliveries {
-    ...DeliverySummaryFields
+    ...DeliveryProgressFields
   }
 }`) as unknown as TypedDocumentString<PublishEventsMutation, PublishEventsMutationVariables>;
 export const RetryDeliveryDocument = /*#__PURE__*/ new TypedDocumentString(`
     mutation RetryDelivery($input: RetryDeliveryInput!) {
   retryDelivery(input: $input) {
     delivery {
-      ...DeliveryFields
+      ...DeliveryProgressFields
     }
   }
 }
-    fragment WebhookSubscriptionFields on WebhookSubscription {
-  id
-  url
-  eventTypes
-  description
-  enabled
-  disabledReason
-  failingSince
-  channels
-  retrySchedule
-  hasCustomRetrySchedule
-  ordered
-  payloadMode
-  rateLimit
-  maxInFlight
-  heldDeliveryCount
-  createdAt
-  updatedAt
-}
-fragment DeliveryAttemptFields on DeliveryAttempt {
-  id
-  statusCode
-  outcome
-  error
-  durationMs
-  responseBody
-  createdAt
-}
-fragment DeliveryFields on Delivery {
+    fragment DeliveryProgressFields on Delivery {
   id
   status
   attemptCount
   nextAttemptAt
   createdAt
-  subscription {
-    ...WebhookSubscriptionFields
-  }
-  event {
-    id
-    eventType
-    payload
-    createdAt
-  }
-  attempts {
-    ...DeliveryAttemptFields
-  }
 }`) as unknown as TypedDocumentString<RetryDeliveryMutation, RetryDeliveryMutationVariables>;
 export const ReplayEventDocument = /*#__PURE__*/ new TypedDocumentString(`
     mutation ReplayEvent($input: ReplayEventInput!) {
   replayEvent(input: $input) {
     event {
-      ...EventFields
+      ...PublishedEventFields
     }
     deliveries {
-      ...DeliverySummaryFields
+      ...DeliveryProgressFields
     }
   }
 }
-    fragment DeliverySummaryFields on Delivery {
+    fragment DeliveryProgressFields on Delivery {
   id
   status
   attemptCount
   nextAttemptAt
   createdAt
-  subscription {
-    id
-    url
-  }
 }
-fragment EventFields on Event {
+fragment PublishedEventFields on Event {
   id
   eventType
-  payload
   idempotencyKey
   orderingKey
   channels
   createdAt
   deliveries {
-    ...DeliverySummaryFields
+    ...DeliveryProgressFields
   }
 }`) as unknown as TypedDocumentString<ReplayEventMutation, ReplayEventMutationVariables>;
 export const RecoverSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(`
