@@ -109,6 +109,7 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Event.deliveries': PUBLISHED,
   'Delivery.id': PUBLISHED,
   'Delivery.status': PUBLISHED,
+  'Delivery.subscriptionId': PUBLISHED,
   'Delivery.event': PUBLISHED,
   'Delivery.attemptCount': PUBLISHED,
   'Delivery.nextAttemptAt': PUBLISHED,

@@ -136,7 +136,7 @@ export async function showEvents(view: ViewContext): Promise<void> {
                           { 'data-delivery-id': delivery.id },
                           badge(delivery.status),
                           ' ',
-                          h('a', { href: `#/deliveries/${encodeURIComponent(delivery.id)}` }, delivery.subscription.url),
+                          h('a', { href: `#/deliveries/${encodeURIComponent(delivery.id)}` }, subscriptions.find((sub) => sub.id === delivery.subscriptionId)?.url ?? delivery.subscriptionId),
                           h('span', { class: 'hint' }, ` · ${delivery.attemptCount} ${delivery.attemptCount === 1 ? 'attempt' : 'attempts'}`),
                         ),
                       ),

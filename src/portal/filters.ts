@@ -53,7 +53,7 @@ export function filterEvents(events: readonly Event[], filters: EventFilters): F
     const deliveries = event.deliveries.filter(
       (delivery) =>
         (filters.status === '' || delivery.status === filters.status) &&
-        (filters.subscriptionId === '' || delivery.subscription.id === filters.subscriptionId),
+        (filters.subscriptionId === '' || delivery.subscriptionId === filters.subscriptionId),
     );
     if (byDelivery && deliveries.length === 0) continue;
     result.push({ event, deliveries });

@@ -140,7 +140,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
     payload: EVENT_READERS,
   }),
   ...fields('Delivery', {
-    ...same(['id', 'status', 'event', 'attemptCount', 'nextAttemptAt', 'createdAt'], scoped(READ, READ_BOTH, PUBLISH)),
+    ...same(['id', 'status', 'subscriptionId', 'event', 'attemptCount', 'nextAttemptAt', 'createdAt'], scoped(READ, READ_BOTH, PUBLISH)),
     // A delivery's subscription needs an events right and a subscriptions right.
     subscription: scoped(READ_BOTH),
     attempts: EVENT_READERS,

@@ -71,7 +71,7 @@ describe('@hooklane/sdk client', () => {
     expect((await client.subscriptions({ first: 10 })).edges).toHaveLength(1);
 
     const { event } = await client.publishEvent({ eventType: 'invoice.paid', payload: { amount: 4200 }, idempotencyKey: 'inv-1' });
-    expect(event).toMatchObject({ eventType: 'invoice.paid', payload: { amount: 4200 }, idempotencyKey: 'inv-1' });
+    expect(event).toMatchObject({ eventType: 'invoice.paid', idempotencyKey: 'inv-1' });
     expect(event.deliveries).toHaveLength(1);
 
     const [request] = await receiver.waitForRequests(1);

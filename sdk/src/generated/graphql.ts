@@ -231,13 +231,13 @@ export type WebhookSubscriptionFieldsFragment = { id: string, url: string, event
 
 export type DeliveryAttemptFieldsFragment = { id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string };
 
-export type DeliverySummaryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } };
+export type DeliverySummaryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string };
 
 export type DeliveryProgressFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string };
 
 export type PublishedEventFieldsFragment = { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> };
 
-export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } }> };
+export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> };
 
 export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
 
@@ -394,7 +394,7 @@ export type EventQueryVariables = Exact<{
 }>;
 
 
-export type EventQuery = { event: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } }> } | null };
+export type EventQuery = { event: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> } | null };
 
 export type EventsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -402,7 +402,7 @@ export type EventsQueryVariables = Exact<{
 }>;
 
 
-export type EventsQuery = { events: { edges: Array<{ cursor: string, node: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type EventsQuery = { events: { edges: Array<{ cursor: string, node: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type DeliveryQueryVariables = Exact<{
   id: string | number;
@@ -558,10 +558,7 @@ export const DeliverySummaryFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentS
   attemptCount
   nextAttemptAt
   createdAt
-  subscription {
-    id
-    url
-  }
+  subscriptionId
 }
     `, {"fragmentName":"DeliverySummaryFields"}) as unknown as TypedDocumentString<DeliverySummaryFieldsFragment, unknown>;
 export const EventFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
@@ -583,10 +580,7 @@ export const EventFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
   attemptCount
   nextAttemptAt
   createdAt
-  subscription {
-    id
-    url
-  }
+  subscriptionId
 }`, {"fragmentName":"EventFields"}) as unknown as TypedDocumentString<EventFieldsFragment, unknown>;
 export const WebhookSubscriptionFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
     fragment WebhookSubscriptionFields on WebhookSubscription {
@@ -1173,10 +1167,7 @@ export const EventDocument = /*#__PURE__*/ new TypedDocumentString(`
   attemptCount
   nextAttemptAt
   createdAt
-  subscription {
-    id
-    url
-  }
+  subscriptionId
 }
 fragment EventFields on Event {
   id
@@ -1214,10 +1205,7 @@ fragment DeliverySummaryFields on Delivery {
   attemptCount
   nextAttemptAt
   createdAt
-  subscription {
-    id
-    url
-  }
+  subscriptionId
 }
 fragment EventFields on Event {
   id

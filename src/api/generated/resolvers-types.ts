@@ -141,6 +141,8 @@ export type Delivery = {
   nextAttemptAt: Maybe<Scalars['DateTime']['output']>;
   status: DeliveryStatus;
   subscription: WebhookSubscription;
+  /** The id of the subscription it is sent to; readable wherever the delivery is (the subscription itself needs a subscriptions scope). */
+  subscriptionId: Scalars['ID']['output'];
 };
 
 
@@ -997,6 +999,7 @@ export type DeliveryResolvers<ContextType = RequestContext, ParentType extends R
   nextAttemptAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['DeliveryStatus'], ParentType, ContextType>;
   subscription?: Resolver<ResolversTypes['WebhookSubscription'], ParentType, ContextType>;
+  subscriptionId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
 
 export type DeliveryAttemptResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['DeliveryAttempt'] = ResolversParentTypes['DeliveryAttempt']> = {
