@@ -27,6 +27,14 @@ export type CreateSubscriptionInput = {
    * Built-in `hooklane.*` event types report on the tenant's own subscriptions and deliveries.
    */
   eventTypes: Array<string>;
+  /**
+   * Receive only events whose body `{type, timestamp, data}` matches this filter, e.g.
+   * `{"data.amount": {"$gte": 1000}, "data.currency": {"$in": ["EUR", "USD"]}}`. Keys are dotted
+   * paths (or `$and`, `$or`, `$not`); a value is a literal (deep equality) or an object of operators:
+   * `$eq $ne $gt $gte $lt $lte $in $nin $exists $contains`. At most 8 KB of JSON and 50 conditions.
+   * A filter that the event types' JSON Schemas rule out is refused. Omitted: every matching event.
+   */
+  filter?: unknown;
   /** At most this many deliveries in flight at once to this subscription, across all workers (1 to 1,000). */
   maxInFlight?: number | null | undefined;
   /** Deliver strictly in publish order, one at a time per `orderingKey`. Default false: in parallel. */
@@ -176,7 +184,7 @@ export type TenantStatus =
   /** Its tokens are refused; resumeTenant lifts this. */
   | 'SUSPENDED';
 
-/** Omitted fields keep their value; `null` clears `channels`, `retrySchedule`, `rateLimit` and `maxInFlight`. */
+/** Omitted fields keep their value; `null` clears `channels`, `filter`, `retrySchedule`, `rateLimit` and `maxInFlight`. */
 export type UpdateSubscriptionInput = {
   channels?: Array<string> | null | undefined;
   description?: string | null | undefined;
@@ -188,6 +196,8 @@ export type UpdateSubscriptionInput = {
    */
   enabled?: boolean | null | undefined;
   eventTypes?: Array<string> | null | undefined;
+  /** A payload filter, as in `CreateSubscriptionInput`; null removes it. A kept filter is checked again when `eventTypes` changes. */
+  filter?: unknown;
   id: string | number;
   maxInFlight?: number | null | undefined;
   ordered?: boolean | null | undefined;
