@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BadUserInputError } from '../../src/errors.js';
+import { fanOutCandidates } from '../../src/publish/fan-out.js';
 import {
   compileFilter,
   filterDocument,
@@ -232,6 +233,20 @@ describe('payload filters: bounds', () => {
     const broken = storedFilterPredicate({ 'data.a': { $regex: 'x' } })!;
     expect(broken(event)).toBe(false);
     expect(storedFilterPredicate({ 'data.amount': 1500 })!(event)).toBe(true);
+  });
+});
+
+describe('fanOutCandidates', () => {
+  it('compiles each filter once; a subscription without one gets no predicate at all', () => {
+    const base = { enabled: true, ordered: false, eventTypes: ['invoice.paid'], channels: null };
+    const [plain, filtered] = fanOutCandidates([
+      { id: 'sub_plain', ...base, filter: null },
+      { id: 'sub_filtered', ...base, filter: { 'data.amount': { $gt: 1000 } } },
+    ]);
+    expect(plain!.accepts).toBeNull();
+    expect(filtered!.accepts!(event)).toBe(true);
+    expect(filtered!.accepts!({ ...event, data: { amount: 10 } })).toBe(false);
+    expect(filtered!.id).toBe('sub_filtered');
   });
 });
 

@@ -103,6 +103,15 @@ export type PayloadMode =
   /** The body's `data` is `{"id": <event id>}`: the receiver fetches the event with the `event` query. */
   | 'THIN';
 
+export type PreviewSubscriptionFilterInput = {
+  /** Event type names and wildcards, as a subscription lists them. */
+  eventTypes: Array<string>;
+  /** A payload filter, as `CreateSubscriptionInput.filter` takes it. */
+  filter: unknown;
+  /** How many of the newest events of those types to run the filter over: 1 to 1,000, default 100. */
+  last?: number | null | undefined;
+};
+
 export type PublishEventInput = {
   /** The channels the event is published on; subscriptions with `channels` receive it only on a match. */
   channels?: Array<string> | null | undefined;
@@ -237,7 +246,7 @@ export type AuditLogEntryFieldsFragment = { id: string, action: string, targetId
 
 export type EventTypeFieldsFragment = { id: string, name: string, description: string | null, schema: unknown, createdAt: string };
 
-export type WebhookSubscriptionFieldsFragment = { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string };
+export type WebhookSubscriptionFieldsFragment = { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string };
 
 export type DeliveryAttemptFieldsFragment = { id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string };
 
@@ -245,7 +254,7 @@ export type DeliverySummaryFieldsFragment = { id: string, status: DeliveryStatus
 
 export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } }> };
 
-export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
+export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
 
 export type CreateTenantMutationVariables = Exact<{
   input: CreateTenantInput;
@@ -294,14 +303,14 @@ export type CreateSubscriptionMutationVariables = Exact<{
 }>;
 
 
-export type CreateSubscriptionMutation = { createSubscription: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type CreateSubscriptionMutation = { createSubscription: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
 
 export type UpdateSubscriptionMutationVariables = Exact<{
   input: UpdateSubscriptionInput;
 }>;
 
 
-export type UpdateSubscriptionMutation = { updateSubscription: { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type UpdateSubscriptionMutation = { updateSubscription: { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
 
 export type DeleteSubscriptionMutationVariables = Exact<{
   input: DeleteSubscriptionInput;
@@ -315,7 +324,7 @@ export type RotateSubscriptionSecretMutationVariables = Exact<{
 }>;
 
 
-export type RotateSubscriptionSecretMutation = { rotateSubscriptionSecret: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type RotateSubscriptionSecretMutation = { rotateSubscriptionSecret: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
 
 export type PublishEventMutationVariables = Exact<{
   input: PublishEventInput;
@@ -336,7 +345,7 @@ export type RetryDeliveryMutationVariables = Exact<{
 }>;
 
 
-export type RetryDeliveryMutation = { retryDelivery: { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } } };
+export type RetryDeliveryMutation = { retryDelivery: { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } } };
 
 export type ReplayEventMutationVariables = Exact<{
   input: ReplayEventInput;
@@ -350,14 +359,21 @@ export type RecoverSubscriptionMutationVariables = Exact<{
 }>;
 
 
-export type RecoverSubscriptionMutation = { recoverSubscription: { deliveryCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type RecoverSubscriptionMutation = { recoverSubscription: { deliveryCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
 
 export type DiscardHeldDeliveriesMutationVariables = Exact<{
   input: DiscardHeldDeliveriesInput;
 }>;
 
 
-export type DiscardHeldDeliveriesMutation = { discardHeldDeliveries: { discardedCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type DiscardHeldDeliveriesMutation = { discardHeldDeliveries: { discardedCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+
+export type PreviewSubscriptionFilterMutationVariables = Exact<{
+  input: PreviewSubscriptionFilterInput;
+}>;
+
+
+export type PreviewSubscriptionFilterMutation = { previewSubscriptionFilter: { examined: number, matched: number } };
 
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -385,7 +401,7 @@ export type SubscriptionQueryVariables = Exact<{
 }>;
 
 
-export type SubscriptionQuery = { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } | null };
+export type SubscriptionQuery = { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } | null };
 
 export type SubscriptionsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -393,7 +409,7 @@ export type SubscriptionsQueryVariables = Exact<{
 }>;
 
 
-export type SubscriptionsQuery = { subscriptions: { edges: Array<{ cursor: string, node: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type SubscriptionsQuery = { subscriptions: { edges: Array<{ cursor: string, node: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type EventQueryVariables = Exact<{
   id: string | number;
@@ -415,7 +431,7 @@ export type DeliveryQueryVariables = Exact<{
 }>;
 
 
-export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
+export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
 
 export type AuditLogQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -576,6 +592,7 @@ export const WebhookSubscriptionFieldsFragmentDoc = /*#__PURE__*/ new TypedDocum
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -627,6 +644,7 @@ export const DeliveryFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -767,6 +785,7 @@ export const CreateSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -794,6 +813,7 @@ export const UpdateSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -829,6 +849,7 @@ export const RotateSubscriptionSecretDocument = /*#__PURE__*/ new TypedDocumentS
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -918,6 +939,7 @@ export const RetryDeliveryDocument = /*#__PURE__*/ new TypedDocumentString(`
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -1008,6 +1030,7 @@ export const RecoverSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -1036,6 +1059,7 @@ export const DiscardHeldDeliveriesDocument = /*#__PURE__*/ new TypedDocumentStri
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -1046,6 +1070,14 @@ export const DiscardHeldDeliveriesDocument = /*#__PURE__*/ new TypedDocumentStri
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<DiscardHeldDeliveriesMutation, DiscardHeldDeliveriesMutationVariables>;
+export const PreviewSubscriptionFilterDocument = /*#__PURE__*/ new TypedDocumentString(`
+    mutation PreviewSubscriptionFilter($input: PreviewSubscriptionFilterInput!) {
+  previewSubscriptionFilter(input: $input) {
+    examined
+    matched
+  }
+}
+    `) as unknown as TypedDocumentString<PreviewSubscriptionFilterMutation, PreviewSubscriptionFilterMutationVariables>;
 export const TenantDocument = /*#__PURE__*/ new TypedDocumentString(`
     query Tenant {
   tenant {
@@ -1147,6 +1179,7 @@ export const SubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(`
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -1184,6 +1217,7 @@ fragment WebhookSubscriptionFields on WebhookSubscription {
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -1279,6 +1313,7 @@ export const DeliveryDocument = /*#__PURE__*/ new TypedDocumentString(`
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
