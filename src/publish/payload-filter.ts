@@ -228,6 +228,9 @@ function operatorTest(path: string, operator: string, operand: unknown): ValueTe
         return typeof value === 'string' && typeof operand === 'string' && value.includes(operand);
       };
     default:
+      if ((LOGICAL_OPERATORS as readonly string[]).includes(operator)) {
+        return refuse(path, `${operator} combines filter documents, e.g. {"${operator}": ${operator === '$not' ? `{"${path}": …}` : `[{"${path}": …}, …]`}}`);
+      }
       return refuse(path, `unknown operator ${operator.slice(0, 50)} (operators: ${OPERATOR_LIST})`);
   }
 }

@@ -166,6 +166,8 @@ describe('payload filters: refusals name the path', () => {
     ['unknown operator', { 'data.amount': { $regex: '^1' } }, /data\.amount: unknown operator \$regex/, 'data.amount'],
     ['$where at the top', { $where: 'true' }, /\$where: unknown operator \$where/, '$where'],
     ['comparison operator at the top', { $gt: 1 }, /\$gt applies to a path/, '$gt'],
+    ['$not on a path', { 'data.amount': { $not: { $gt: 5 } } }, /data\.amount: \$not combines filter documents, e\.g\. \{"\$not": \{"data\.amount": …\}\}/, 'data.amount'],
+    ['$or on a path', { 'data.amount': { $or: [1, 2] } }, /\$or combines filter documents/, 'data.amount'],
     ['$gt with a boolean', { 'data.amount': { $gt: true } }, /data\.amount: \$gt takes a number or a string, not a boolean/, 'data.amount'],
     ['$lte with an object', { 'data.amount': { $lte: {} } }, /\$lte takes a number or a string, not an object/, 'data.amount'],
     ['$in with a string', { 'data.currency': { $in: 'EUR' } }, /data\.currency: \$in takes a list of values, not a string/, 'data.currency'],
