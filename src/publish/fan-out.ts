@@ -109,10 +109,9 @@ function eventDocument(event: NewEvent): FilterDocument {
 
 /**
  * One delivery per event and receiving subscription (its event type patterns, channels and payload
- * filter match), and how those that can go now are sent: a
- * first attempt each for unordered subscriptions (priority rising with the tenant's backlog, so
- * that a tenant's flood does not starve the others; written as `deliver_batch` jobs), one
- * `deliver_stream` job per ordered stream.
+ * filter match), and how those that can go now are sent: a first attempt each for unordered
+ * subscriptions (priority rising with the tenant's backlog, so that a tenant's flood does not
+ * starve the others; written as `deliver_batch` jobs), one `deliver_stream` job per ordered stream.
  */
 function planFanOut(
   tenantId: string,
