@@ -11,6 +11,7 @@ import {
   EventDocument,
   EventsDocument,
   EventTypesDocument,
+  PreviewSubscriptionFilterDocument,
   PublishEventDocument,
   PublishEventsDocument,
   RecoverSubscriptionDocument,
@@ -59,6 +60,7 @@ export const MUTATION_DOCUMENTS = {
   replayEvent: ReplayEventDocument,
   recoverSubscription: RecoverSubscriptionDocument,
   discardHeldDeliveries: DiscardHeldDeliveriesDocument,
+  previewSubscriptionFilter: PreviewSubscriptionFilterDocument,
 } as const;
 
 /** Per-call options. */

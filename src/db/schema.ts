@@ -119,6 +119,8 @@ export const subscriptions = pgTable(
     ordered: boolean('ordered').notNull().default(false),
     /** Receives only events published on one of these channels; null receives all. */
     channels: text('channels').array(),
+    /** A payload filter (src/publish/payload-filter.ts): receives only the events it matches; null receives all. */
+    filter: jsonb('filter'),
     payloadMode: payloadMode('payload_mode').notNull().default('FULL'),
     /** Deliveries per second; null is unlimited. The token bucket lives in the row. */
     rateLimit: integer('rate_limit'),
@@ -161,6 +163,8 @@ export const events = pgTable(
     unique('events_tenant_id_key').on(table.tenantId, table.id),
     // Partial: an event without a key (most) costs no entry; NULLs never conflict anyway.
     uniqueIndex('events_tenant_idempotency_key').on(table.tenantId, table.idempotencyKey).where(sql`${table.idempotencyKey} is not null`),
+    // The last events of given types (previewSubscriptionFilter): newest first within each type.
+    index('events_tenant_type_idx').on(table.tenantId, table.eventType, table.id),
   ],
 );
 

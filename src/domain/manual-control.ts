@@ -4,6 +4,7 @@ import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { scheduleDeliveries } from '../publish/fan-out.js';
 import { patternsMatching, subscriptionReceives } from '../publish/event-matching.js';
+import { storedFilterPredicate, type FilterDocument } from '../publish/payload-filter.js';
 
 /** Sends a delivery again now; job keys keep it to one pending job per delivery. */
 export async function retryDelivery(scope: TenantScope, id: string): Promise<DeliveryRow> {
@@ -22,7 +23,11 @@ export async function retryDelivery(scope: TenantScope, id: string): Promise<Del
   });
 }
 
-/** New deliveries of an event (same `webhook-id`) to the given subscriptions, or to all it matches now. */
+/**
+ * New deliveries of an event (same `webhook-id`) to the given subscriptions, or to all it matches
+ * now: event type patterns, channels and payload filter, as at publish. Listed subscriptions get it
+ * whatever their filter says.
+ */
 export async function replayEvent(
   scope: TenantScope,
   input: { id: string; subscriptionIds?: readonly string[] | null },
@@ -39,7 +44,12 @@ export async function replayEvent(
       if (missing) throw new NotFoundError('Subscription', missing);
     } else {
       const all = await tx.subscriptions.candidates(patternsMatching(event.eventType));
-      targets = all.filter((subscription) => subscription.enabled && subscriptionReceives(subscription, event));
+      let document: FilterDocument | undefined;
+      targets = all.filter((subscription) => {
+        if (!subscription.enabled || !subscriptionReceives(subscription, event)) return false;
+        const accepts = storedFilterPredicate(subscription.filter);
+        return accepts === null || accepts((document ??= JSON.parse(event.body) as FilterDocument));
+      });
     }
     const deliveries = await tx.deliveries.insertMany(
       targets.map((subscription) => ({

@@ -11,6 +11,7 @@ import { generateEd25519KeyPair, generateSecret } from '../delivery/signer.js';
 import type { Publisher } from '../publish/publisher.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { disableSubscription, enableSubscription } from './subscription-lifecycle.js';
+import { checkSubscriptionFilter } from './subscription-filters.js';
 import {
   MAX_DESCRIPTION_LENGTH,
   optionalChannels,
@@ -44,6 +45,7 @@ export interface SubscriptionInput {
   eventTypes?: readonly string[] | null;
   description?: string | null;
   channels?: readonly string[] | null;
+  filter?: unknown;
   retrySchedule?: readonly string[] | null;
   ordered?: boolean | null;
   payloadMode?: PayloadMode | null;
@@ -113,6 +115,7 @@ export async function createSubscription(
   input: SubscriptionInput & { url: string; eventTypes: readonly string[] },
 ): Promise<{ subscription: SubscriptionRow; secret: string }> {
   const settings = await settingsFrom(scope, rules, input);
+  const filter = input.filter === null || input.filter === undefined ? null : (await checkSubscriptionFilter(scope, input.filter, settings.eventTypes!)).stored;
   const secret = generateSecret();
   const subscription = await scope.transaction(async (tx) => {
     await assertRoomFor(tx, 'subscriptions', quotas);
@@ -121,6 +124,7 @@ export async function createSubscription(
     eventTypes: settings.eventTypes!,
     description: settings.description ?? null,
     channels: settings.channels ?? null,
+    filter,
     retryScheduleMs: settings.retryScheduleMs ?? null,
     ordered: settings.ordered ?? false,
     payloadMode: settings.payloadMode ?? 'FULL',
@@ -136,7 +140,8 @@ export async function createSubscription(
 
 /**
  * Applies the changes and, when `enabled` flips, the transition: disabling keeps new events as
- * HELD; enabling sends them in publish order. All in one transaction.
+ * HELD; enabling sends them in publish order. All in one transaction. A filter is checked against
+ * the event types the subscription will receive: a new filter, or the kept one when they change.
  */
 export async function updateSubscription(
   publisher: Publisher,
@@ -148,6 +153,10 @@ export async function updateSubscription(
   return scope.transaction(async (tx, executor) => {
     let subscription = await tx.subscriptions.findForUpdate(input.id);
     if (!subscription) throw new NotFoundError('Subscription', input.id);
+    const patterns = changes.eventTypes ?? subscription.eventTypes;
+    if (input.filter === null) changes.filter = null;
+    else if (input.filter !== undefined) changes.filter = (await checkSubscriptionFilter(tx, input.filter, patterns)).stored;
+    else if (changes.eventTypes && subscription.filter !== null) await checkSubscriptionFilter(tx, subscription.filter, patterns);
     if (Object.keys(changes).length > 0) subscription = (await tx.subscriptions.update(input.id, changes))!;
     if (input.enabled === false) subscription = await disableSubscription(publisher, tx, subscription, 'MANUAL');
     if (input.enabled === true) subscription = await enableSubscription(publisher, tx, executor, subscription);

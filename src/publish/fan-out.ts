@@ -8,6 +8,7 @@ import type { Publisher } from './publisher.js';
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { patternsMatching, subscriptionReceives } from './event-matching.js';
+import { filterDocument, storedFilterPredicate, type FilterDocument, type FilterPredicate } from './payload-filter.js';
 
 export interface WrittenEvent {
   event: EventRow;
@@ -15,9 +16,17 @@ export interface WrittenEvent {
   created: boolean;
 }
 
+/** A subscription fan-out may match, with its payload filter compiled (null: it has none). */
+export type FanOutCandidate = FanOutSubscription & { accepts: FilterPredicate | null };
+
+/** Compiles each candidate's filter: once per read of the candidates, not per event. */
+export function fanOutCandidates(subscriptions: readonly FanOutSubscription[]): FanOutCandidate[] {
+  return subscriptions.map((subscription) => ({ ...subscription, accepts: storedFilterPredicate(subscription.filter) }));
+}
+
 /** What fan-out reads before writing: the subscriptions that may receive the events, and the tenant's backlog. */
 export interface FanOutContext {
-  candidates: readonly FanOutSubscription[];
+  candidates: readonly FanOutCandidate[];
   /** The tenant's PENDING deliveries, about (see BacklogEstimates): sets fair job priorities. */
   backlog: number;
 }
@@ -35,7 +44,7 @@ export function estimatedBacklog(publisher: Publisher, scope: TenantScope): Prom
 /** Reads the fan-out context of events of these types; inside a transaction, both reads go out together. */
 async function readFanOutContext(publisher: Publisher, scope: TenantScope, eventTypes: readonly string[]): Promise<FanOutContext> {
   const [candidates, backlog] = await Promise.all([scope.subscriptions.candidates(fanOutPatterns(eventTypes)), estimatedBacklog(publisher, scope)]);
-  return { candidates, backlog };
+  return { candidates: fanOutCandidates(candidates), backlog };
 }
 
 /**
@@ -93,11 +102,16 @@ export async function writeEvents(
   );
 }
 
+/** What a payload filter looks at: the event's body as an object (from the published payload when at hand). */
+function eventDocument(event: NewEvent): FilterDocument {
+  return event.payload === undefined ? (JSON.parse(event.body) as FilterDocument) : filterDocument(event.eventType, event.createdAt, event.payload);
+}
+
 /**
- * One delivery per event and receiving subscription, and how those that can go now are sent: a
- * first attempt each for unordered subscriptions (priority rising with the tenant's backlog, so
- * that a tenant's flood does not starve the others; written as `deliver_batch` jobs), one
- * `deliver_stream` job per ordered stream.
+ * One delivery per event and receiving subscription (its event type patterns, channels and payload
+ * filter match), and how those that can go now are sent: a first attempt each for unordered
+ * subscriptions (priority rising with the tenant's backlog, so that a tenant's flood does not
+ * starve the others; written as `deliver_batch` jobs), one `deliver_stream` job per ordered stream.
  */
 function planFanOut(
   tenantId: string,
@@ -109,8 +123,11 @@ function planFanOut(
   const streams = new StreamJobs();
   let pending = context.backlog;
   for (const event of events) {
+    // Built only when a candidate with a filter gets this far: unfiltered subscriptions cost nothing.
+    let document: FilterDocument | undefined;
     for (const subscription of context.candidates) {
       if (!subscriptionReceives(subscription, event)) continue;
+      if (subscription.accepts !== null && !subscription.accepts((document ??= eventDocument(event)))) continue;
       const delivery: PlannedDelivery = {
         id: newId('delivery'),
         eventId: event.id,

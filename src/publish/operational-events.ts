@@ -33,6 +33,7 @@ async function publishOperational(publisher: Publisher, scope: TenantScope, even
       orderingKey: null,
       channels: null,
       createdAt,
+      payload,
     },
   ]);
 }

@@ -1,9 +1,9 @@
 import { BadUserInputError } from '../errors.js';
 import { newId } from '../ids.js';
-import { QuotaRefusedError, StaleContextError, type FanOutSubscription, type NewEvent, type PublishEventType } from '../db/scoped/events.js';
+import { QuotaRefusedError, StaleContextError, type NewEvent, type PublishEventType } from '../db/scoped/events.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { deliveryBody } from './delivery-body.js';
-import { estimatedBacklog, fanOutPatterns, writeEvents, type WrittenEvent } from './fan-out.js';
+import { estimatedBacklog, fanOutCandidates, fanOutPatterns, writeEvents, type FanOutCandidate, type WrittenEvent } from './fan-out.js';
 import type { FirstAttemptHandoff } from './first-attempt-handoff.js';
 import { TenantGroups } from './tenant-groups.js';
 import { isBuiltInEventType } from './operational-events.js';
@@ -21,7 +21,8 @@ export const MAX_EVENTS_PER_BATCH = 1_000;
 
 export interface PublishReads {
   eventTypes: ReadonlyMap<string, PublishEventType>;
-  candidates: readonly FanOutSubscription[];
+  /** With their payload filters compiled: a reused read compiles nothing again. */
+  candidates: readonly FanOutCandidate[];
   /** The tenant's publish context version these were read at. */
   version: number;
 }
@@ -38,7 +39,7 @@ export function sharedPublishReads(): TenantGroups<readonly string[], PublishRea
     async (scope, nameLists) => {
       const names = [...new Set(nameLists.flat())];
       const found = await scope.events.publishContext(names, fanOutPatterns(names));
-      const reads = { eventTypes: new Map(found.eventTypes.map((row) => [row.name, row])), candidates: found.subscriptions, version: found.version };
+      const reads = { eventTypes: new Map(found.eventTypes.map((row) => [row.name, row])), candidates: fanOutCandidates(found.subscriptions), version: found.version };
       return nameLists.map(() => ({ ok: true, value: reads }));
     },
     { maxInFlight: 2, maxWeight: MAX_EVENTS_PER_BATCH, weight: (names) => names.length },
@@ -114,7 +115,7 @@ export async function publishEvents(
       }
       // After the size check: a schema's work grows with the payload it reads.
       schemas.assertPayload(eventType, payload, `${prefix}payload`);
-      return { id: newId('event'), body, createdAt, ...event };
+      return { id: newId('event'), body, createdAt, payload, ...event };
     });
     const context = { candidates: reads.candidates, backlog: await estimatedBacklog(publisher, scope) };
     try {

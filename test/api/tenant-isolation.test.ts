@@ -278,7 +278,7 @@ const mutationCases: Record<string, () => Promise<void>> = {
     await expectNotFoundLikeNobodys(
       'updateSubscription',
       'UpdateSubscriptionInput',
-      { url: b.receiver.url, eventTypes: ['b.created'], description: 'taken over', enabled: false },
+      { url: b.receiver.url, eventTypes: ['b.created'], description: 'taken over', enabled: false, filter: { 'data.amount': 0 } },
       a.subscriptionId,
     );
     const [row] = await hooklane.sql`select url, enabled, description, event_types from subscriptions where id = ${a.subscriptionId}`;
@@ -346,6 +346,23 @@ const mutationCases: Record<string, () => Promise<void>> = {
     const query = 'mutation($input: DiscardHeldDeliveriesInput!) { discardHeldDeliveries(input: $input) { discardedCount } }';
     const foreign = await hooklane.gql(b.token, query, { input: { subscriptionId: a.subscriptionId } });
     expect(refusal(foreign, 'discardHeldDeliveries').code).toBe('NOT_FOUND');
+    await expectAUntouched(jobsBefore);
+  },
+
+  async previewSubscriptionFilter() {
+    const jobsBefore = await jobCount();
+    const query = 'mutation($input: PreviewSubscriptionFilterInput!) { previewSubscriptionFilter(input: $input) { examined matched } }';
+    // A's event types do not exist for B.
+    const foreign = await hooklane.gql(b.token, query, { input: { filter: { 'data.amount': 1 }, eventTypes: ['a.only'] } });
+    expect(refusal(foreign, 'previewSubscriptionFilter').code).toBe('BAD_USER_INPUT');
+    // Over every type B has, a filter that A's events match too: only B's own events are counted.
+    const own = await hooklane.gql(b.token, query, { input: { filter: { 'data.amount': { $exists: true } }, eventTypes: ['*'], last: 1000 } });
+    expect(own.errors).toBeUndefined();
+    const [count] = await hooklane.sql<{ all: number; matching: number }[]>`
+      select count(*)::int as all, count(*) filter (where body::jsonb #> '{data,amount}' is not null)::int as matching
+      from events where tenant_id = ${b.id} and event_type not like 'hooklane.%'`;
+    expect(count!.matching).toBeGreaterThan(0);
+    expect(own.data!.previewSubscriptionFilter).toEqual({ examined: count!.all, matched: count!.matching });
     await expectAUntouched(jobsBefore);
   },
 

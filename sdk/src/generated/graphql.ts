@@ -27,6 +27,14 @@ export type CreateSubscriptionInput = {
    * Built-in `hooklane.*` event types report on the tenant's own subscriptions and deliveries.
    */
   eventTypes: Array<string>;
+  /**
+   * Receive only events whose body `{type, timestamp, data}` matches this filter, e.g.
+   * `{"data.amount": {"$gte": 1000}, "data.currency": {"$in": ["EUR", "USD"]}}`. Keys are dotted
+   * paths (or `$and`, `$or`, `$not`); a value is a literal (deep equality) or an object of operators:
+   * `$eq $ne $gt $gte $lt $lte $in $nin $exists $contains`. At most 8 KB of JSON and 50 conditions.
+   * A filter that the event types' JSON Schemas rule out is refused. Omitted: every matching event.
+   */
+  filter?: unknown;
   /** At most this many deliveries in flight at once to this subscription, across all workers (1 to 1,000). */
   maxInFlight?: number | null | undefined;
   /** Deliver strictly in publish order, one at a time per `orderingKey`. Default false: in parallel. */
@@ -94,6 +102,15 @@ export type PayloadMode =
   | 'FULL'
   /** The body's `data` is `{"id": <event id>}`: the receiver fetches the event with the `event` query. */
   | 'THIN';
+
+export type PreviewSubscriptionFilterInput = {
+  /** Event type names and wildcards, as a subscription lists them. */
+  eventTypes: Array<string>;
+  /** A payload filter, as `CreateSubscriptionInput.filter` takes it. */
+  filter: unknown;
+  /** How many of the newest events of those types to run the filter over: 1 to 1,000, default 100. */
+  last?: number | null | undefined;
+};
 
 export type PublishEventInput = {
   /** The channels the event is published on; subscriptions with `channels` receive it only on a match. */
@@ -176,7 +193,7 @@ export type TenantStatus =
   /** Its tokens are refused; resumeTenant lifts this. */
   | 'SUSPENDED';
 
-/** Omitted fields keep their value; `null` clears `channels`, `retrySchedule`, `rateLimit` and `maxInFlight`. */
+/** Omitted fields keep their value; `null` clears `channels`, `filter`, `retrySchedule`, `rateLimit` and `maxInFlight`. */
 export type UpdateSubscriptionInput = {
   channels?: Array<string> | null | undefined;
   description?: string | null | undefined;
@@ -188,6 +205,8 @@ export type UpdateSubscriptionInput = {
    */
   enabled?: boolean | null | undefined;
   eventTypes?: Array<string> | null | undefined;
+  /** A payload filter, as in `CreateSubscriptionInput`; null removes it. A kept filter is checked again when `eventTypes` changes. */
+  filter?: unknown;
   id: string | number;
   maxInFlight?: number | null | undefined;
   ordered?: boolean | null | undefined;
@@ -227,7 +246,7 @@ export type AuditLogEntryFieldsFragment = { id: string, action: string, targetId
 
 export type EventTypeFieldsFragment = { id: string, name: string, description: string | null, schema: unknown, createdAt: string };
 
-export type WebhookSubscriptionFieldsFragment = { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string };
+export type WebhookSubscriptionFieldsFragment = { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string };
 
 export type DeliveryAttemptFieldsFragment = { id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string };
 
@@ -239,7 +258,7 @@ export type PublishedEventFieldsFragment = { id: string, eventType: string, idem
 
 export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> };
 
-export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
+export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
 
 export type CreateTenantMutationVariables = Exact<{
   input: CreateTenantInput;
@@ -288,14 +307,14 @@ export type CreateSubscriptionMutationVariables = Exact<{
 }>;
 
 
-export type CreateSubscriptionMutation = { createSubscription: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type CreateSubscriptionMutation = { createSubscription: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
 
 export type UpdateSubscriptionMutationVariables = Exact<{
   input: UpdateSubscriptionInput;
 }>;
 
 
-export type UpdateSubscriptionMutation = { updateSubscription: { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type UpdateSubscriptionMutation = { updateSubscription: { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
 
 export type DeleteSubscriptionMutationVariables = Exact<{
   input: DeleteSubscriptionInput;
@@ -309,7 +328,7 @@ export type RotateSubscriptionSecretMutationVariables = Exact<{
 }>;
 
 
-export type RotateSubscriptionSecretMutation = { rotateSubscriptionSecret: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type RotateSubscriptionSecretMutation = { rotateSubscriptionSecret: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
 
 export type PublishEventMutationVariables = Exact<{
   input: PublishEventInput;
@@ -344,14 +363,21 @@ export type RecoverSubscriptionMutationVariables = Exact<{
 }>;
 
 
-export type RecoverSubscriptionMutation = { recoverSubscription: { deliveryCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type RecoverSubscriptionMutation = { recoverSubscription: { deliveryCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
 
 export type DiscardHeldDeliveriesMutationVariables = Exact<{
   input: DiscardHeldDeliveriesInput;
 }>;
 
 
-export type DiscardHeldDeliveriesMutation = { discardHeldDeliveries: { discardedCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type DiscardHeldDeliveriesMutation = { discardHeldDeliveries: { discardedCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+
+export type PreviewSubscriptionFilterMutationVariables = Exact<{
+  input: PreviewSubscriptionFilterInput;
+}>;
+
+
+export type PreviewSubscriptionFilterMutation = { previewSubscriptionFilter: { examined: number, matched: number } };
 
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -379,7 +405,7 @@ export type SubscriptionQueryVariables = Exact<{
 }>;
 
 
-export type SubscriptionQuery = { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } | null };
+export type SubscriptionQuery = { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } | null };
 
 export type SubscriptionsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -387,7 +413,7 @@ export type SubscriptionsQueryVariables = Exact<{
 }>;
 
 
-export type SubscriptionsQuery = { subscriptions: { edges: Array<{ cursor: string, node: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type SubscriptionsQuery = { subscriptions: { edges: Array<{ cursor: string, node: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type EventQueryVariables = Exact<{
   id: string | number;
@@ -409,7 +435,7 @@ export type DeliveryQueryVariables = Exact<{
 }>;
 
 
-export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
+export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
 
 export type AuditLogQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -592,6 +618,7 @@ export const WebhookSubscriptionFieldsFragmentDoc = /*#__PURE__*/ new TypedDocum
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -643,6 +670,7 @@ export const DeliveryFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -783,6 +811,7 @@ export const CreateSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -810,6 +839,7 @@ export const UpdateSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -845,6 +875,7 @@ export const RotateSubscriptionSecretDocument = /*#__PURE__*/ new TypedDocumentS
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -969,6 +1000,7 @@ export const RecoverSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -997,6 +1029,7 @@ export const DiscardHeldDeliveriesDocument = /*#__PURE__*/ new TypedDocumentStri
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -1007,6 +1040,14 @@ export const DiscardHeldDeliveriesDocument = /*#__PURE__*/ new TypedDocumentStri
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<DiscardHeldDeliveriesMutation, DiscardHeldDeliveriesMutationVariables>;
+export const PreviewSubscriptionFilterDocument = /*#__PURE__*/ new TypedDocumentString(`
+    mutation PreviewSubscriptionFilter($input: PreviewSubscriptionFilterInput!) {
+  previewSubscriptionFilter(input: $input) {
+    examined
+    matched
+  }
+}
+    `) as unknown as TypedDocumentString<PreviewSubscriptionFilterMutation, PreviewSubscriptionFilterMutationVariables>;
 export const TenantDocument = /*#__PURE__*/ new TypedDocumentString(`
     query Tenant {
   tenant {
@@ -1108,6 +1149,7 @@ export const SubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(`
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -1145,6 +1187,7 @@ fragment WebhookSubscriptionFields on WebhookSubscription {
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered
@@ -1234,6 +1277,7 @@ export const DeliveryDocument = /*#__PURE__*/ new TypedDocumentString(`
   disabledReason
   failingSince
   channels
+  filter
   retrySchedule
   hasCustomRetrySchedule
   ordered

@@ -76,6 +76,14 @@ export type CreateSubscriptionInput = {
    * Built-in `hooklane.*` event types report on the tenant's own subscriptions and deliveries.
    */
   eventTypes: Array<Scalars['String']['input']>;
+  /**
+   * Receive only events whose body `{type, timestamp, data}` matches this filter, e.g.
+   * `{"data.amount": {"$gte": 1000}, "data.currency": {"$in": ["EUR", "USD"]}}`. Keys are dotted
+   * paths (or `$and`, `$or`, `$not`); a value is a literal (deep equality) or an object of operators:
+   * `$eq $ne $gt $gte $lt $lte $in $nin $exists $contains`. At most 8 KB of JSON and 50 conditions.
+   * A filter that the event types' JSON Schemas rule out is refused. Omitted: every matching event.
+   */
+  filter?: InputMaybe<Scalars['JSON']['input']>;
   /** At most this many deliveries in flight at once to this subscription, across all workers (1 to 1,000). */
   maxInFlight?: InputMaybe<Scalars['Int']['input']>;
   /** Deliver strictly in publish order, one at a time per `orderingKey`. Default false: in parallel. */
@@ -280,6 +288,12 @@ export type Mutation = {
   /** Drop the deliveries held for a disabled subscription instead of sending them when it is enabled. */
   discardHeldDeliveries: DiscardHeldDeliveriesPayload;
   /**
+   * Try a payload filter before setting it: runs it over the tenant's last `last` events of the event
+   * types and counts those it matches. Checks the filter as `createSubscription` does; writes nothing.
+   * Needs the `events:read` scope.
+   */
+  previewSubscriptionFilter: PreviewSubscriptionFilterPayload;
+  /**
    * Publish an event: it is stored with one delivery per matching enabled subscription, in one
    * transaction, before this returns. A repeat with the same `idempotencyKey` returns the first event.
    */
@@ -344,6 +358,11 @@ export type MutationDiscardHeldDeliveriesArgs = {
 };
 
 
+export type MutationPreviewSubscriptionFilterArgs = {
+  input: PreviewSubscriptionFilterInput;
+};
+
+
 export type MutationPublishEventArgs = {
   input: PublishEventInput;
 };
@@ -405,6 +424,23 @@ export type PayloadMode =
   | 'FULL'
   /** The body's `data` is `{"id": <event id>}`: the receiver fetches the event with the `event` query. */
   | 'THIN';
+
+export type PreviewSubscriptionFilterInput = {
+  /** Event type names and wildcards, as a subscription lists them. */
+  eventTypes: Array<Scalars['String']['input']>;
+  /** A payload filter, as `CreateSubscriptionInput.filter` takes it. */
+  filter: Scalars['JSON']['input'];
+  /** How many of the newest events of those types to run the filter over: 1 to 1,000, default 100. */
+  last?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type PreviewSubscriptionFilterPayload = {
+  __typename?: 'PreviewSubscriptionFilterPayload';
+  /** How many events the filter ran over: `last`, or fewer if the tenant has fewer of those types. */
+  examined: Scalars['Int']['output'];
+  /** How many of them the filter matched. */
+  matched: Scalars['Int']['output'];
+};
 
 export type PublishEventInput = {
   /** The channels the event is published on; subscriptions with `channels` receive it only on a match. */
@@ -649,7 +685,7 @@ export type TenantUsage = {
   subscriptions: Scalars['Int']['output'];
 };
 
-/** Omitted fields keep their value; `null` clears `channels`, `retrySchedule`, `rateLimit` and `maxInFlight`. */
+/** Omitted fields keep their value; `null` clears `channels`, `filter`, `retrySchedule`, `rateLimit` and `maxInFlight`. */
 export type UpdateSubscriptionInput = {
   channels?: InputMaybe<Array<Scalars['String']['input']>>;
   description?: InputMaybe<Scalars['String']['input']>;
@@ -661,6 +697,8 @@ export type UpdateSubscriptionInput = {
    */
   enabled?: InputMaybe<Scalars['Boolean']['input']>;
   eventTypes?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** A payload filter, as in `CreateSubscriptionInput`; null removes it. A kept filter is checked again when `eventTypes` changes. */
+  filter?: InputMaybe<Scalars['JSON']['input']>;
   id: Scalars['ID']['input'];
   maxInFlight?: InputMaybe<Scalars['Int']['input']>;
   ordered?: InputMaybe<Scalars['Boolean']['input']>;
@@ -710,6 +748,8 @@ export type WebhookSubscription = {
   eventTypes: Array<Scalars['String']['output']>;
   /** Since when every attempt to this subscription has failed; null while it is healthy. */
   failingSince: Maybe<Scalars['DateTime']['output']>;
+  /** The payload filter: the subscription receives only the events it matches. Null: every matching event. */
+  filter: Maybe<Scalars['JSON']['output']>;
   /** True when `retrySchedule` is this subscription's own rather than `DELIVERY_RETRY_SCHEDULE`. */
   hasCustomRetrySchedule: Scalars['Boolean']['output'];
   /** Deliveries kept while the subscription is disabled. */
@@ -845,6 +885,8 @@ export type ResolversTypes = {
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   PayloadMode: PayloadMode;
+  PreviewSubscriptionFilterInput: PreviewSubscriptionFilterInput;
+  PreviewSubscriptionFilterPayload: ResolverTypeWrapper<PreviewSubscriptionFilterPayload>;
   PublishEventInput: PublishEventInput;
   PublishEventPayload: ResolverTypeWrapper<Omit<PublishEventPayload, 'event'> & { event: ResolversTypes['Event'] }>;
   PublishEventsInput: PublishEventsInput;
@@ -912,6 +954,8 @@ export type ResolversParentTypes = {
   JSON: Scalars['JSON']['output'];
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
+  PreviewSubscriptionFilterInput: PreviewSubscriptionFilterInput;
+  PreviewSubscriptionFilterPayload: PreviewSubscriptionFilterPayload;
   PublishEventInput: PublishEventInput;
   PublishEventPayload: Omit<PublishEventPayload, 'event'> & { event: ResolversParentTypes['Event'] };
   PublishEventsInput: PublishEventsInput;
@@ -1067,6 +1111,7 @@ export type MutationResolvers<ContextType = RequestContext, ParentType extends R
   deleteSubscription?: Resolver<ResolversTypes['DeleteSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationDeleteSubscriptionArgs, 'input'>>;
   deleteTenant?: Resolver<ResolversTypes['DeleteTenantPayload'], ParentType, ContextType, RequireFields<MutationDeleteTenantArgs, 'input'>>;
   discardHeldDeliveries?: Resolver<ResolversTypes['DiscardHeldDeliveriesPayload'], ParentType, ContextType, RequireFields<MutationDiscardHeldDeliveriesArgs, 'input'>>;
+  previewSubscriptionFilter?: Resolver<ResolversTypes['PreviewSubscriptionFilterPayload'], ParentType, ContextType, RequireFields<MutationPreviewSubscriptionFilterArgs, 'input'>>;
   publishEvent?: Resolver<ResolversTypes['PublishEventPayload'], ParentType, ContextType, RequireFields<MutationPublishEventArgs, 'input'>>;
   publishEvents?: Resolver<ResolversTypes['PublishEventsPayload'], ParentType, ContextType, RequireFields<MutationPublishEventsArgs, 'input'>>;
   recoverSubscription?: Resolver<ResolversTypes['RecoverSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationRecoverSubscriptionArgs, 'input'>>;
@@ -1082,6 +1127,11 @@ export type MutationResolvers<ContextType = RequestContext, ParentType extends R
 export type PageInfoResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
+export type PreviewSubscriptionFilterPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['PreviewSubscriptionFilterPayload'] = ResolversParentTypes['PreviewSubscriptionFilterPayload']> = {
+  examined?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  matched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type PublishEventPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['PublishEventPayload'] = ResolversParentTypes['PublishEventPayload']> = {
@@ -1185,6 +1235,7 @@ export type WebhookSubscriptionResolvers<ContextType = RequestContext, ParentTyp
   enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   eventTypes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   failingSince?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  filter?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
   hasCustomRetrySchedule?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   heldDeliveryCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -1230,6 +1281,7 @@ export type Resolvers<ContextType = RequestContext> = {
   JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
+  PreviewSubscriptionFilterPayload?: PreviewSubscriptionFilterPayloadResolvers<ContextType>;
   PublishEventPayload?: PublishEventPayloadResolvers<ContextType>;
   PublishEventsPayload?: PublishEventsPayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;

@@ -6,6 +6,7 @@ import {
   rotateSubscriptionSecret,
   updateSubscription,
 } from '../../domain/subscriptions.js';
+import { previewSubscriptionFilter } from '../../domain/subscription-filters.js';
 import { tenantScopeFor, tenantWithQuotas } from '../access.js';
 import { pageRequest, toConnection } from '../connection.js';
 import type { RequestContext } from '../context.js';
@@ -50,8 +51,14 @@ export const subscriptionResolvers: Resolvers = {
       const scope = tenantScopeFor(context, 'subscriptions:write');
       return discardHeldDeliveries(scope, input.subscriptionId);
     },
+    // It reads the tenant's events and writes nothing: events:read.
+    previewSubscriptionFilter: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'events:read');
+      return previewSubscriptionFilter(scope, input);
+    },
   },
   WebhookSubscription: {
+    filter: (subscription) => subscription.filter ?? null,
     retrySchedule: (subscription, _args, context) =>
       (subscription.retryScheduleMs ?? context.services.config.delivery.retryScheduleMs).map(formatDuration),
     hasCustomRetrySchedule: (subscription) => subscription.retryScheduleMs !== null,

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import { newId } from '../../ids.js';
 import type { Run } from '../client.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
@@ -29,6 +29,26 @@ export class EventTypeStore {
       .where(and(eq(eventTypes.tenantId, this.tenantId), inArray(eventTypes.name, [...names]))));
     const known = new Set(rows.map((row) => row.name));
     return names.filter((name) => !known.has(name));
+  }
+
+  /**
+   * The event types whose names match subscription patterns (exact names, `prefix.*`, `*`), with
+   * their schemas. Built-in `hooklane.*` types are not rows: they are not among them.
+   */
+  async matching(patterns: readonly string[]): Promise<Pick<EventTypeRow, 'name' | 'schema'>[]> {
+    if (patterns.length === 0) return [];
+    const exact = patterns.filter((pattern) => pattern !== '*' && !pattern.endsWith('.*'));
+    const prefixes = patterns.filter((pattern) => pattern.endsWith('.*')).map((pattern) => pattern.slice(0, -1));
+    const conditions: SQL[] = [];
+    if (!patterns.includes('*')) {
+      if (exact.length > 0) conditions.push(inArray(eventTypes.name, exact));
+      for (const prefix of prefixes) conditions.push(sql`starts_with(${eventTypes.name}, ${prefix})`);
+    }
+    return this.run((db) => db
+      .select({ name: eventTypes.name, schema: eventTypes.schema })
+      .from(eventTypes)
+      .where(and(eq(eventTypes.tenantId, this.tenantId), conditions.length > 0 ? or(...conditions) : undefined))
+      .orderBy(eventTypes.name));
   }
 
   async list(page: PageRequest): Promise<Page<EventTypeRow>> {

@@ -15,6 +15,8 @@ export interface NewEvent {
   orderingKey: string | null;
   channels: string[] | null;
   createdAt: Date;
+  /** The payload as published (in memory only), for payload filters; absent, they read `body`. */
+  payload?: unknown;
 }
 
 /** A planned delivery of an event, written only if its event is (see EventWrite). */
@@ -118,7 +120,7 @@ function quotaRefusal(error: unknown): QuotaRefusal | undefined {
 /** An event type as publishing checks payloads against it. */
 export type PublishEventType = Pick<EventTypeRow, 'id' | 'name' | 'schema'>;
 /** A subscription as fan-out matches events to it. */
-export type FanOutSubscription = Pick<SubscriptionRow, 'id' | 'enabled' | 'ordered' | 'eventTypes' | 'channels'>;
+export type FanOutSubscription = Pick<SubscriptionRow, 'id' | 'enabled' | 'ordered' | 'eventTypes' | 'channels' | 'filter'>;
 
 /** What publishing reads before it writes (hooklane_publish_context). */
 export interface PublishContext {
@@ -224,6 +226,20 @@ export class EventStore {
       sql`select hooklane_publish_context(${this.tenantId}, ${JSON.stringify(names)}::json, ${JSON.stringify(patterns)}::json) as context`,
     )) as unknown as { context: PublishContext }[];
     return rows[0]!.context;
+  }
+
+  /**
+   * The tenant's last `limit` events of the types `names` before the event `beforeId` (null: the
+   * newest), newest first, with their bodies (events_tenant_type_idx).
+   */
+  async latestOfTypes(names: readonly string[], limit: number, beforeId: string | null): Promise<Pick<EventRow, 'id' | 'body'>[]> {
+    if (names.length === 0) return [];
+    return this.run((db) => db
+      .select({ id: events.id, body: events.body })
+      .from(events)
+      .where(and(eq(events.tenantId, this.tenantId), inArray(events.eventType, [...names]), beforeId === null ? undefined : lt(events.id, beforeId)))
+      .orderBy(desc(events.id))
+      .limit(limit));
   }
 
   async findByIdempotencyKeys(keys: readonly string[]): Promise<EventRow[]> {

@@ -10,6 +10,8 @@ export interface SubscriptionSettings {
   eventTypes: string[];
   description: string | null;
   channels: string[] | null;
+  /** A payload filter, checked (src/domain/subscription-filters.ts); null receives every matching event. */
+  filter: unknown;
   retryScheduleMs: number[] | null;
   ordered: boolean;
   payloadMode: PayloadMode;
