@@ -68,6 +68,7 @@ export const TYPE_RULES: Record<string, Rule> = {
   RetryDeliveryPayload: 'events:publish',
   ReplayEventPayload: 'events:publish',
   RecoverSubscriptionPayload: 'events:publish',
+  PreviewSubscriptionFilterPayload: 'events:read',
 };
 
 const PUBLISHED: Rule = ['events:read', 'events:publish'];
@@ -99,6 +100,7 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Mutation.retryDelivery': 'events:publish',
   'Mutation.replayEvent': 'events:publish',
   'Mutation.recoverSubscription': 'events:publish',
+  'Mutation.previewSubscriptionFilter': 'events:read',
   // What a publishing token reads back: the event's identity and its deliveries' progress.
   'Event.id': PUBLISHED,
   'Event.eventType': PUBLISHED,

@@ -68,6 +68,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
       scoped(SUBS_WRITE),
     ),
     ...same(['publishEvent', 'publishEvents', 'retryDelivery', 'replayEvent', 'recoverSubscription'], scoped(PUBLISH)),
+    previewSubscriptionFilter: EVENT_READERS,
   }),
   ...fields('CreateTenantPayload', { tenant: ADMINS }),
   ...fields('SuspendTenantPayload', { tenant: ADMINS }),
@@ -85,6 +86,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
   ...fields('RetryDeliveryPayload', { delivery: scoped(PUBLISH) }),
   ...fields('ReplayEventPayload', same(['event', 'deliveries'], scoped(PUBLISH))),
   // Recovering needs events:publish, reading the subscription a subscriptions right: no one scope has both.
+  ...fields('PreviewSubscriptionFilterPayload', same(['examined', 'matched'], EVENT_READERS)),
   ...fields('RecoverSubscriptionPayload', { subscription: scoped(), deliveryCount: scoped(PUBLISH) }),
   ...fields('Tenant', same(['id', 'name', 'status', 'quotas', 'usage', 'createdAt'], EVERY_TOKEN)),
   ...fields(
@@ -124,6 +126,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
         'rateLimit',
         'maxInFlight',
         'heldDeliveryCount',
+        'filter',
         'ed25519PublicKey',
         'previousSecretExpiresAt',
         'createdAt',
@@ -229,6 +232,7 @@ const ROOT_CALLS: Record<string, RootCall> = {
     since: '2000-01-01T00:00:00Z',
     until: '2000-01-02T00:00:00Z',
   })),
+  'Mutation.previewSubscriptionFilter': mutation(1, 'previewSubscriptionFilter', () => ({ filter: { type: 'matrix.quiet' }, eventTypes: ['matrix.quiet'] })),
 };
 
 /** Root fields that answer null, not the object, to these tokens. */
