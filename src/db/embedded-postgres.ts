@@ -369,9 +369,8 @@ async function startPostmaster(
       ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-k', clusterDir, '-c', 'max_connections=200'],
       { ...asUser(user), cwd: clusterDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...MESSAGES_LOCALE } },
     );
-    const watchdog = postmaster.pid === undefined ? undefined : startWatchdog(postmaster.pid, clusterDir);
-    if (postmaster.pid !== undefined) await lock.record(postmaster.pid);
-    const started = await new Promise<{ ready: true } | { ready: false; output: string; error?: Error }>((resolve) => {
+    // Listening before anything is awaited: a server that exits at once is still heard of.
+    const starting = new Promise<{ ready: true } | { ready: false; output: string; error?: Error }>((resolve) => {
       let output = '';
       let ready = false;
       const onOutput = (chunk: Buffer) => {
@@ -393,6 +392,9 @@ async function startPostmaster(
         if (!ready) resolve({ ready: false, output });
       });
     });
+    const watchdog = postmaster.pid === undefined ? undefined : startWatchdog(postmaster.pid, clusterDir);
+    if (postmaster.pid !== undefined) await lock.record(postmaster.pid);
+    const started = await starting;
     if (started.ready && watchdog) return { postmaster, port, watchdog };
     watchdog?.stdin?.destroy();
     const { output, error } = started as { output: string; error?: Error };

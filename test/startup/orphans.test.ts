@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../support/dist.js';
 import { eventually, TEST_JWT_SECRET } from '../support/hooklane.js';
-import { freePort, processExists, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { processExists, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /** Processes whose command line holds every one of `parts` (Linux: /proc). */
 function processesWith(...parts: string[]): number[] {
@@ -42,16 +42,16 @@ describe.runIf(process.platform === 'linux')('an embedded PostgreSQL whose Hookl
   };
 
   const start = async (dataDir: string): Promise<{ server: ServerProcess; postgresPid: number; port: number }> => {
-    const port = await freePort();
     const server = startServerProcess({
-      env: { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info' },
+      env: { DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info' },
     });
     cleanups.push(() => server.kill());
     const { postgresPid } = JSON.parse(await server.waitForLine(/"msg":"embedded PostgreSQL started"/)) as { postgresPid: number };
     cleanups.push(async () => {
       if (processExists(postgresPid)) process.kill(postgresPid, 'SIGQUIT');
     });
-    await server.waitForLine(/"msg":"Hooklane started"/);
+    const { graphqlUrl } = JSON.parse(await server.waitForLine(/"msg":"Hooklane started"/)) as { graphqlUrl: string };
+    const port = Number(new URL(graphqlUrl).port);
     return { server, postgresPid, port };
   };
 

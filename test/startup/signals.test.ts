@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../support/dist.js';
 import { signHs256Token } from '../../src/auth/jwt.js';
 import { eventually, TEST_JWT_SECRET } from '../support/hooklane.js';
-import { freePort, processExists, startServerProcess, type ServerProcess, type ServerProcessOptions } from '../support/server-process.js';
+import { processExists, startServerProcess, type ServerProcess, type ServerProcessOptions } from '../support/server-process.js';
 
 /** A receiver that holds every request until the test releases it, then answers 200. */
 class HoldingReceiver {
@@ -83,14 +83,13 @@ describe('a signal to the process group stops Hooklane cleanly (embedded Postgre
 
   /** The server entry on the shared DATA_DIR, in its own process group, once it serves. */
   const start = async (options: Partial<ServerProcessOptions> = {}) => {
-    const port = await freePort();
     const server = startServerProcess({
       ownProcessGroup: true,
       ...options,
       env: {
         DATA_DIR: dataDir,
         HOST: '127.0.0.1',
-        PORT: String(port),
+        PORT: '0',
         AUTH_JWT_SECRET: TEST_JWT_SECRET,
         DELIVERY_ALLOW_PRIVATE_NETWORKS: 'true',
         DELIVERY_TIMEOUT: '20s',
@@ -101,8 +100,7 @@ describe('a signal to the process group stops Hooklane cleanly (embedded Postgre
     });
     running.push(server);
     const postgresPid = (JSON.parse(await server.waitForLine(/"msg":"embedded PostgreSQL started"/)) as { postgresPid: number }).postgresPid;
-    await server.waitForLine(/"msg":"Hooklane started"/);
-    const graphqlUrl = `http://127.0.0.1:${port}/graphql`;
+    const { graphqlUrl } = JSON.parse(await server.waitForLine(/"msg":"Hooklane started"/)) as { graphqlUrl: string };
     const gql = async (token: string, query: string, variables: Record<string, unknown> = {}) => {
       const response = await fetch(graphqlUrl, {
         method: 'POST',

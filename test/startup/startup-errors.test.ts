@@ -10,8 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../support/dist.js';
+import { refusingPort } from '../support/ports.js';
 import { TEST_JWT_SECRET } from '../support/hooklane.js';
-import { freePort, processExists, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { processExists, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -33,7 +34,7 @@ describe('start-up failures: one line with the cause and the fix', { timeout: 12
   const baseEnv = async (extra: Record<string, string> = {}) => ({
     DATA_DIR: path.join(await reachableFolder(), 'data'),
     HOST: '127.0.0.1',
-    PORT: String(await freePort()),
+    PORT: '0',
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: 'info',
     ...extra,
@@ -79,23 +80,23 @@ describe('start-up failures: one line with the cause and the fix', { timeout: 12
     const env = await baseEnv();
     const running = start(env);
     const { postgresPid } = JSON.parse(await running.waitForLine(/"msg":"embedded PostgreSQL started"/)) as { postgresPid: number };
-    await running.waitForLine(/"msg":"Hooklane started"/);
+    const { graphqlUrl } = JSON.parse(await running.waitForLine(/"msg":"Hooklane started"/)) as { graphqlUrl: string };
     const clusterDir = path.join(env.DATA_DIR, 'postgres');
 
-    const second = await failingStart({ ...env, PORT: String(await freePort()) });
+    const second = await failingStart(env);
     expect(second).toBe(
       `The database folder ${clusterDir} is in use by another Hooklane (process ${running.child.pid}). Fix: stop that one first, or give this one its own DATA_DIR.`,
     );
 
     // Without Hooklane's lock, PostgreSQL's own (postmaster.pid) still keeps a second server out.
     await rm(`${clusterDir}.lock`);
-    const third = await failingStart({ ...env, PORT: String(await freePort()) });
+    const third = await failingStart(env);
     expect(third).toBe(
       `The database folder ${clusterDir} is in use by another PostgreSQL (process ${postgresPid}). Fix: stop that server (kill ${postgresPid}), or set DATA_DIR to another folder.`,
     );
 
     // The first still serves on its database.
-    const ready = await fetch(`http://127.0.0.1:${env.PORT}/readyz`);
+    const ready = await fetch(new URL('/readyz', graphqlUrl));
     expect(ready.status).toBe(200);
     expect(readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]).toBe(String(postgresPid));
     running.signal('SIGTERM');
@@ -105,7 +106,9 @@ describe('start-up failures: one line with the cause and the fix', { timeout: 12
   });
 
   it('DATABASE_URL refused: names host and port, at once', async () => {
-    const port = await freePort();
+    const refusing = await refusingPort();
+    cleanups.push(() => refusing.release());
+    const port = refusing.port;
     const env = await baseEnv({ DATABASE_URL: `postgres://hooklane:secret@127.0.0.1:${port}/hooklane` });
     const line = await failingStart(env);
     expect(line).toBe(`Nothing answers at 127.0.0.1:${port} (DATABASE_URL): connection refused. Fix: start PostgreSQL there, or check DATABASE_URL.`);

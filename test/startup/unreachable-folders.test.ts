@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../support/dist.js';
-import { cleanEnvironment, freePort, REPO_ROOT, startServerProcess } from '../support/server-process.js';
+import { refusingPort } from '../support/ports.js';
+import { cleanEnvironment, REPO_ROOT, startServerProcess } from '../support/server-process.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -70,7 +71,7 @@ describe('folders the embedded PostgreSQL cannot reach', { timeout: 120_000 }, (
       `Hooklane runs as root, so its embedded PostgreSQL runs as the system user "postgres", which cannot run PostgreSQL's programs in ${binDir} ` +
       `(it cannot enter ${folder}). Fix: run Hooklane as a non-root user, install Hooklane in a folder other users can enter, or set DATABASE_URL to a PostgreSQL server.`;
 
-    const server = startServerProcess({ cwd: repository, env: { PORT: String(await freePort()), LOG_LEVEL: 'info' } });
+    const server = startServerProcess({ cwd: repository, env: { PORT: '0', LOG_LEVEL: 'info' } });
     cleanups.push(() => server.kill());
     expect(await server.exit, server.stderr).toEqual({ code: 1, signal: null });
     expect(server.stderr).toBe(`${expected}\n`);
@@ -90,7 +91,9 @@ describe('folders the embedded PostgreSQL cannot reach', { timeout: 120_000 }, (
   });
 
   it('a TEST_DATABASE_URL out of reach: the test run names it, with host and port, and exits 1', async () => {
-    const port = await freePort();
+    const refusing = await refusingPort();
+    cleanups.push(() => refusing.release());
+    const port = refusing.port;
     const run = await testRun({ TEST_DATABASE_URL: `postgres://hooklane:hooklane@127.0.0.1:${port}/postgres` });
     expect(run.code).toBe(1);
     expect(run.output).toContain(
