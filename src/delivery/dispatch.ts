@@ -12,7 +12,7 @@ import { decideNextStep, outcomeLabel, type RetryDecision } from './retry-policy
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { AttemptRecorder } from './attempt-recorder.js';
 import type { ClaimBatcher } from './claim-batcher.js';
-import type { DeliverySlots } from './delivery-slots.js';
+import { TenantBusyError, type DeliverySlots } from './delivery-slots.js';
 import { signedWebhookHeaders } from './signer.js';
 import { disableSubscription } from '../domain/subscription-lifecycle.js';
 
@@ -37,8 +37,9 @@ export interface DispatchDependencies {
   /** Publishes the operational events of endpoint health (delivery.failed, subscription.disabled). */
   publisher: Publisher;
   /**
-   * The worker's delivery slots (WORKER_CONCURRENCY): a delivery waits for one before it is
-   * claimed, so jobs carrying several deliveries never put more than that in flight.
+   * The worker's delivery slots (WORKER_CONCURRENCY), shared fairly between tenants: a delivery
+   * takes one before it is claimed, so jobs carrying several deliveries never put more than that
+   * in flight; one that may not wait for it goes back to the queue (TenantBusyError).
    */
   slots: DeliverySlots;
   /** Claims deliveries in batches (for claimDurationMs(timeoutMs)). */
@@ -79,7 +80,7 @@ export function dispatchDelivery(
   continuation: Continuation = 'delivery',
   jobPriority = 0,
 ): Promise<DispatchOutcome> {
-  return deps.slots.run(() => dispatchInSlot(deps, job, continuation, jobPriority), jobPriority);
+  return deps.slots.run(job.tenantId, () => dispatchInSlot(deps, job, continuation, jobPriority));
 }
 
 async function dispatchInSlot(
@@ -97,9 +98,12 @@ async function dispatchInSlot(
   return attemptClaimed(deps, scope, work, continuation, jobPriority);
 }
 
-/** A delivery its publish's write has already claimed (a handed-over first attempt), attempted in a slot. */
+/**
+ * A delivery its publish's write has already claimed (a handed-over first attempt), attempted in a
+ * slot: it waits for one in the worker, being claimed, rather than go back to the queue.
+ */
 export function dispatchClaimed(deps: DispatchDependencies, tenantId: string, work: DeliveryWork, jobPriority = 0): Promise<DispatchOutcome> {
-  return deps.slots.run(() => attemptClaimed(deps, new TenantScope(deps.db, tenantId), work, 'delivery', jobPriority), jobPriority);
+  return deps.slots.run(tenantId, () => attemptClaimed(deps, new TenantScope(deps.db, tenantId), work, 'delivery', jobPriority), false);
 }
 
 /**
@@ -318,7 +322,11 @@ export async function drainStream(deps: DispatchDependencies, job: JobCatalogue[
       await wakeAt(new Date(Math.max(...busyUntil.map((time) => time.getTime()))));
       return;
     }
-    const outcome = await dispatchDelivery(deps, { tenantId: job.tenantId, deliveryId: head.id }, 'stream');
+    const outcome = await dispatchDelivery(deps, { tenantId: job.tenantId, deliveryId: head.id }, 'stream').catch(sentBack);
+    if (outcome.kind === 'sent_back') {
+      await wakeAt(new Date(Date.now() + outcome.retryInMs));
+      return;
+    }
     if (outcome.kind === 'skipped') {
       // Held: enabling the subscription wakes the stream. Otherwise another worker has it: look again soon.
       if (outcome.reason === 'not_claimable') await wakeAt(new Date(Date.now() + STREAM_RECHECK_MS));
@@ -339,8 +347,18 @@ async function drainReleased(deps: DispatchDependencies, job: JobCatalogue['deli
   for (let sent = 0; sent < STREAM_BATCH; sent++) {
     const next = await scope.deliveries.oldestDue(job.subscriptionId);
     if (!next) return;
-    const outcome = await dispatchDelivery(deps, { tenantId: job.tenantId, deliveryId: next.id }, 'delivery');
+    const outcome = await dispatchDelivery(deps, { tenantId: job.tenantId, deliveryId: next.id }, 'delivery').catch(sentBack);
+    if (outcome.kind === 'sent_back') {
+      await enqueueJobs(deps.db, [drainJob(job.tenantId, job.subscriptionId, new Date(Date.now() + outcome.retryInMs))]);
+      return;
+    }
     if (outcome.kind === 'skipped' && outcome.reason === 'held') return;
   }
   await enqueueJobs(deps.db, [drainJob(job.tenantId, job.subscriptionId)]);
+}
+
+/** A stream's delivery its tenant's slots sent back: the stream comes back when they said. */
+function sentBack(error: unknown): { kind: 'sent_back'; retryInMs: number } {
+  if (error instanceof TenantBusyError) return { kind: 'sent_back', retryInMs: error.retryInMs };
+  throw error;
 }
