@@ -71,8 +71,9 @@ export type DispatchOutcome =
  * One attempt of one delivery as small stages: claim → admit → sign → send → decide → record.
  * An HTTP failure is a result that the retry policy turns into the next step, never an exception;
  * only infrastructure failures (the database) throw, and graphile-worker retries the job. A
- * delivery still waiting for a slot when the worker stops throws WorkerStoppingError, and its task
- * hands it to a new job (worker/tasks.ts).
+ * delivery still waiting for a slot when the worker stops throws WorkerStoppingError, one its
+ * tenant's slots send back throws TenantBusyError, and its task hands it to a new job
+ * (worker/tasks.ts).
  */
 export function dispatchDelivery(
   deps: DispatchDependencies,
