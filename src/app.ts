@@ -145,7 +145,11 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           db: workerClient.db,
           secretBox,
           publisher,
-          slots: new DeliverySlots(config.worker.concurrency),
+          slots: new DeliverySlots({
+            concurrency: config.worker.concurrency,
+            tenantShare: Math.max(1, Math.floor(config.worker.concurrency * config.worker.tenantShare)),
+            maxBackoffMs: config.delivery.timeoutMs,
+          }),
           claims: new ClaimBatcher(workerClient.db, claimDurationMs(config.delivery.timeoutMs), config.quotas.deliveriesInFlight !== null),
           recorder: new AttemptRecorder(workerClient.db),
           sender,

@@ -50,6 +50,7 @@ const environmentSchema = z.object({
   SUBSCRIPTION_DISABLE_AFTER: duration('5d'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
   WORKER_SUBSCRIPTION_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
+  WORKER_TENANT_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
   WORKER_POLL_INTERVAL: duration('250ms'),
   WORKER_ASYNC_COMMIT: booleanFlag.default(true),
   WORKER_HANDOFF: booleanFlag.default(true),
@@ -102,6 +103,8 @@ export interface Config {
     concurrency: number;
     pollIntervalMs: number;
     subscriptionShare: number;
+    /** WORKER_TENANT_SHARE: the share of the slots a tenant may always hold, and leaves free for others when it borrows. */
+    tenantShare: number;
     /** WORKER_ASYNC_COMMIT: the worker's commits return before their WAL is flushed (see docs/reliability.md). */
     asyncCommit: boolean;
     /** WORKER_HANDOFF: with ROLE=all, publishes hand their first attempts to this process's worker (see docs/scaling.md). */
@@ -169,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrency: e.WORKER_CONCURRENCY,
       pollIntervalMs: e.WORKER_POLL_INTERVAL,
       subscriptionShare: e.WORKER_SUBSCRIPTION_SHARE,
+      tenantShare: e.WORKER_TENANT_SHARE,
       asyncCommit: e.WORKER_ASYNC_COMMIT,
       handoff: e.WORKER_HANDOFF,
     },

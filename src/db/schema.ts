@@ -122,12 +122,17 @@ export const subscriptions = pgTable(
     /** A payload filter (src/publish/payload-filter.ts): receives only the events it matches; null receives all. */
     filter: jsonb('filter'),
     payloadMode: payloadMode('payload_mode').notNull().default('FULL'),
-    /** Deliveries per second; null is unlimited. The token bucket lives in the row. */
+    /**
+     * At most this many attempts start in any one second; null is unlimited. The starts of the
+     * last second live in the row, counted per 10 ms tick (see hooklane_admit_flow).
+     */
     rateLimit: integer('rate_limit'),
-    rateTokens: doublePrecision('rate_tokens'),
-    rateUpdatedAt: timestamp('rate_updated_at', { withTimezone: true, mode: 'date' }),
+    rateWindowTicks: bigint('rate_window_ticks', { mode: 'number' }).array(),
+    rateWindowCounts: integer('rate_window_counts').array(),
     /** Deliveries in flight at once, across all workers; null is unlimited. */
     maxInFlight: integer('max_in_flight'),
+    /** The turn given last to a delivery that rateLimit or maxInFlight turned away (hooklane_admit_flow). */
+    flowTurnAt: timestamp('flow_turn_at', { withTimezone: true, mode: 'date' }),
     disabledReason: disabledReason('disabled_reason'),
     /** Endpoint health: since when every attempt has failed, and how many deliveries failed in a row. */
     failingSince: timestamp('failing_since', { withTimezone: true, mode: 'date' }),

@@ -12,7 +12,7 @@ import { decideNextStep, outcomeLabel, type RetryDecision } from './retry-policy
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { AttemptRecorder } from './attempt-recorder.js';
 import type { ClaimBatcher } from './claim-batcher.js';
-import type { DeliverySlots } from './delivery-slots.js';
+import { TenantBusyError, type DeliverySlots } from './delivery-slots.js';
 import { signedWebhookHeaders } from './signer.js';
 import { disableSubscription } from '../domain/subscription-lifecycle.js';
 
@@ -37,8 +37,9 @@ export interface DispatchDependencies {
   /** Publishes the operational events of endpoint health (delivery.failed, subscription.disabled). */
   publisher: Publisher;
   /**
-   * The worker's delivery slots (WORKER_CONCURRENCY): a delivery waits for one before it is
-   * claimed, so jobs carrying several deliveries never put more than that in flight.
+   * The worker's delivery slots (WORKER_CONCURRENCY), shared fairly between tenants: a delivery
+   * takes one before it is claimed, so jobs carrying several deliveries never put more than that
+   * in flight; one that may not wait for it goes back to the queue (TenantBusyError).
    */
   slots: DeliverySlots;
   /** Claims deliveries in batches (for claimDurationMs(timeoutMs)). */
@@ -70,8 +71,9 @@ export type DispatchOutcome =
  * One attempt of one delivery as small stages: claim → admit → sign → send → decide → record.
  * An HTTP failure is a result that the retry policy turns into the next step, never an exception;
  * only infrastructure failures (the database) throw, and graphile-worker retries the job. A
- * delivery still waiting for a slot when the worker stops throws WorkerStoppingError, and its task
- * hands it to a new job (worker/tasks.ts).
+ * delivery still waiting for a slot when the worker stops throws WorkerStoppingError, one its
+ * tenant's slots send back throws TenantBusyError, and its task hands it to a new job
+ * (worker/tasks.ts).
  */
 export function dispatchDelivery(
   deps: DispatchDependencies,
@@ -79,36 +81,57 @@ export function dispatchDelivery(
   continuation: Continuation = 'delivery',
   jobPriority = 0,
 ): Promise<DispatchOutcome> {
-  return deps.slots.run(() => dispatchInSlot(deps, job, continuation), jobPriority);
+  return deps.slots.run(job.tenantId, () => dispatchInSlot(deps, job, continuation, jobPriority));
 }
 
-async function dispatchInSlot(deps: DispatchDependencies, job: JobCatalogue['deliver'], continuation: Continuation): Promise<DispatchOutcome> {
+async function dispatchInSlot(
+  deps: DispatchDependencies,
+  job: JobCatalogue['deliver'],
+  continuation: Continuation,
+  jobPriority: number,
+): Promise<DispatchOutcome> {
   const scope = new TenantScope(deps.db, job.tenantId);
   const work = await deps.claims.claim(job.tenantId, job.deliveryId);
   if (!work) {
-    if (continuation === 'delivery') await keepPendingDeliveryScheduled(scope, deps.db, job.deliveryId);
+    if (continuation === 'delivery') await keepPendingDeliveryScheduled(scope, deps.db, job.deliveryId, jobPriority);
     return { kind: 'skipped', reason: 'not_claimable' };
   }
-  return attemptClaimed(deps, scope, work, continuation);
+  return attemptClaimed(deps, scope, work, continuation, jobPriority);
 }
 
-/** A delivery its publish's write has already claimed (a handed-over first attempt), attempted in a slot. */
+/**
+ * A delivery its publish's write has already claimed (a handed-over first attempt), attempted in a
+ * slot: it waits for one in the worker, being claimed, rather than go back to the queue.
+ */
 export function dispatchClaimed(deps: DispatchDependencies, tenantId: string, work: DeliveryWork, jobPriority = 0): Promise<DispatchOutcome> {
-  return deps.slots.run(() => attemptClaimed(deps, new TenantScope(deps.db, tenantId), work, 'delivery'), jobPriority);
+  return deps.slots.run(tenantId, () => attemptClaimed(deps, new TenantScope(deps.db, tenantId), work, 'delivery', jobPriority), false);
 }
 
-async function attemptClaimed(deps: DispatchDependencies, scope: TenantScope, work: DeliveryWork, continuation: Continuation): Promise<DispatchOutcome> {
+/**
+ * `jobPriority`: the priority of the job that carried the delivery, which its next job keeps. A
+ * deferral or a retry must not jump ahead of the first attempts of other subscriptions, which wait
+ * at the priority their backlog gave them.
+ */
+async function attemptClaimed(
+  deps: DispatchDependencies,
+  scope: TenantScope,
+  work: DeliveryWork,
+  continuation: Continuation,
+  jobPriority: number,
+): Promise<DispatchOutcome> {
   if (!work.subscriptionEnabled) {
     await scope.deliveries.hold(work.id);
     return { kind: 'skipped', reason: 'held' };
   }
+  const next = { continuation, priority: jobPriority };
   if (!(await deps.fairness.enter(work.subscriptionId))) {
-    return defer(scope, work, continuation, deps.fairness.backoffMs(work.subscriptionId), 'fairness');
+    return defer(scope, work, next, deps.fairness.backoffMs(work.subscriptionId), 'fairness');
   }
   let attemptMs: number | undefined;
   try {
-    const refusal = await admit(scope, deps, work);
-    if (refusal) return defer(scope, work, continuation, refusal.waitMs, refusal.reason);
+    const refusal = await admit(scope, deps, work, next);
+    if (refusal?.deferred) return { kind: 'deferred', until: new Date(Date.now() + refusal.waitMs), reason: refusal.reason };
+    if (refusal) return defer(scope, work, next, refusal.waitMs, refusal.reason);
     const result = await deps.sender.send(signedRequest(work, deps.secretBox, new Date()));
     attemptMs = result.durationMs;
     const decision = decideNextStep({
@@ -117,7 +140,7 @@ async function attemptClaimed(deps: DispatchDependencies, scope: TenantScope, wo
       scheduleMs: work.retryScheduleMs ?? deps.retryScheduleMs,
       random: deps.random,
     });
-    await record(scope, deps, work, result, decision, continuation);
+    await record(scope, deps, work, result, decision, next);
     return { kind: 'attempted', result, decision };
   } finally {
     deps.fairness.leave(work.subscriptionId, attemptMs);
@@ -129,54 +152,64 @@ async function attemptClaimed(deps: DispatchDependencies, scope: TenantScope, wo
  * job run again after its worker was unlocked) must not end the delivery's last job: it comes
  * back when the claim or the scheduled time has passed. A settled delivery needs nothing.
  */
-async function keepPendingDeliveryScheduled(scope: TenantScope, db: Database, deliveryId: string): Promise<void> {
+async function keepPendingDeliveryScheduled(scope: TenantScope, db: Database, deliveryId: string, priority: number): Promise<void> {
   const delivery = await scope.deliveries.find(deliveryId);
   if (!delivery || delivery.status !== 'PENDING') return;
   const times = [delivery.claimedUntil, delivery.nextAttemptAt].filter((time): time is Date => time !== null);
   const dueAt = new Date(Math.max(Date.now(), ...times.map((time) => time.getTime())));
-  await enqueueJobs(db, [deliverJob(scope.tenantId, deliveryId, { runAt: dueAt })], { preserveRunAt: true });
+  await enqueueJobs(db, [deliverJob(scope.tenantId, deliveryId, { runAt: dueAt, priority })], { preserveRunAt: true });
 }
 
-/** Flow control across all workers: the tenant's in-flight quota, the subscription's maxInFlight, then its rate limit. */
+/**
+ * The attempt duration the pace of a maxInFlight line assumes while no attempt of the
+ * subscription has finished in this worker: a delivery turned away then comes back about this
+ * long after the one before it.
+ */
+const DEFAULT_ATTEMPT_MS = 100;
+/** The shortest attempt duration a maxInFlight line is paced by: its deliveries come back at most this often per place. */
+const MIN_PACED_ATTEMPT_MS = 10;
+
+/**
+ * Flow control across all workers: the tenant's in-flight quota, then the subscription's
+ * maxInFlight and rate limit (one statement, hooklane_admit_flow, only for a subscription that
+ * has either; it defers a delivery it turns away itself: `deferred`).
+ */
 async function admit(
   scope: TenantScope,
   deps: DispatchDependencies,
   work: DeliveryWork,
-): Promise<{ reason: DeferReason; waitMs: number } | undefined> {
+  next: NextStep,
+): Promise<{ reason: DeferReason; waitMs: number; deferred: boolean } | undefined> {
   const tenantLimit = work.tenantInFlightQuota ?? deps.tenantInFlightQuota;
   if (tenantLimit !== null && (await scope.deliveries.countInFlight()) > tenantLimit) {
-    return { reason: 'tenant_quota', waitMs: deps.fairness.backoffMs(`tenant:${scope.tenantId}`) };
+    return { reason: 'tenant_quota', waitMs: deps.fairness.backoffMs(`tenant:${scope.tenantId}`), deferred: false };
   }
-  if (work.maxInFlight !== null) {
-    // The count includes this delivery's own claim, taken before counting: two workers racing for
-    // the last slot both see each other and back off, so the limit is never exceeded.
-    const inFlight = await scope.subscriptions.countInFlight(work.subscriptionId);
-    if (inFlight > work.maxInFlight) return { reason: 'max_in_flight', waitMs: deps.fairness.backoffMs(work.subscriptionId) };
-  }
-  if (work.rateLimit !== null) {
-    const waitMs = await scope.subscriptions.takeRateToken(work.subscriptionId, work.rateLimit);
-    if (waitMs > 0) return { reason: 'rate_limit', waitMs };
-  }
-  return undefined;
+  if (work.maxInFlight === null && work.rateLimit === null) return undefined;
+  const typicalMs = deps.fairness.typicalAttemptMs(work.subscriptionId) ?? DEFAULT_ATTEMPT_MS;
+  const attemptMs = Math.min(deps.timeoutMs, Math.max(MIN_PACED_ATTEMPT_MS, typicalMs));
+  const limits = { rateLimit: work.rateLimit, maxInFlight: work.maxInFlight, attemptMs };
+  // Due at the turn the statement gives it.
+  const refusal = await scope.subscriptions.admitFlow(work.subscriptionId, work.id, limits, nextJob(work, scope.tenantId, next));
+  return refusal && { ...refusal, deferred: true };
 }
 
-function nextJob(work: DeliveryWork, tenantId: string, continuation: Continuation, runAt: Date) {
-  return continuation === 'stream'
+/** How a delivery goes on after this attempt: by which job, at which priority. */
+interface NextStep {
+  continuation: Continuation;
+  priority: number;
+}
+
+function nextJob(work: DeliveryWork, tenantId: string, next: NextStep, runAt?: Date) {
+  return next.continuation === 'stream'
     ? streamJob(tenantId, work.subscriptionId, work.orderingKey, runAt)
-    : deliverJob(tenantId, work.id, { runAt });
+    : deliverJob(tenantId, work.id, { runAt, priority: next.priority });
 }
 
-async function defer(
-  scope: TenantScope,
-  work: DeliveryWork,
-  continuation: Continuation,
-  waitMs: number,
-  reason: DeferReason,
-): Promise<DispatchOutcome> {
+async function defer(scope: TenantScope, work: DeliveryWork, next: NextStep, waitMs: number, reason: DeferReason): Promise<DispatchOutcome> {
   const until = new Date(Date.now() + waitMs);
   await scope.transaction(async (tx, executor) => {
     await tx.deliveries.defer(work.id, until);
-    await enqueueJobs(executor, [nextJob(work, scope.tenantId, continuation, until)]);
+    await enqueueJobs(executor, [nextJob(work, scope.tenantId, next, until)]);
   });
   return { kind: 'deferred', until, reason };
 }
@@ -202,7 +235,7 @@ async function record(
   work: DeliveryWork,
   result: SendResult,
   decision: RetryDecision,
-  continuation: Continuation,
+  next: NextStep,
 ): Promise<void> {
   const attempt: AttemptRecord = {
     statusCode: result.statusCode,
@@ -220,7 +253,7 @@ async function record(
   const status = decision.action === 'succeed' ? 'SUCCEEDED' : decision.action === 'fail' ? 'FAILED' : 'PENDING';
   await scope.transaction(async (tx, executor) => {
     await tx.deliveries.recordAttempt(work.id, attempt, { status, nextAttemptAt: retryAt });
-    if (retryAt) await enqueueJobs(executor, [nextJob(work, scope.tenantId, continuation, retryAt)]);
+    if (retryAt) await enqueueJobs(executor, [nextJob(work, scope.tenantId, next, retryAt)]);
     await updateEndpointHealth(tx, deps, work, attempt, decision);
   });
 }
@@ -290,7 +323,11 @@ export async function drainStream(deps: DispatchDependencies, job: JobCatalogue[
       await wakeAt(new Date(Math.max(...busyUntil.map((time) => time.getTime()))));
       return;
     }
-    const outcome = await dispatchDelivery(deps, { tenantId: job.tenantId, deliveryId: head.id }, 'stream');
+    const outcome = await dispatchDelivery(deps, { tenantId: job.tenantId, deliveryId: head.id }, 'stream').catch(sentBack);
+    if (outcome.kind === 'sent_back') {
+      await wakeAt(new Date(Date.now() + outcome.retryInMs));
+      return;
+    }
     if (outcome.kind === 'skipped') {
       // Held: enabling the subscription wakes the stream. Otherwise another worker has it: look again soon.
       if (outcome.reason === 'not_claimable') await wakeAt(new Date(Date.now() + STREAM_RECHECK_MS));
@@ -311,8 +348,18 @@ async function drainReleased(deps: DispatchDependencies, job: JobCatalogue['deli
   for (let sent = 0; sent < STREAM_BATCH; sent++) {
     const next = await scope.deliveries.oldestDue(job.subscriptionId);
     if (!next) return;
-    const outcome = await dispatchDelivery(deps, { tenantId: job.tenantId, deliveryId: next.id }, 'delivery');
+    const outcome = await dispatchDelivery(deps, { tenantId: job.tenantId, deliveryId: next.id }, 'delivery').catch(sentBack);
+    if (outcome.kind === 'sent_back') {
+      await enqueueJobs(deps.db, [drainJob(job.tenantId, job.subscriptionId, new Date(Date.now() + outcome.retryInMs))]);
+      return;
+    }
     if (outcome.kind === 'skipped' && outcome.reason === 'held') return;
   }
   await enqueueJobs(deps.db, [drainJob(job.tenantId, job.subscriptionId)]);
+}
+
+/** A stream's delivery its tenant's slots sent back: the stream comes back when they said. */
+function sentBack(error: unknown): { kind: 'sent_back'; retryInMs: number } {
+  if (error instanceof TenantBusyError) return { kind: 'sent_back', retryInMs: error.retryInMs };
+  throw error;
 }

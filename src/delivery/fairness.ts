@@ -44,6 +44,11 @@ export class SubscriptionFairness {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
+  /** The moving average of the subscription's attempt durations that finished here (ms), if any did. */
+  typicalAttemptMs(subscriptionId: string): number | undefined {
+    return this.typicalMs.get(subscriptionId);
+  }
+
   /**
    * How long the subscription's attempts take, as far as this worker can tell: the moving average
    * of those that finished, or longer if one in flight has already run longer. Undefined when it

@@ -64,7 +64,7 @@ async function writeGroup(scope: TenantScope, writes: readonly PendingWrite[]): 
 
 /** Writes `plan`; if `handoff` has room for its first attempts, the write claims them and they are handed to it once it has committed. */
 async function writeHandingOff(scope: TenantScope, plan: EventWrite, handoff: FirstAttemptHandoff | undefined): Promise<Set<string>> {
-  const reservation = plan.firstAttempts.length > 0 ? (handoff?.reserve(plan.firstAttempts.length) ?? null) : null;
+  const reservation = plan.firstAttempts.length > 0 ? (handoff?.reserve(scope.tenantId, plan.firstAttempts.length) ?? null) : null;
   if (!reservation) return scope.events.write(plan);
   let inserted: Set<string>;
   let claimed: Map<string, DeliveryWork>;

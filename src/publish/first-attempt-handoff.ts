@@ -28,6 +28,6 @@ export interface HandoffReservation extends HandedOffJobs {
  * if the process dies first, any worker runs them then, as at-least-once requires.
  */
 export interface FirstAttemptHandoff {
-  /** Room for `count` first attempts, or null when the worker has none free (they go by job). */
-  reserve(count: number): HandoffReservation | null;
+  /** Room for `count` first attempts of the tenant, or null when the worker has none for them (they go by job). */
+  reserve(tenantId: string, count: number): HandoffReservation | null;
 }

@@ -76,8 +76,8 @@ export function deliverBatchJobs(
 }
 
 /** One `deliver_batch` job: each delivery is claimed, sent and recorded on its own. */
-export function deliverBatchJob(tenantId: string, deliveryIds: readonly string[], priority: number): JobSpec {
-  return { task: 'deliver_batch', payload: { tenantId, deliveryIds: [...deliveryIds] }, priority };
+export function deliverBatchJob(tenantId: string, deliveryIds: readonly string[], priority: number, runAt?: Date): JobSpec {
+  return { task: 'deliver_batch', payload: { tenantId, deliveryIds: [...deliveryIds] }, priority, ...(runAt ? { runAt } : {}) };
 }
 
 export function streamJob(tenantId: string, subscriptionId: string, orderingKey: string | null, runAt?: Date): JobSpec {
@@ -92,13 +92,14 @@ export function streamJob(tenantId: string, subscriptionId: string, orderingKey:
 }
 
 /** Sends a just-enabled subscription's released deliveries one after another, oldest first. */
-export function drainJob(tenantId: string, subscriptionId: string): JobSpec {
+export function drainJob(tenantId: string, subscriptionId: string, runAt?: Date): JobSpec {
   const key = `drain:${subscriptionId}`;
   return {
     task: 'deliver_stream',
     payload: { tenantId, subscriptionId, orderingKey: null, drain: true },
     jobKey: key,
     queueName: key,
+    ...(runAt ? { runAt } : {}),
   };
 }
 

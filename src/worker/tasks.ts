@@ -5,7 +5,7 @@ import { deliverBatchJob, deliverJob, drainJob, streamJob } from '../publish/job
 import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { dispatchClaimed, dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
-import { WorkerStoppingError } from '../delivery/delivery-slots.js';
+import { TenantBusyError, WorkerStoppingError } from '../delivery/delivery-slots.js';
 import { reopenFailedDeliveries } from '../domain/manual-control.js';
 import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
 
@@ -56,9 +56,10 @@ function deliverOne(deps: DispatchDependencies, telemetry: DeliveryTelemetry | u
 
 /**
  * The work of a `deliver_batch` job: each delivery on its own, side by side (the worker's delivery
- * slots bound how many run at once). What never got a slot because the worker is stopping goes to
- * a new job; if the database failed for some, this throws once the others are done, and running
- * the work again skips what is settled or claimed.
+ * slots bound how many run at once). What never got a slot goes to a new job at the same priority:
+ * due now when the worker is stopping, later when the tenant's slots sent it back. If the database
+ * failed for some, this throws once the others are done, and running the work again skips what is
+ * settled or claimed.
  */
 export function firstAttemptsRunner(deps: DispatchDependencies, telemetry?: DeliveryTelemetry): FirstAttemptsRunner {
   const deliver = deliverOne(deps, telemetry);
@@ -66,14 +67,21 @@ export function firstAttemptsRunner(deps: DispatchDependencies, telemetry?: Deli
     const settled = await Promise.allSettled(deliveryIds.map((deliveryId) => deliver({ tenantId, deliveryId }, priority, claimed?.get(deliveryId))));
     const failures: unknown[] = [];
     const notStarted: string[] = [];
+    const sentBack: string[] = [];
+    let backInMs = 0;
     settled.forEach((result, index) => {
       if (result.status === 'fulfilled') return;
       if (result.reason instanceof WorkerStoppingError) notStarted.push(deliveryIds[index]!);
-      else failures.push(result.reason);
+      else if (result.reason instanceof TenantBusyError) {
+        sentBack.push(deliveryIds[index]!);
+        backInMs = Math.max(backInMs, result.reason.retryInMs);
+      } else failures.push(result.reason);
     });
-    if (notStarted.length > 0) {
-      await enqueueJobs(deps.db, [deliverBatchJob(tenantId, notStarted, priority)]);
-    }
+    const nextJobs = [
+      ...(notStarted.length > 0 ? [deliverBatchJob(tenantId, notStarted, priority)] : []),
+      ...(sentBack.length > 0 ? [deliverBatchJob(tenantId, sentBack, priority, new Date(Date.now() + backInMs))] : []),
+    ];
+    if (nextJobs.length > 0) await enqueueJobs(deps.db, nextJobs);
     if (failures.length > 0) {
       const why = failures[0] instanceof Error ? failures[0].message : String(failures[0]);
       throw new AggregateError(failures, `${failures.length} of ${deliveryIds.length} deliveries not attempted (${why}): the job is retried`);
@@ -89,24 +97,26 @@ export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemet
   const deliver = deliverOne(deps, telemetry);
   const deliverFirstAttempts = firstAttemptsRunner(deps, telemetry);
   /**
-   * The worker is stopping and the work never got a delivery slot: it goes to a fresh job, due now,
-   * for another worker (or this one, restarted), instead of failing this one into a retry backoff.
+   * The work never got a delivery slot: it goes to a fresh job instead of failing this one into a
+   * retry backoff. Due now when the worker is stopping, for another worker (or this one,
+   * restarted); when the tenant's slots sent it back, due when they said.
    */
-  const handOverWhenStopping = async (work: Promise<void>, next: () => JobSpec): Promise<void> => {
+  const handOverNotStarted = async (work: Promise<void>, next: (runAt?: Date) => JobSpec): Promise<void> => {
     try {
       await work;
     } catch (error) {
-      if (!(error instanceof WorkerStoppingError)) throw error;
-      await enqueueJobs(deps.db, [next()]);
+      if (error instanceof TenantBusyError) await enqueueJobs(deps.db, [next(new Date(Date.now() + error.retryInMs))]);
+      else if (error instanceof WorkerStoppingError) await enqueueJobs(deps.db, [next()]);
+      else throw error;
     }
   };
   return {
     deliver: typedTask('deliver', (job, { priority }) =>
-      handOverWhenStopping(deliver(job, priority), () => deliverJob(job.tenantId, job.deliveryId, { priority })),
+      handOverNotStarted(deliver(job, priority), (runAt) => deliverJob(job.tenantId, job.deliveryId, { priority, ...(runAt ? { runAt } : {}) })),
     ),
     deliver_batch: typedTask('deliver_batch', ({ tenantId, deliveryIds }, { priority }) => deliverFirstAttempts(tenantId, deliveryIds, priority)),
     deliver_stream: typedTask('deliver_stream', (job) =>
-      handOverWhenStopping(drainStream(telemetry ? telemetry.forJob(deps, job) : deps, job), () =>
+      handOverNotStarted(drainStream(telemetry ? telemetry.forJob(deps, job) : deps, job), () =>
         job.drain ? drainJob(job.tenantId, job.subscriptionId) : streamJob(job.tenantId, job.subscriptionId, job.orderingKey),
       ),
     ),

@@ -9,9 +9,9 @@ import type { FirstAttemptsRunner } from './tasks.js';
 
 /**
  * The worker's side of FirstAttemptHandoff: it takes a write's first attempts only while its
- * delivery slots have room for all of them (counting those promised to writes still under way), so
- * a handed-over delivery never waits behind queued jobs and a backlog keeps going by job, in
- * priority order. Each job is run as its `deliver_batch` task would run it, then completed;
+ * delivery slots have room for all of them at once, within the tenant's share (counting those
+ * promised to writes still under way), so a handed-over delivery does not wait behind queued jobs
+ * and a backlog keeps going by job, in priority order. Each job is run as its `deliver_batch` task would run it, then completed;
  * if that fails, the job stays, and a worker runs it when it falls due.
  */
 export class WorkerHandoff implements FirstAttemptHandoff {
@@ -41,9 +41,9 @@ export class WorkerHandoff implements FirstAttemptHandoff {
     );
   }
 
-  reserve(count: number): HandoffReservation | null {
-    // Closed slots (the worker is stopping) have none free.
-    if (this.slots.free - this.promised < count) return null;
+  reserve(tenantId: string, count: number): HandoffReservation | null {
+    // Closed slots (the worker is stopping) have no room.
+    if (this.slots.roomFor(tenantId) - this.promised < count) return null;
     this.promised += count;
     let held = true;
     const release = () => {

@@ -178,7 +178,7 @@ describe('deliver_batch jobs: a publish sends its first attempts several per job
 
       const client = connectDatabase(hooklane.databaseUrl, { max: 2, role: APP_ROLE });
       try {
-        const slots = new DeliverySlots(1);
+        const slots = new DeliverySlots({ concurrency: 1, tenantShare: 1, maxBackoffMs: 1_000 });
         slots.close();
         // With its slots closed, a task reaches nothing but the slots and the database.
         const tasks = taskList({ db: client.db, slots } as unknown as DispatchDependencies);
@@ -194,6 +194,47 @@ describe('deliver_batch jobs: a publish sends its first attempts several per job
           select priority from graphile_worker._private_jobs where key = ${`deliver:${unordered!.id}`}`;
         expect(priority!.priority).toBe(7);
       } finally {
+        await client.close();
+      }
+    });
+
+    it("sends the deliveries its tenant's slots turn away back to the queue: a job at the same priority, due later, nothing claimed", async () => {
+      const tenant = await tenantWithEventType(hooklane);
+      for (const path of ['a', 'b']) await createSubscription(hooklane, tenant.token, { url: `http://127.0.0.1:9/${path}`, eventTypes: ['order.created'] });
+      await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 1 } });
+      const ids = (await hooklane.sql<{ id: string }[]>`select id from deliveries where tenant_id = ${tenant.id} order by id`).map((row) => row.id);
+      await hooklane.sql`delete from graphile_worker._private_jobs where payload->>'tenantId' = ${tenant.id}`;
+
+      const client = connectDatabase(hooklane.databaseUrl, { max: 2, role: APP_ROLE });
+      // Two slots, one per tenant: the tenant holds its one with an attempt of seconds, so its
+      // next deliveries would wait far longer than a second for it.
+      let now = 0;
+      const slots = new DeliverySlots({ concurrency: 2, tenantShare: 1, maxBackoffMs: 15_000, now: () => now });
+      await slots.run(tenant.id, async () => {
+        now += 5_000;
+      });
+      let releaseHolder!: () => void;
+      const holder = slots.run(tenant.id, () => new Promise<void>((resolve) => (releaseHolder = resolve)));
+      try {
+        const tasks = taskList({ db: client.db, slots } as unknown as DispatchDependencies);
+        const helpers = (priority: number) => ({ job: { id: '0', priority }, logger: createLogger('silent') }) as unknown as JobHelpers;
+        const before = Date.now();
+        await tasks.deliver_batch!({ tenantId: tenant.id, deliveryIds: ids }, helpers(5));
+        const jobs = await jobsOf(hooklane, tenant.id);
+        expect(jobs).toEqual([expect.objectContaining({ task: 'deliver_batch', attempts: 0, last_error: null })]);
+        expect([...(jobs[0]!.payload.deliveryIds ?? [])].sort()).toEqual(ids);
+        expect(jobs[0]!.run_at.getTime()).toBeGreaterThan(before);
+        const [job] = await hooklane.sql<{ priority: number }[]>`select priority from graphile_worker._private_jobs where payload->>'tenantId' = ${tenant.id}`;
+        expect(job!.priority).toBe(5);
+        const deliveries = await hooklane.sql<{ attempt_count: number; claimed_until: Date | null }[]>`
+          select attempt_count, claimed_until from deliveries where tenant_id = ${tenant.id}`;
+        expect(deliveries).toEqual([
+          { attempt_count: 0, claimed_until: null },
+          { attempt_count: 0, claimed_until: null },
+        ]);
+      } finally {
+        releaseHolder();
+        await holder;
         await client.close();
       }
     });

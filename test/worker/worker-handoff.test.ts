@@ -76,15 +76,19 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
       expect(receiver.requests).toHaveLength(1);
     });
 
-    it('leaves a publish to its job, due now, when the worker has no free slot for its first attempts', async () => {
+    it('leaves a publish to its job, due now, when the worker has no slot free for its tenant', async () => {
       receiver = await TestReceiver.start();
       const inFlight = new Hold();
       receiver.replyWith({ status: 200, body: 'ok', heldUntil: inFlight.released });
       const tenant = await tenantWithEventType(hooklane);
-      for (const path of ['a', 'b']) await createSubscription(hooklane, tenant.token, { url: `${receiver.url}/${path}`, eventTypes: ['order.created'] });
-      // WORKER_CONCURRENCY 2: the first publish's two deliveries take both slots (the receiver holds
-      // its answers until released below), so the second publish finds none free.
+      const other = await tenantWithEventType(hooklane);
+      await createSubscription(hooklane, tenant.token, { url: `${receiver.url}/a`, eventTypes: ['order.created'] });
+      await createSubscription(hooklane, other.token, { url: `${receiver.url}/b`, eventTypes: ['order.created'] });
+      // WORKER_CONCURRENCY 2: a tenant alone may hold one slot (the other stays free for another
+      // tenant). The first publish takes the tenant's slot, the other tenant's the second (the
+      // receiver holds its answers until released below), so the tenant's second publish finds none for it.
       const first = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 1 } });
+      const others = await publish(hooklane, other.token, { eventType: 'order.created', payload: { n: 1 } });
       const second = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 2 } });
 
       const idsOf = async (eventId: string) =>
@@ -94,11 +98,14 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
       expect(jobs[0]).toMatchObject({ key: `handoff:${(await idsOf(first.id))[0]}`, delivery_ids: await idsOf(first.id) });
       expect(jobs[1]).toMatchObject({ key: null, delivery_ids: await idsOf(second.id) });
       expect(jobs[1]!.run_at.getTime()).toBeLessThanOrEqual(Date.now());
+      expect(await jobsOf(hooklane, other.id)).toEqual([expect.objectContaining({ key: `handoff:${(await idsOf(others.id))[0]}` })]);
 
       inFlight.release();
-      await receiver.waitForRequests(4);
-      await eventually(async () => ((await jobsOf(hooklane, tenant.id)).length === 0 ? true : undefined), 5_000, 'the jobs to be completed');
-      expect(new Set(receiver.requests.map((request) => `${request.url} ${request.headers['webhook-id']}`)).size).toBe(4);
+      await receiver.waitForRequests(3);
+      for (const owner of [tenant, other]) {
+        await eventually(async () => ((await jobsOf(hooklane, owner.id)).length === 0 ? true : undefined), 5_000, 'the jobs to be completed');
+      }
+      expect(new Set(receiver.requests.map((request) => `${request.url} ${request.headers['webhook-id']}`)).size).toBe(3);
     });
   });
 

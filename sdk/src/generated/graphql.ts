@@ -41,7 +41,11 @@ export type CreateSubscriptionInput = {
   ordered?: boolean | null | undefined;
   /** FULL (default) sends the payload; THIN sends only `{"id"}` and the receiver fetches the event. */
   payloadMode?: PayloadMode | null | undefined;
-  /** At most this many deliveries per second to this subscription (1 to 10,000). */
+  /**
+   * At most this many deliveries to this subscription start in any window of one second, wherever it
+   * starts (1 to 10,000), across all workers: a burst of up to this many goes at once, a backlog at
+   * this many per 1.01 s. Deliveries held back wait their turn; they are not attempts.
+   */
   rateLimit?: number | null | undefined;
   /** Delays before each retry (`5s`, `5m`, …), overriding `DELIVERY_RETRY_SCHEDULE`; at most 20 entries of at most 1d. */
   retrySchedule?: Array<string> | null | undefined;

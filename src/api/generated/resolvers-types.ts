@@ -90,7 +90,11 @@ export type CreateSubscriptionInput = {
   ordered?: InputMaybe<Scalars['Boolean']['input']>;
   /** FULL (default) sends the payload; THIN sends only `{"id"}` and the receiver fetches the event. */
   payloadMode?: InputMaybe<PayloadMode>;
-  /** At most this many deliveries per second to this subscription (1 to 10,000). */
+  /**
+   * At most this many deliveries to this subscription start in any window of one second, wherever it
+   * starts (1 to 10,000), across all workers: a burst of up to this many goes at once, a backlog at
+   * this many per 1.01 s. Deliveries held back wait their turn; they are not attempts.
+   */
   rateLimit?: InputMaybe<Scalars['Int']['input']>;
   /** Delays before each retry (`5s`, `5m`, …), overriding `DELIVERY_RETRY_SCHEDULE`; at most 20 entries of at most 1d. */
   retrySchedule?: InputMaybe<Array<Scalars['String']['input']>>;
@@ -755,11 +759,13 @@ export type WebhookSubscription = {
   /** Deliveries kept while the subscription is disabled. */
   heldDeliveryCount: Scalars['Int']['output'];
   id: Scalars['ID']['output'];
+  /** At most this many deliveries in flight at once; null: no limit. */
   maxInFlight: Maybe<Scalars['Int']['output']>;
   ordered: Scalars['Boolean']['output'];
   payloadMode: PayloadMode;
   /** When the previous secret stops signing, during a rotation's overlap; null otherwise. */
   previousSecretExpiresAt: Maybe<Scalars['DateTime']['output']>;
+  /** At most this many deliveries start in any window of one second; null: no limit (see `CreateSubscriptionInput.rateLimit`). */
   rateLimit: Maybe<Scalars['Int']['output']>;
   /** The retry delays in force for this subscription, e.g. `["5s", "5m"]`. */
   retrySchedule: Array<Scalars['String']['output']>;

@@ -1,6 +1,7 @@
 import { and, arrayOverlaps, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
 import type { Run } from '../client.js';
+import { jobSpecRecord, type JobSpec } from '../jobs.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
 import { deliveries, subscriptions, type DisabledReason, type PayloadMode, type SubscriptionRow } from '../schema.js';
 
@@ -82,9 +83,11 @@ export class SubscriptionStore {
   }
 
   async update(id: string, changes: SubscriptionChanges): Promise<SubscriptionRow | undefined> {
+    // New limits start a new line: deliveries turned away from now on are paced by them.
+    const newLimits = changes.rateLimit !== undefined || changes.maxInFlight !== undefined;
     const [row] = await this.run((db) => db
       .update(subscriptions)
-      .set({ ...changes, updatedAt: sql`now()` })
+      .set({ ...changes, ...(newLimits ? { flowTurnAt: null } : {}), updatedAt: sql`now()` })
       .where(this.owned(id))
       .returning());
     return row;
@@ -163,38 +166,25 @@ export class SubscriptionStore {
   }
 
   /**
-   * Takes one token from the subscription's bucket (capacity and refill = rateLimit per second),
-   * atomically in PostgreSQL so that every worker shares one budget. Returns 0 when a token was
-   * taken, else the milliseconds until one will be there.
+   * Admits one claimed delivery under the subscription's maxInFlight and rateLimit, across all
+   * workers (hooklane_admit_flow, src/db/functions): undefined when admitted, else how long until
+   * its turn and which limit turned it away. With `nextJob`, a delivery turned away is deferred
+   * to its turn in the same statement, `nextJob` due then. `attemptMs`: how long its attempts
+   * usually take.
    */
-  async takeRateToken(id: string, rateLimit: number): Promise<number> {
-    const refilled = sql`least(${rateLimit}::float8, coalesce(${subscriptions.rateTokens}, ${rateLimit}::float8)
-      + extract(epoch from clock_timestamp() - coalesce(${subscriptions.rateUpdatedAt}, clock_timestamp())) * ${rateLimit}::float8)`;
-    const [taken] = await this.run((db) => db
-      .update(subscriptions)
-      .set({ rateTokens: sql`${refilled} - 1`, rateUpdatedAt: sql`clock_timestamp()` })
-      .where(and(this.owned(id), sql`${refilled} >= 1`))
-      .returning({ id: subscriptions.id }));
-    if (taken) return 0;
-    const [state] = await this.run((db) => db.select({ tokens: sql<number>`${refilled}` }).from(subscriptions).where(this.owned(id)));
-    const missing = 1 - Number(state?.tokens ?? 0);
-    return Math.max(1, Math.ceil((missing / rateLimit) * 1000));
-  }
-
-  /** How many deliveries of this subscription are being attempted right now, by any worker (its claims are counted when it has maxInFlight). */
-  async countInFlight(id: string): Promise<number> {
-    const [row] = await this.run((db) => db
-      .select({ count: sql<number>`count(*)::int` })
-      .from(deliveries)
-      .where(
-        and(
-          eq(deliveries.tenantId, this.tenantId),
-          eq(deliveries.subscriptionId, id),
-          sql`${deliveries.countedClaimUntil} is not null`,
-          sql`${deliveries.countedClaimUntil} > now()`,
-        ),
-      ));
-    return row?.count ?? 0;
+  async admitFlow(
+    id: string,
+    deliveryId: string,
+    limits: { rateLimit: number | null; maxInFlight: number | null; attemptMs: number },
+    nextJob: JobSpec | null,
+  ): Promise<{ waitMs: number; reason: 'rate_limit' | 'max_in_flight' } | undefined> {
+    const job = nextJob === null ? null : JSON.stringify(jobSpecRecord(nextJob));
+    const rows = (await this.run((db) =>
+      db.execute(sql`select wait_ms, reason from hooklane_admit_flow(${this.tenantId}, ${id}, ${deliveryId},
+        ${limits.rateLimit}::integer, ${limits.maxInFlight}::integer, ${limits.attemptMs}::float8, ${job}::json)`),
+    )) as unknown as { wait_ms: number; reason: 'rate_limit' | 'max_in_flight' | null }[];
+    const row = rows[0];
+    return row && row.reason !== null ? { waitMs: row.wait_ms, reason: row.reason } : undefined;
   }
 
   async countHeld(ids: readonly string[]): Promise<Map<string, number>> {
