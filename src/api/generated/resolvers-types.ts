@@ -274,17 +274,24 @@ export type Mutation = {
   publishEvents: PublishEventsPayload;
   /**
    * Re-send, as a background job, every FAILED delivery of a subscription created in
-   * [`since`, `until`). Returns how many deliveries are being re-sent.
+   * [`since`, `until`). Returns how many deliveries are being re-sent. The job takes one token of the
+   * tenant's publish rate per delivery and waits for them when the bucket is short, so a recovery
+   * never goes faster than the publish rate; QUOTA_EXCEEDED with `retryAfter` when the bucket is empty.
    */
   recoverSubscription: RecoverSubscriptionPayload;
   /**
    * Deliver an event again as new deliveries (same `webhook-id`) to the listed subscriptions, or to
-   * every subscription it matches now when `subscriptionIds` is omitted.
+   * every subscription it matches now when `subscriptionIds` is omitted. Takes one token of the
+   * tenant's publish rate per new delivery (not of its monthly events): QUOTA_EXCEEDED, with
+   * `retryAfter` unless they are more than the burst, and nothing written when they are short.
    */
   replayEvent: ReplayEventPayload;
   /** Resume a suspended tenant. Admin tokens only. */
   resumeTenant: ResumeTenantPayload;
-  /** Send a delivery again now; a FAILED delivery returns to PENDING. */
+  /**
+   * Send a delivery again now; a FAILED delivery returns to PENDING. Takes one token of the tenant's
+   * publish rate (not of its monthly events): QUOTA_EXCEEDED with `retryAfter` when none is left.
+   */
   retryDelivery: RetryDeliveryPayload;
   /** Replace a subscription's signing secret; the new secret is returned once. */
   rotateSubscriptionSecret: RotateSubscriptionSecretPayload;
