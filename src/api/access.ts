@@ -39,6 +39,18 @@ export async function tenantWithQuotas(
   return { scope, quotas: effectiveQuotas(tenant, context.services.config.quotas) };
 }
 
+/**
+ * For actions on a tenant itself that the tenant may take: admin tokens for any tenant, a tenant
+ * token without `scope` for its own. Another tenant is NOT_FOUND, as if it did not exist.
+ */
+export function requireAdminOrUnscopedOwnTenant(context: RequestContext, tenantId: string): void {
+  const { viewer } = context;
+  if (viewer.isAdmin) return;
+  if (!viewer.tenantId) throw new UnauthenticatedError('The token carries no tenant');
+  if (viewer.scopes !== undefined) throw new ForbiddenError('Only admin tokens and tenant tokens without scope may do this');
+  if (viewer.tenantId !== tenantId) throw new NotFoundError('Tenant', tenantId);
+}
+
 export function requireAdmin(context: RequestContext): void {
   if (!context.viewer.isAdmin) throw new ForbiddenError('Admin tokens only');
 }

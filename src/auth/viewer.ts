@@ -8,6 +8,8 @@ export interface Viewer {
   tenantId: string | undefined;
   /** Scopes narrowing the token; undefined means every right of its tenant. */
   scopes: ReadonlySet<string> | undefined;
+  /** When the token was issued (`iat`), in ms since the epoch; 0 for a token without `iat`. */
+  issuedAtMs: number;
 }
 
 export function viewerFromClaims(claims: JWTPayload, tenantClaim: string): Viewer {
@@ -19,7 +21,13 @@ export function viewerFromClaims(claims: JWTPayload, tenantClaim: string): Viewe
     isAdmin: roles.includes('admin'),
     tenantId: typeof tenant === 'string' && tenant.length > 0 ? tenant : undefined,
     scopes: typeof scope === 'string' ? new Set(scope.split(' ').filter(Boolean)) : undefined,
+    issuedAtMs: typeof claims.iat === 'number' && Number.isFinite(claims.iat) ? claims.iat * 1000 : 0,
   };
+}
+
+/** True when the tenant revoked its tokens issued before a time (revokeTokens) and this one is such. */
+export function isRevoked(viewer: Viewer, tokensRevokedBefore: Date | null): boolean {
+  return tokensRevokedBefore !== null && viewer.issuedAtMs < tokensRevokedBefore.getTime();
 }
 
 export function hasScope(viewer: Viewer, scope: string): boolean {
