@@ -158,6 +158,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           timeoutMs: config.delivery.timeoutMs,
           disableAfterMs: config.delivery.disableAfterMs,
           tenantInFlightQuota: config.quotas.deliveriesInFlight,
+          resendBudget: config.quotas,
         },
         workerClient.sql,
         logger,

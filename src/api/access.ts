@@ -1,6 +1,6 @@
 import { ForbiddenError, NotFoundError, UnauthenticatedError } from '../errors.js';
 import { effectiveQuotas, type Quotas } from '../tenancy/quotas.js';
-import { hasScope, type TenantScopeName } from '../auth/viewer.js';
+import { hasScope, RIGHTS, type TenantScopeName } from '../auth/viewer.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import type { RequestContext } from './context.js';
 
@@ -37,6 +37,18 @@ export async function tenantWithQuotas(
   const tenant = await context.tenants.activeTenant(scope.tenantId);
   if (!tenant) throw new NotFoundError('Tenant', scope.tenantId);
   return { scope, quotas: effectiveQuotas(tenant, context.services.config.quotas) };
+}
+
+/**
+ * For actions on a tenant itself that the tenant may take: admin tokens for any tenant, a tenant
+ * token without `scope` for its own. Another tenant is NOT_FOUND, as if it did not exist.
+ */
+export function requireAdminOrUnscopedOwnTenant(context: RequestContext, tenantId: string): void {
+  const { viewer } = context;
+  if (viewer.isAdmin) return;
+  if (!viewer.tenantId) throw new UnauthenticatedError('The token carries no tenant');
+  if ((viewer.rights & RIGHTS['all-tenant-rights']) === 0) throw new ForbiddenError('Only admin tokens and tenant tokens without scope may do this');
+  if (viewer.tenantId !== tenantId) throw new NotFoundError('Tenant', tenantId);
 }
 
 export function requireAdmin(context: RequestContext): void {

@@ -69,6 +69,8 @@ export const TYPE_RULES: Record<string, Rule> = {
   ReplayEventPayload: 'events:publish',
   RecoverSubscriptionPayload: 'events:publish',
   PreviewSubscriptionFilterPayload: 'events:read',
+  // Admin tokens, or a tenant token without scope (for its own tenant: the resolver checks which).
+  RevokeTokensPayload: 'all-tenant-rights',
 };
 
 const PUBLISHED: Rule = ['events:read', 'events:publish'];
@@ -101,6 +103,7 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Mutation.replayEvent': 'events:publish',
   'Mutation.recoverSubscription': 'events:publish',
   'Mutation.previewSubscriptionFilter': 'events:read',
+  'Mutation.revokeTokens': 'all-tenant-rights',
   // What a publishing token reads back: the event's identity and its deliveries' progress.
   'Event.id': PUBLISHED,
   'Event.eventType': PUBLISHED,

@@ -9,7 +9,7 @@ import express from 'express';
 import { GraphQLError, type ValidationRule } from 'graphql';
 import type { Logger } from 'pino';
 import { TokenError, type TokenVerifier } from '../auth/jwt.js';
-import { viewerFromClaims, type Viewer } from '../auth/viewer.js';
+import { isRevoked, viewerFromClaims, type Viewer } from '../auth/viewer.js';
 import { formatErrorFor, UnauthenticatedError } from '../errors.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { TenantDirectory } from '../tenancy/tenant-directory.js';
@@ -60,8 +60,11 @@ async function authenticate(
     if (error instanceof TokenError) throw new UnauthenticatedError(error.message);
     throw error;
   }
-  if (viewer.tenantId && !(await tenants.activeTenant(viewer.tenantId))) {
-    throw new UnauthenticatedError('The token names a tenant that does not exist or is not active');
+  if (viewer.tenantId) {
+    const tenant = await tenants.activeTenant(viewer.tenantId);
+    if (!tenant) throw new UnauthenticatedError('The token names a tenant that does not exist or is not active');
+    // Checked at every request, after the verified-token memo: a revocation reaches memoised tokens too.
+    if (isRevoked(viewer, tenant.tokensRevokedBefore)) throw new UnauthenticatedError('The token was revoked: use one issued since');
   }
   return viewer;
 }

@@ -84,7 +84,9 @@ export async function signHs256Token(
   claims: JWTPayload,
   options: { expiresIn?: string | number; issuer?: string; audience?: string } = {},
 ): Promise<string> {
-  let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt();
+  // `iat` to the millisecond (a NumericDate may have a fraction): a token signed right after a
+  // revokeTokens call is issued after its cutoff, not in the same whole second.
+  let jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt(Date.now() / 1000);
   if (options.expiresIn !== undefined) jwt = jwt.setExpirationTime(options.expiresIn);
   if (options.issuer) jwt = jwt.setIssuer(options.issuer);
   if (options.audience) jwt = jwt.setAudience(options.audience);

@@ -17,6 +17,8 @@ export const RIGHTS = {
   'events:read': 1 << 3,
   'subscriptions:read': 1 << 4,
   'subscriptions:write': 1 << 5,
+  /** Every right of the tenant at once: a tenant token without `scope`, or an admin token (revokeTokens). */
+  'all-tenant-rights': 1 << 6,
 } as const satisfies Record<string, number>;
 export type RightName = keyof typeof RIGHTS;
 
@@ -30,11 +32,13 @@ export interface Viewer {
   tenantId: string | undefined;
   /** RIGHTS bits: an admin token has them all; a tenant token every tenant scope, or those its `scope` names. */
   rights: number;
+  /** When the token was issued (`iat`), in ms since the epoch; 0 for a token without `iat`. */
+  issuedAtMs: number;
 }
 
 function rightsOf(isAdmin: boolean, scope: unknown): number {
-  if (isAdmin) return RIGHTS.token | RIGHTS.admin | ALL_TENANT_SCOPES;
-  if (typeof scope !== 'string') return RIGHTS.token | ALL_TENANT_SCOPES;
+  if (isAdmin) return RIGHTS.token | RIGHTS.admin | RIGHTS['all-tenant-rights'] | ALL_TENANT_SCOPES;
+  if (typeof scope !== 'string') return RIGHTS.token | RIGHTS['all-tenant-rights'] | ALL_TENANT_SCOPES;
   let rights: number = RIGHTS.token;
   for (const name of scope.split(' ')) {
     if ((TENANT_SCOPES as readonly string[]).includes(name)) rights |= RIGHTS[name as TenantScopeName];
@@ -51,7 +55,13 @@ export function viewerFromClaims(claims: JWTPayload, tenantClaim: string): Viewe
     isAdmin,
     tenantId: typeof tenant === 'string' && tenant.length > 0 ? tenant : undefined,
     rights: rightsOf(isAdmin, claims.scope),
+    issuedAtMs: typeof claims.iat === 'number' && Number.isFinite(claims.iat) ? claims.iat * 1000 : 0,
   };
+}
+
+/** True when the tenant revoked its tokens issued before a time (revokeTokens) and this one is such. */
+export function isRevoked(viewer: Viewer, tokensRevokedBefore: Date | null): boolean {
+  return tokensRevokedBefore !== null && viewer.issuedAtMs < tokensRevokedBefore.getTime();
 }
 
 export function hasScope(viewer: Viewer, scope: TenantScopeName): boolean {

@@ -20,8 +20,11 @@ export interface JobCatalogue {
    * just enabled) sends every due delivery of the subscription oldest first, without waiting on retries.
    */
   deliver_stream: { tenantId: string; subscriptionId: string; orderingKey: string | null; drain?: boolean };
-  /** Re-send the FAILED deliveries of a subscription created in [since, until). */
-  recover_subscription: { tenantId: string; subscriptionId: string; since: string; until: string };
+  /**
+   * Re-send the FAILED deliveries of a subscription created in [since, until), in batches paced by
+   * the tenant's publish rate; `after`: the last delivery an earlier run of the recovery reopened.
+   */
+  recover_subscription: { tenantId: string; subscriptionId: string; since: string; until: string; after?: string };
 }
 
 export type JobName = keyof JobCatalogue;

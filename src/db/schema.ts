@@ -36,6 +36,8 @@ export const tenants = pgTable('tenants', {
   /** The publish-rate token bucket, shared by every API process. */
   publishTokens: doublePrecision('publish_tokens'),
   publishTokensAt: timestamp('publish_tokens_at', { withTimezone: true, mode: 'date' }),
+  /** revokeTokens: the tenant's tokens issued (`iat`) before this are refused; it only moves forward. */
+  tokensRevokedBefore: timestamp('tokens_revoked_before', { withTimezone: true, mode: 'date' }),
   /** Moves with every change publishing reads (hooklane_bump_config_version): cached publish reads are checked against it. */
   configVersion: bigint('config_version', { mode: 'number' }).notNull().default(0),
   createdAt: createdAt(),

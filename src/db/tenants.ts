@@ -33,6 +33,21 @@ export async function setTenantStatus(db: Database, id: string, status: TenantSt
   return row;
 }
 
+/**
+ * Refuses the tenant's tokens issued before `issuedBefore` (revokeTokens). The cutoff only moves
+ * forward: an earlier one than the tenant's changes nothing, so no call lets a revoked token back in.
+ */
+export async function revokeTenantTokens(db: Database, id: string, issuedBefore: Date): Promise<TenantRow | undefined> {
+  const [row] = await platformTransaction(db, (tx) =>
+    tx
+      .update(tenants)
+      .set({ tokensRevokedBefore: sql`greatest(${tenants.tokensRevokedBefore}, ${issuedBefore.toISOString()}::timestamptz)` })
+      .where(eq(tenants.id, id))
+      .returning(),
+  );
+  return row;
+}
+
 export type QuotaOverrides = Partial<
   Pick<
     TenantRow,

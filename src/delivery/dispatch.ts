@@ -15,6 +15,7 @@ import type { ClaimBatcher } from './claim-batcher.js';
 import { TenantBusyError, type DeliverySlots } from './delivery-slots.js';
 import { signedWebhookHeaders } from './signer.js';
 import { disableSubscription } from '../domain/subscription-lifecycle.js';
+import type { ResendBudget } from '../tenancy/quotas.js';
 
 export const USER_AGENT = 'Hooklane-Webhooks/0.1';
 /**
@@ -54,6 +55,8 @@ export interface DispatchDependencies {
   disableAfterMs: number;
   /** QUOTA_DELIVERIES_IN_FLIGHT: a tenant's deliveries in flight at once, unless it has its own; null: no limit. */
   tenantInFlightQuota: number | null;
+  /** QUOTA_PUBLISH_RATE and QUOTA_PUBLISH_BURST: the publish rate a recovery job's re-sends take from (see takeResendTokens). */
+  resendBudget: ResendBudget;
   random?: () => number;
 }
 

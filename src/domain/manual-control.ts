@@ -1,13 +1,18 @@
 import { BadUserInputError, NotFoundError } from '../errors.js';
-import { enqueueJobs } from '../db/jobs.js';
+import { enqueueJobs, type JobCatalogue, type JobSpec } from '../db/jobs.js';
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { scheduleDeliveries } from '../publish/fan-out.js';
 import { patternsMatching, subscriptionReceives } from '../publish/event-matching.js';
 import { storedFilterPredicate, type FilterDocument } from '../publish/payload-filter.js';
+import { assertResendTokenLeft, takePublishTokens, takeResendTokens, type ResendBudget } from '../tenancy/quotas.js';
+
+// Every delivery re-sent here (retried, replayed, recovered) takes one token of the tenant's
+// publish rate (takeResendTokens), and goes through the same claims as a published one, so it
+// counts toward the tenant's deliveriesInFlight quota when it is attempted.
 
 /** Sends a delivery again now; job keys keep it to one pending job per delivery. */
-export async function retryDelivery(scope: TenantScope, id: string): Promise<DeliveryRow> {
+export async function retryDelivery(scope: TenantScope, id: string, budget: ResendBudget): Promise<DeliveryRow> {
   return scope.transaction(async (tx, executor) => {
     const current = await tx.deliveries.find(id);
     if (!current) throw new NotFoundError('Delivery', id);
@@ -19,6 +24,7 @@ export async function retryDelivery(scope: TenantScope, id: string): Promise<Del
     await scheduleDeliveries(scope.tenantId, executor, [delivery], new Map(subscription ? [[subscription.id, subscription]] : []), {
       wakeStreams: true,
     });
+    await takeResendTokens(tx, 1, budget);
     return delivery;
   });
 }
@@ -31,6 +37,7 @@ export async function retryDelivery(scope: TenantScope, id: string): Promise<Del
 export async function replayEvent(
   scope: TenantScope,
   input: { id: string; subscriptionIds?: readonly string[] | null },
+  budget: ResendBudget,
 ): Promise<{ event: EventRow; deliveries: DeliveryRow[] }> {
   return scope.transaction(async (tx, executor) => {
     const event = await tx.events.find(input.id);
@@ -60,14 +67,33 @@ export async function replayEvent(
       })),
     );
     await scheduleDeliveries(scope.tenantId, executor, deliveries, new Map(targets.map((s) => [s.id, s])));
+    await takeResendTokens(tx, deliveries.length, budget);
     return { event, deliveries };
   });
 }
 
-/** Counts the FAILED deliveries in the window and leaves re-sending them to a background job. */
+/** How many deliveries one run of a recovery job re-sends at most. */
+export const RECOVERY_BATCH = 500;
+
+type RecoveryJob = JobCatalogue['recover_subscription'];
+
+function recoveryJob(payload: RecoveryJob, runAt?: Date): JobSpec {
+  // Keyed: a run that is repeated (its worker died after committing) replaces its successor
+  // instead of starting a second chain.
+  const jobKey = `recover:${payload.subscriptionId}:${payload.since}:${payload.until}`;
+  return { task: 'recover_subscription', payload, jobKey, ...(runAt ? { runAt } : {}) };
+}
+
+/**
+ * Counts the FAILED deliveries in the window and leaves re-sending them to a background job that
+ * paces itself at the tenant's publish rate (recoverFailedDeliveries). Refused (QUOTA_EXCEEDED,
+ * nothing started) when the tenant's publish-rate bucket is empty: the job could send nothing yet.
+ * A window larger than the burst is not refused: the job spreads it over time.
+ */
 export async function recoverSubscription(
   scope: TenantScope,
   input: { id: string; since: Date; until: Date | null },
+  budget: ResendBudget,
 ): Promise<{ subscription: SubscriptionRow; deliveryCount: number }> {
   const until = input.until ?? new Date();
   if (Number.isNaN(input.since.getTime()) || Number.isNaN(until.getTime()) || input.since >= until) {
@@ -79,23 +105,47 @@ export async function recoverSubscription(
     const deliveryCount = await tx.deliveries.countFailed(subscription.id, input.since, until);
     if (deliveryCount > 0) {
       await enqueueJobs(executor, [
-        {
-          task: 'recover_subscription',
-          payload: { tenantId: scope.tenantId, subscriptionId: subscription.id, since: input.since.toISOString(), until: until.toISOString() },
-        },
+        recoveryJob({ tenantId: scope.tenantId, subscriptionId: subscription.id, since: input.since.toISOString(), until: until.toISOString() }),
       ]);
+      await assertResendTokenLeft(tx, budget);
     }
     return { subscription, deliveryCount };
   });
 }
 
-/** The recovery job (recover_subscription): reopens the window's FAILED deliveries and schedules them in publish order. */
-export async function reopenFailedDeliveries(scope: TenantScope, input: { subscriptionId: string; since: Date; until: Date }): Promise<number> {
+/**
+ * One run of the recovery job (recover_subscription): reopens the next FAILED deliveries of the
+ * window after the job's cursor, in publish order, as many as the tenant's publish-rate bucket
+ * holds tokens for (at most RECOVERY_BATCH), and schedules them. The next run, when some are
+ * left, starts after the last one reopened (so a delivery that fails again is not recovered
+ * twice), and is due when the tokens for its batch are back: a recovery never sends faster than
+ * the tenant's publish rate, whatever its size. Returns how many deliveries it reopened.
+ */
+export async function recoverFailedDeliveries(scope: TenantScope, job: RecoveryJob, budget: ResendBudget): Promise<number> {
+  const since = new Date(job.since);
+  const until = new Date(job.until);
   return scope.transaction(async (tx, executor) => {
-    const subscription = await tx.subscriptions.find(input.subscriptionId);
+    const subscription = await tx.subscriptions.find(job.subscriptionId);
     if (!subscription) return 0;
-    const reopened = await tx.deliveries.reopenFailed(subscription.id, input.since, input.until);
+    const batch = await tx.deliveries.lockFailedBatch(subscription.id, since, until, job.after ?? null, RECOVERY_BATCH);
+    if (batch.length === 0) return 0;
+    let bucket = await takePublishTokens(tx, batch.length, budget);
+    let taken = bucket.ok ? batch.length : Math.min(batch.length, Math.floor(bucket.tokens));
+    if (!bucket.ok && taken > 0) {
+      bucket = await takePublishTokens(tx, taken, budget);
+      if (!bucket.ok) taken = 0;
+    }
+    const reopened = await tx.deliveries.reopenFailed(batch.slice(0, taken));
     await scheduleDeliveries(scope.tenantId, executor, reopened, new Map([[subscription.id, subscription]]), { wakeStreams: true });
+    // A full batch may have more behind it; a short one has exactly what was not taken.
+    const left = batch.length === RECOVERY_BATCH ? RECOVERY_BATCH : batch.length - taken;
+    if (left > 0) {
+      // The next run is due when the bucket (its tokens after this run) holds its batch again.
+      const need = Math.max(1, Math.min(left, Math.floor(bucket.burst)));
+      const waitMs = Math.max(0, Math.ceil(((need - bucket.tokens) / bucket.rate) * 1000));
+      const after = taken > 0 ? batch[taken - 1]! : job.after;
+      await enqueueJobs(executor, [recoveryJob({ ...job, after }, new Date(Date.now() + waitMs))]);
+    }
     return reopened.length;
   });
 }

@@ -9,7 +9,8 @@ const MAX_CACHED = 10_000;
 /**
  * Answers "may a token act for this tenant, and with which quotas?" for every request, from a
  * short-lived cache so that a busy API does not read the tenants table per request. A tenant that
- * does not exist or is suspended is refused, so a validly signed token for it reaches nothing.
+ * does not exist or is suspended is refused, so a validly signed token for it reaches nothing; so
+ * is a token issued before the tenant's `tokensRevokedBefore` (revokeTokens).
  * Changes made through this process are seen at once; other processes see them within 5 seconds
  * (and the requests that arrive while the expired entry is being read again).
  */

@@ -6,7 +6,7 @@ import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { dispatchClaimed, dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
 import { TenantBusyError, WorkerStoppingError } from '../delivery/delivery-slots.js';
-import { reopenFailedDeliveries } from '../domain/manual-control.js';
+import { recoverFailedDeliveries } from '../domain/manual-control.js';
 import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
 
 /** Payload schemas of the job catalogue: a job is checked before any work is done for it. */
@@ -19,7 +19,13 @@ const payloadSchemas: { [Name in JobName]: z.ZodType<JobCatalogue[Name]> } = {
     orderingKey: z.string().nullable(),
     drain: z.boolean().optional(),
   }),
-  recover_subscription: z.object({ tenantId: z.string(), subscriptionId: z.string(), since: z.string(), until: z.string() }),
+  recover_subscription: z.object({
+    tenantId: z.string(),
+    subscriptionId: z.string(),
+    since: z.string(),
+    until: z.string(),
+    after: z.string().optional(),
+  }),
 };
 
 function typedTask<Name extends JobName>(
@@ -121,11 +127,7 @@ export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemet
       ),
     ),
     recover_subscription: typedTask('recover_subscription', (job) =>
-      reopenFailedDeliveries(new TenantScope(deps.db, job.tenantId), {
-        subscriptionId: job.subscriptionId,
-        since: new Date(job.since),
-        until: new Date(job.until),
-      }),
+      recoverFailedDeliveries(new TenantScope(deps.db, job.tenantId), job, deps.resendBudget),
     ),
   };
 }

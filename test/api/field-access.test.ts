@@ -69,6 +69,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
     ),
     ...same(['publishEvent', 'publishEvents', 'retryDelivery', 'replayEvent', 'recoverSubscription'], scoped(PUBLISH)),
     previewSubscriptionFilter: EVENT_READERS,
+    revokeTokens: [UNSCOPED, ADMIN, ADMIN_FOR_TENANT],
   }),
   ...fields('CreateTenantPayload', { tenant: ADMINS }),
   ...fields('SuspendTenantPayload', { tenant: ADMINS }),
@@ -86,9 +87,10 @@ const READERS: Record<string, readonly TokenKind[]> = {
   ...fields('RetryDeliveryPayload', { delivery: scoped(PUBLISH) }),
   ...fields('ReplayEventPayload', same(['event', 'deliveries'], scoped(PUBLISH))),
   // Recovering needs events:publish, reading the subscription a subscriptions right: no one scope has both.
+  ...fields('RevokeTokensPayload', { tenant: [UNSCOPED, ADMIN, ADMIN_FOR_TENANT] }),
   ...fields('PreviewSubscriptionFilterPayload', same(['examined', 'matched'], EVENT_READERS)),
   ...fields('RecoverSubscriptionPayload', { subscription: scoped(), deliveryCount: scoped(PUBLISH) }),
-  ...fields('Tenant', same(['id', 'name', 'status', 'quotas', 'usage', 'createdAt'], EVERY_TOKEN)),
+  ...fields('Tenant', same(['id', 'name', 'status', 'quotas', 'usage', 'tokensRevokedBefore', 'createdAt'], EVERY_TOKEN)),
   ...fields(
     'TenantQuotas',
     same(['publishRate', 'publishBurst', 'eventsPerMonth', 'subscriptions', 'eventTypes', 'payloadBytes', 'deliveriesInFlight'], EVERY_TOKEN),
@@ -232,6 +234,8 @@ const ROOT_CALLS: Record<string, RootCall> = {
     since: '2000-01-01T00:00:00Z',
     until: '2000-01-02T00:00:00Z',
   })),
+  // A cutoff long past: nothing the matrix uses is revoked.
+  'Mutation.revokeTokens': mutation(1, 'revokeTokens', () => ({ tenantId, issuedBefore: '2000-01-01T00:00:00Z' })),
   'Mutation.previewSubscriptionFilter': mutation(1, 'previewSubscriptionFilter', () => ({ filter: { type: 'matrix.quiet' }, eventTypes: ['matrix.quiet'] })),
 };
 

@@ -238,6 +238,21 @@ const mutationCases: Record<string, () => Promise<void>> = {
     await expectForbiddenForTenantToken('updateTenantQuotas', 'UpdateTenantQuotasInput', { tenantId: a.id, subscriptions: 1 }, 'tenant { id }');
   },
 
+  async revokeTokens() {
+    // B's token, unscoped, may revoke only B's own tokens: A is NOT_FOUND like a tenant nobody has.
+    const jobsBefore = await jobCount();
+    const query = 'mutation($input: RevokeTokensInput!) { revokeTokens(input: $input) { tenant { id } } }';
+    const foreign = refusal(await hooklane.gql(b.token, query, { input: { tenantId: a.id } }), 'revokeTokens');
+    const nobodys = unknownIdLike(a.id);
+    const missing = refusal(await hooklane.gql(b.token, query, { input: { tenantId: nobodys } }), 'revokeTokens');
+    expect(foreign.code).toBe('NOT_FOUND');
+    expect(missing.code).toBe('NOT_FOUND');
+    expect(foreign.message.replaceAll(a.id, '<id>')).toBe(missing.message.replaceAll(nobodys, '<id>'));
+    await expectAUntouched(jobsBefore);
+    const stillIn = await hooklane.gql(a.token, '{ tenant { id } }');
+    expect(stillIn.data?.tenant?.id, JSON.stringify(stillIn)).toBe(a.id);
+  },
+
   async createEventType() {
     // A has invoice.paid; B does not, so B can neither publish to it nor subscribe to it...
     const jobsBefore = await jobCount();

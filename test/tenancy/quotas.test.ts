@@ -12,7 +12,8 @@ import {
   publishBatch,
   waitForDelivery,
 } from '../support/graphql-helpers.js';
-import { startTestHooklane, TEST_JWT_SECRET, type GraphQLResponse, type TestHooklane } from '../support/hooklane.js';
+import { receiverPool } from '../support/fixtures.js';
+import { eventually, startTestHooklane, tenantIdle, TEST_JWT_SECRET, type GraphQLResponse, type TestHooklane } from '../support/hooklane.js';
 
 // Contract: QUOTA_EXCEEDED (with extensions.retryAfter in seconds when waiting helps); a refused
 // mutation writes nothing. Quotas: QUOTA_* defaults, overridden per tenant by updateTenantQuotas.
@@ -391,4 +392,189 @@ describe('publish rate across two API processes', () => {
     expect(await eventCount(tenant.id)).toBe(succeeded.length);
     expect((await tenantOf(tenant.token)).usage.eventsThisMonth).toBe(succeeded.length);
   });
+});
+
+describe('re-sends take the publish rate', () => {
+  // Contract (issue 22): every delivery that retryDelivery, replayEvent or recoverSubscription
+  // creates or re-sends takes one token of the tenant's publish rate, not of eventsPerMonth; over
+  // it the answer is QUOTA_EXCEEDED with retryAfter and nothing is written. Rates of 1-2/s keep
+  // what the bucket refills while a test runs small next to the burst; the bounds below allow it.
+  const receivers = receiverPool();
+  const REPLAY = 'mutation($input: ReplayEventInput!) { replayEvent(input: $input) { deliveries { id } } }';
+  const RETRY = 'mutation($input: RetryDeliveryInput!) { retryDelivery(input: $input) { delivery { id } } }';
+  const RECOVER = 'mutation($input: RecoverSubscriptionInput!) { recoverSubscription(input: $input) { deliveryCount } }';
+  const secondsSince = (start: number) => (Date.now() - start) / 1000;
+
+  afterAll(async () => {
+    await receivers.closeAll();
+  });
+
+  async function deliveriesOfEvent(eventId: string): Promise<number> {
+    const [row] = await hooklane.sql<{ count: number }[]>`select count(*)::int as count from deliveries where event_id = ${eventId}`;
+    return row!.count;
+  }
+
+  async function auditEntries(tenantId: string, action: string): Promise<number> {
+    const [row] = await hooklane.sql<{ count: number }[]>`
+      select count(*)::int as count from audit_log where tenant_id = ${tenantId} and action = ${action}`;
+    return row!.count;
+  }
+
+  async function publishOne(token: string, payload: unknown): Promise<{ id: string; deliveries: { id: string }[] }> {
+    const data = await gqlData<{ publishEvent: { event: { id: string; deliveries: { id: string }[] } } }>(
+      hooklane,
+      token,
+      'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id deliveries { id } } } }',
+      { input: { eventType: 'quota.test', payload } },
+    );
+    return data.publishEvent.event;
+  }
+
+  /** Calls `call` one after another until it is refused (at most 50 times), and returns the responses. */
+  async function untilRefused(call: () => Promise<GraphQLResponse>): Promise<GraphQLResponse[]> {
+    const responses: GraphQLResponse[] = [];
+    while (responses.length < 50 && !responses.at(-1)?.errors) responses.push(await call());
+    return responses;
+  }
+
+  /** Splits responses into the admitted and the QUOTA_EXCEEDED ones; anything else fails the test. */
+  function admittedAndRefused(responses: GraphQLResponse[]) {
+    const admitted = responses.filter((response) => !response.errors);
+    const refused = responses.filter((response) => response.errors?.[0]?.extensions?.code === 'QUOTA_EXCEEDED');
+    expect(admitted.length + refused.length, JSON.stringify(responses.filter((r) => r.errors && !refused.includes(r)))).toBe(responses.length);
+    return { admitted, refused };
+  }
+
+  it('replayEvent: a tenant whose 1-event month is spent replays only as fast as its publish rate, and a refused replay writes nothing', async () => {
+    const tenant = await tenantWithType('replays');
+    await setQuotas(tenant.id, { publishRate: 1, publishBurst: 3, eventsPerMonth: 1 });
+    const receiver = await receivers.start();
+    await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['quota.test'] });
+    const started = Date.now();
+    const event = await publishOne(tenant.token, { n: 1 });
+    // The month's one event is spent: another publish is refused...
+    expect(errorOf(await publishRaw(hooklane, tenant.token, { n: 2 })).extensions?.code).toBe('QUOTA_EXCEEDED');
+
+    // ...but replays are not new events: they spend the rate's tokens, one per delivery.
+    const { admitted, refused } = admittedAndRefused(await untilRefused(() => hooklane.gql(tenant.token, REPLAY, { input: { id: event.id } })));
+    // The burst of 3 less the publish's token, plus at most what 1/s refilled since the publish.
+    expect(refused).toHaveLength(1);
+    expect(admitted.length).toBeGreaterThanOrEqual(2);
+    expect(admitted.length).toBeLessThanOrEqual(2 + Math.floor(secondsSince(started)));
+    const error = refused[0]!.errors![0]!;
+    expect(error.message).toMatch(/publish rate/i);
+    expect(error.extensions?.retryAfter).toBe(1);
+    expect(refused[0]!.data?.replayEvent ?? null).toBeNull();
+
+    // One delivery per admitted replay and none for the refused ones; the month is still at 1.
+    expect(await deliveriesOfEvent(event.id)).toBe(1 + admitted.length);
+    expect(await auditEntries(tenant.id, 'replayEvent')).toBe(admitted.length);
+    expect((await tenantOf(tenant.token)).usage.eventsThisMonth).toBe(1);
+  });
+
+  it('replayEvent to more subscriptions than the burst is refused without retryAfter, writing nothing', async () => {
+    const tenant = await tenantWithType('replay-burst');
+    await setQuotas(tenant.id, { publishRate: 1, publishBurst: 2 });
+    const receiver = await receivers.start();
+    for (const path of ['a', 'b', 'c']) {
+      await createSubscription(hooklane, tenant.token, { url: `${receiver.url}/${path}`, eventTypes: ['quota.test'] });
+    }
+    const event = await publishOne(tenant.token, { n: 1 });
+    expect(event.deliveries).toHaveLength(3);
+
+    const response = await hooklane.gql(tenant.token, REPLAY, { input: { id: event.id } });
+    const error = errorOf(response);
+    expect(error.extensions?.code).toBe('QUOTA_EXCEEDED');
+    expect(error.message).toMatch(/publish burst/i);
+    expect(error.extensions).not.toHaveProperty('retryAfter');
+    expect(await deliveriesOfEvent(event.id)).toBe(3);
+    expect(await auditEntries(tenant.id, 'replayEvent')).toBe(0);
+  });
+
+  it('retryDelivery takes one token per retry: retried in a loop, it is refused with retryAfter', async () => {
+    const tenant = await tenantWithType('retries');
+    await setQuotas(tenant.id, { publishRate: 1, publishBurst: 2 });
+    const receiver = await receivers.start();
+    receiver.replyWith({ status: 500, body: 'down' });
+    await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['quota.test'] });
+    const started = Date.now();
+    const event = await publishOne(tenant.token, { n: 1 });
+    const deliveryId = event.deliveries[0]!.id;
+    await waitForDelivery(hooklane, tenant.token, deliveryId, 'FAILED');
+
+    const { admitted, refused } = admittedAndRefused(await untilRefused(() => hooklane.gql(tenant.token, RETRY, { input: { id: deliveryId } })));
+    expect(refused).toHaveLength(1);
+    expect(admitted.length).toBeGreaterThanOrEqual(1);
+    expect(admitted.length).toBeLessThanOrEqual(1 + Math.floor(secondsSince(started)));
+    expect(refused[0]!.errors![0]!.extensions?.retryAfter).toBe(1);
+    expect(await auditEntries(tenant.id, 'retryDelivery')).toBe(admitted.length);
+  });
+
+  it('recoverSubscription re-sends at the publish rate, each FAILED delivery once, and is refused while the bucket is empty', async () => {
+    const tenant = await tenantWithType('recovery');
+    const receiver = await receivers.start();
+    receiver.replyWith({ status: 503, body: 'down' });
+    const { subscription } = await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['quota.test'] });
+    const since = new Date(Date.now() - 1_000).toISOString();
+    const deliveryIds: string[] = [];
+    for (let n = 0; n < 6; n++) deliveryIds.push((await publishOne(tenant.token, { n })).deliveries[0]!.id);
+    for (const id of deliveryIds) await waitForDelivery(hooklane, tenant.token, id, 'FAILED');
+    expect(receiver.requests).toHaveLength(18);
+
+    // 2 tokens now, 2 more each second: the six cannot all go at once. The receiver still fails,
+    // so each recovered delivery fails again (one attempt: its retry schedule is spent), and must
+    // not be recovered a second time.
+    await setQuotas(tenant.id, { publishRate: 2, publishBurst: 2 });
+    const started = Date.now();
+    const recovered = await gqlData<{ recoverSubscription: { deliveryCount: number } }>(hooklane, tenant.token, RECOVER, {
+      input: { id: subscription.id, since },
+    });
+    expect(recovered.recoverSubscription.deliveryCount).toBe(6);
+    await eventually(
+      async () => {
+        const rows = await hooklane.sql<{ status: string; attempts: number }[]>`
+          select status::text as status, attempt_count as attempts from deliveries where subscription_id = ${subscription.id}`;
+        const reopened = rows.filter((row) => row.status !== 'FAILED' || row.attempts > 3).length;
+        // Never more re-sent than the burst plus what the rate refilled since the call.
+        expect(reopened).toBeLessThanOrEqual(2 + Math.floor(2 * secondsSince(started)));
+        return rows.every((row) => row.status === 'FAILED' && row.attempts === 4) ? true : undefined;
+      },
+      15_000,
+      'every delivery recovered once and failed again',
+    );
+    await tenantIdle(hooklane, tenant.id);
+    expect(receiver.requests).toHaveLength(24);
+    expect((await tenantOf(tenant.token)).usage.eventsThisMonth).toBe(6);
+
+    // An empty bucket: the recovery is refused, and no job is left to start it later.
+    await setQuotas(tenant.id, { publishRate: 1, publishBurst: 1 });
+    await eventually(async () => ((await publishRaw(hooklane, tenant.token, { n: 'drain' })).errors ? true : undefined), 5_000, 'the bucket to run dry');
+    const refused = errorOf(await hooklane.gql(tenant.token, RECOVER, { input: { id: subscription.id, since } }));
+    expect(refused.extensions?.code).toBe('QUOTA_EXCEEDED');
+    expect(refused.extensions?.retryAfter).toBe(1);
+    const [jobs] = await hooklane.sql<{ count: number }[]>`
+      select count(*)::int as count from graphile_worker._private_jobs
+      where payload->>'tenantId' = ${tenant.id} and payload->>'since' is not null`;
+    expect(jobs!.count).toBe(0);
+    expect(await auditEntries(tenant.id, 'recoverSubscription')).toBe(1);
+  }, 30_000);
+
+  it('re-sent deliveries count toward deliveriesInFlight like published ones', async () => {
+    const tenant = await tenantWithType('resend-inflight');
+    await setQuotas(tenant.id, { deliveriesInFlight: 1 });
+    const receiver = await receivers.start();
+    receiver.replyWith({ status: 200, body: 'ok', delayMs: 150 });
+    for (const path of ['a', 'b', 'c']) {
+      await createSubscription(hooklane, tenant.token, { url: `${receiver.url}/${path}`, eventTypes: ['quota.test'] });
+    }
+    const event = await publishOne(tenant.token, { n: 1 });
+    for (const delivery of event.deliveries) await waitForDelivery(hooklane, tenant.token, delivery.id, 'SUCCEEDED');
+    receiver.maxInFlight = 0;
+
+    const replayed = await gqlData<{ replayEvent: { deliveries: { id: string }[] } }>(hooklane, tenant.token, REPLAY, { input: { id: event.id } });
+    expect(replayed.replayEvent.deliveries).toHaveLength(3);
+    for (const delivery of replayed.replayEvent.deliveries) await waitForDelivery(hooklane, tenant.token, delivery.id, 'SUCCEEDED', 25_000);
+    expect(receiver.requests).toHaveLength(6);
+    expect(receiver.maxInFlight).toBe(1);
+  }, 40_000);
 });

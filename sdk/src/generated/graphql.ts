@@ -171,6 +171,16 @@ export type RetryDeliveryInput = {
   id: string | number;
 };
 
+export type RevokeTokensInput = {
+  /**
+   * Tokens issued before this time are refused; omitted: now. At most 60 seconds ahead of the
+   * server's clock (the clock skew tokens are allowed), else BAD_USER_INPUT: a cutoff in the future
+   * would refuse the tokens issued until then too.
+   */
+  issuedBefore?: string | null | undefined;
+  tenantId: string | number;
+};
+
 export type RotateSubscriptionSecretInput = {
   id: string | number;
   /**
@@ -244,7 +254,7 @@ export type TenantQuotasFieldsFragment = { publishRate: number, publishBurst: nu
 
 export type TenantUsageFieldsFragment = { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number };
 
-export type TenantDetailsFieldsFragment = { id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } };
+export type TenantDetailsFieldsFragment = { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } };
 
 export type AuditLogEntryFieldsFragment = { id: string, action: string, targetId: string | null, actorSubject: string | null, actorRole: string, details: unknown, createdAt: string };
 
@@ -297,7 +307,14 @@ export type UpdateTenantQuotasMutationVariables = Exact<{
 }>;
 
 
-export type UpdateTenantQuotasMutation = { updateTenantQuotas: { tenant: { id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } } };
+export type UpdateTenantQuotasMutation = { updateTenantQuotas: { tenant: { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } } };
+
+export type RevokeTokensMutationVariables = Exact<{
+  input: RevokeTokensInput;
+}>;
+
+
+export type RevokeTokensMutation = { revokeTokens: { tenant: { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string } } };
 
 export type CreateEventTypeMutationVariables = Exact<{
   input: CreateEventTypeInput;
@@ -386,7 +403,7 @@ export type PreviewSubscriptionFilterMutation = { previewSubscriptionFilter: { e
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type TenantQuery = { tenant: { id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } | null };
+export type TenantQuery = { tenant: { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } | null };
 
 export type TenantsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -510,6 +527,7 @@ export const TenantDetailsFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentStr
   usage {
     ...TenantUsageFields
   }
+  tokensRevokedBefore
 }
     fragment TenantFields on Tenant {
   id
@@ -781,7 +799,23 @@ fragment TenantDetailsFields on Tenant {
   usage {
     ...TenantUsageFields
   }
+  tokensRevokedBefore
 }`) as unknown as TypedDocumentString<UpdateTenantQuotasMutation, UpdateTenantQuotasMutationVariables>;
+export const RevokeTokensDocument = /*#__PURE__*/ new TypedDocumentString(`
+    mutation RevokeTokens($input: RevokeTokensInput!) {
+  revokeTokens(input: $input) {
+    tenant {
+      ...TenantFields
+      tokensRevokedBefore
+    }
+  }
+}
+    fragment TenantFields on Tenant {
+  id
+  name
+  status
+  createdAt
+}`) as unknown as TypedDocumentString<RevokeTokensMutation, RevokeTokensMutationVariables>;
 export const CreateEventTypeDocument = /*#__PURE__*/ new TypedDocumentString(`
     mutation CreateEventType($input: CreateEventTypeInput!) {
   createEventType(input: $input) {
@@ -1088,6 +1122,7 @@ fragment TenantDetailsFields on Tenant {
   usage {
     ...TenantUsageFields
   }
+  tokensRevokedBefore
 }`) as unknown as TypedDocumentString<TenantQuery, TenantQueryVariables>;
 export const TenantsDocument = /*#__PURE__*/ new TypedDocumentString(`
     query Tenants($first: Int, $after: String) {

@@ -309,18 +309,33 @@ export type Mutation = {
   publishEvents: PublishEventsPayload;
   /**
    * Re-send, as a background job, every FAILED delivery of a subscription created in
-   * [`since`, `until`). Returns how many deliveries are being re-sent.
+   * [`since`, `until`). Returns how many deliveries are being re-sent. The job takes one token of the
+   * tenant's publish rate per delivery and waits for them when the bucket is short, so a recovery
+   * never goes faster than the publish rate; QUOTA_EXCEEDED with `retryAfter` when the bucket is empty.
    */
   recoverSubscription: RecoverSubscriptionPayload;
   /**
    * Deliver an event again as new deliveries (same `webhook-id`) to the listed subscriptions, or to
-   * every subscription it matches now when `subscriptionIds` is omitted.
+   * every subscription it matches now when `subscriptionIds` is omitted. Takes one token of the
+   * tenant's publish rate per new delivery (not of its monthly events): QUOTA_EXCEEDED, with
+   * `retryAfter` unless they are more than the burst, and nothing written when they are short.
    */
   replayEvent: ReplayEventPayload;
   /** Resume a suspended tenant. Admin tokens only. */
   resumeTenant: ResumeTenantPayload;
-  /** Send a delivery again now; a FAILED delivery returns to PENDING. */
+  /**
+   * Send a delivery again now; a FAILED delivery returns to PENDING. Takes one token of the tenant's
+   * publish rate (not of its monthly events): QUOTA_EXCEEDED with `retryAfter` when none is left.
+   */
   retryDelivery: RetryDeliveryPayload;
+  /**
+   * Revoke a tenant's tokens: every token naming the tenant whose `iat` is earlier than
+   * `issuedBefore` (a token without `iat` counts as issued at time 0) is refused with
+   * UNAUTHENTICATED by every API process within 5 seconds, and by this one at once. Tokens issued
+   * since keep working. The cutoff only moves forward. Admin tokens for any tenant; a tenant token
+   * without `scope` for its own (which revokes that token too, unless it was issued since).
+   */
+  revokeTokens: RevokeTokensPayload;
   /** Replace a subscription's signing secret; the new secret is returned once. */
   rotateSubscriptionSecret: RotateSubscriptionSecretPayload;
   /** Suspend a tenant: its tokens are refused until it is resumed. Deliveries already accepted continue. Admin tokens only. */
@@ -394,6 +409,11 @@ export type MutationResumeTenantArgs = {
 
 export type MutationRetryDeliveryArgs = {
   input: RetryDeliveryInput;
+};
+
+
+export type MutationRevokeTokensArgs = {
+  input: RevokeTokensInput;
 };
 
 
@@ -603,6 +623,22 @@ export type RetryDeliveryPayload = {
   delivery: Delivery;
 };
 
+export type RevokeTokensInput = {
+  /**
+   * Tokens issued before this time are refused; omitted: now. At most 60 seconds ahead of the
+   * server's clock (the clock skew tokens are allowed), else BAD_USER_INPUT: a cutoff in the future
+   * would refuse the tokens issued until then too.
+   */
+  issuedBefore?: InputMaybe<Scalars['DateTime']['input']>;
+  tenantId: Scalars['ID']['input'];
+};
+
+export type RevokeTokensPayload = {
+  __typename?: 'RevokeTokensPayload';
+  /** The tenant, with its `tokensRevokedBefore`. */
+  tenant: Tenant;
+};
+
 export type RotateSubscriptionSecretInput = {
   id: Scalars['ID']['input'];
   /**
@@ -645,6 +681,8 @@ export type Tenant = {
   /** The limits in force: the tenant's own where an operator set them, else the configured defaults. */
   quotas: TenantQuotas;
   status: TenantStatus;
+  /** Its tokens issued before this time are refused (revokeTokens); null: none revoked. */
+  tokensRevokedBefore: Maybe<Scalars['DateTime']['output']>;
   /** Where the tenant stands against its quotas. */
   usage: TenantUsage;
 };
@@ -907,6 +945,8 @@ export type ResolversTypes = {
   ResumeTenantPayload: ResolverTypeWrapper<Omit<ResumeTenantPayload, 'tenant'> & { tenant: ResolversTypes['Tenant'] }>;
   RetryDeliveryInput: RetryDeliveryInput;
   RetryDeliveryPayload: ResolverTypeWrapper<Omit<RetryDeliveryPayload, 'delivery'> & { delivery: ResolversTypes['Delivery'] }>;
+  RevokeTokensInput: RevokeTokensInput;
+  RevokeTokensPayload: ResolverTypeWrapper<Omit<RevokeTokensPayload, 'tenant'> & { tenant: ResolversTypes['Tenant'] }>;
   RotateSubscriptionSecretInput: RotateSubscriptionSecretInput;
   RotateSubscriptionSecretPayload: ResolverTypeWrapper<Omit<RotateSubscriptionSecretPayload, 'subscription'> & { subscription: ResolversTypes['WebhookSubscription'] }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
@@ -976,6 +1016,8 @@ export type ResolversParentTypes = {
   ResumeTenantPayload: Omit<ResumeTenantPayload, 'tenant'> & { tenant: ResolversParentTypes['Tenant'] };
   RetryDeliveryInput: RetryDeliveryInput;
   RetryDeliveryPayload: Omit<RetryDeliveryPayload, 'delivery'> & { delivery: ResolversParentTypes['Delivery'] };
+  RevokeTokensInput: RevokeTokensInput;
+  RevokeTokensPayload: Omit<RevokeTokensPayload, 'tenant'> & { tenant: ResolversParentTypes['Tenant'] };
   RotateSubscriptionSecretInput: RotateSubscriptionSecretInput;
   RotateSubscriptionSecretPayload: Omit<RotateSubscriptionSecretPayload, 'subscription'> & { subscription: ResolversParentTypes['WebhookSubscription'] };
   String: Scalars['String']['output'];
@@ -1124,6 +1166,7 @@ export type MutationResolvers<ContextType = RequestContext, ParentType extends R
   replayEvent?: Resolver<ResolversTypes['ReplayEventPayload'], ParentType, ContextType, RequireFields<MutationReplayEventArgs, 'input'>>;
   resumeTenant?: Resolver<ResolversTypes['ResumeTenantPayload'], ParentType, ContextType, RequireFields<MutationResumeTenantArgs, 'input'>>;
   retryDelivery?: Resolver<ResolversTypes['RetryDeliveryPayload'], ParentType, ContextType, RequireFields<MutationRetryDeliveryArgs, 'input'>>;
+  revokeTokens?: Resolver<ResolversTypes['RevokeTokensPayload'], ParentType, ContextType, RequireFields<MutationRevokeTokensArgs, 'input'>>;
   rotateSubscriptionSecret?: Resolver<ResolversTypes['RotateSubscriptionSecretPayload'], ParentType, ContextType, RequireFields<MutationRotateSubscriptionSecretArgs, 'input'>>;
   suspendTenant?: Resolver<ResolversTypes['SuspendTenantPayload'], ParentType, ContextType, RequireFields<MutationSuspendTenantArgs, 'input'>>;
   updateSubscription?: Resolver<ResolversTypes['UpdateSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationUpdateSubscriptionArgs, 'input'>>;
@@ -1178,6 +1221,10 @@ export type RetryDeliveryPayloadResolvers<ContextType = RequestContext, ParentTy
   delivery?: Resolver<ResolversTypes['Delivery'], ParentType, ContextType>;
 };
 
+export type RevokeTokensPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RevokeTokensPayload'] = ResolversParentTypes['RevokeTokensPayload']> = {
+  tenant?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType>;
+};
+
 export type RotateSubscriptionSecretPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RotateSubscriptionSecretPayload'] = ResolversParentTypes['RotateSubscriptionSecretPayload']> = {
   secret?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   subscription?: Resolver<ResolversTypes['WebhookSubscription'], ParentType, ContextType>;
@@ -1193,6 +1240,7 @@ export type TenantResolvers<ContextType = RequestContext, ParentType extends Res
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   quotas?: Resolver<ResolversTypes['TenantQuotas'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['TenantStatus'], ParentType, ContextType>;
+  tokensRevokedBefore?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   usage?: Resolver<ResolversTypes['TenantUsage'], ParentType, ContextType>;
 };
 
@@ -1295,6 +1343,7 @@ export type Resolvers<ContextType = RequestContext> = {
   ReplayEventPayload?: ReplayEventPayloadResolvers<ContextType>;
   ResumeTenantPayload?: ResumeTenantPayloadResolvers<ContextType>;
   RetryDeliveryPayload?: RetryDeliveryPayloadResolvers<ContextType>;
+  RevokeTokensPayload?: RevokeTokensPayloadResolvers<ContextType>;
   RotateSubscriptionSecretPayload?: RotateSubscriptionSecretPayloadResolvers<ContextType>;
   SuspendTenantPayload?: SuspendTenantPayloadResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;

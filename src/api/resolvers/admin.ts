@@ -4,6 +4,7 @@ import {
   findTenant,
   listAuditEntries,
   listTenants,
+  revokeTenantTokens,
   setTenantStatus,
   updateTenantQuotas,
   type QuotaOverrides,
@@ -11,7 +12,8 @@ import {
 import { BadUserInputError, NotFoundError } from '../../errors.js';
 import { MAX_NAME_LENGTH, optionalIntegerInRange, requireText } from '../../domain/input-rules.js';
 import { effectiveQuotas } from '../../tenancy/quotas.js';
-import { requireAdmin, tenantScopeFor } from '../access.js';
+import { requireAdmin, requireAdminOrUnscopedOwnTenant, tenantScopeFor } from '../access.js';
+import { CLOCK_SKEW_SECONDS } from '../../auth/jwt.js';
 import { pageRequest, toConnection } from '../connection.js';
 import type { Resolvers, UpdateTenantQuotasInput } from '../generated/resolvers-types.js';
 
@@ -33,6 +35,20 @@ function quotaOverrides(input: UpdateTenantQuotasInput): QuotaOverrides {
     if (value !== undefined) overrides[column] = optionalIntegerInRange(value, field, 1, MAX_QUOTA);
   }
   return overrides;
+}
+
+/**
+ * The cutoff of a revokeTokens call: now by default. One further ahead than the clock skew tokens
+ * are allowed is refused: it would also refuse the tokens the tenant is issued until then.
+ */
+function revocationCutoff(issuedBefore: Date | string | null | undefined, now = new Date()): Date {
+  if (issuedBefore === null || issuedBefore === undefined) return now;
+  const cutoff = issuedBefore instanceof Date ? issuedBefore : new Date(issuedBefore);
+  if (Number.isNaN(cutoff.getTime())) throw new BadUserInputError('issuedBefore is not a date-time', 'issuedBefore');
+  if (cutoff.getTime() > now.getTime() + CLOCK_SKEW_SECONDS * 1000) {
+    throw new BadUserInputError(`issuedBefore must not be more than ${CLOCK_SKEW_SECONDS} seconds in the future`, 'issuedBefore');
+  }
+  return cutoff;
 }
 
 /** Tenants and operators: creating, listing, suspending, erasing tenants and setting their quotas. */
@@ -78,6 +94,14 @@ export const adminResolvers: Resolvers = {
       if (!(await deleteTenant(context.services.db, input.id))) throw new NotFoundError('Tenant', input.id);
       context.tenants.invalidate(input.id);
       return { id: input.id };
+    },
+    revokeTokens: async (_parent, { input }, context) => {
+      requireAdminOrUnscopedOwnTenant(context, input.tenantId);
+      const tenant = await revokeTenantTokens(context.services.db, input.tenantId, revocationCutoff(input.issuedBefore));
+      if (!tenant) throw new NotFoundError('Tenant', input.tenantId);
+      // This process refuses the revoked tokens at once; the others when their cache entry expires.
+      context.tenants.invalidate(input.tenantId);
+      return { tenant };
     },
     updateTenantQuotas: async (_parent, { input }, context) => {
       requireAdmin(context);

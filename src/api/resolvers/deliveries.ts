@@ -28,11 +28,12 @@ export const deliveryResolvers: Resolvers = {
   Mutation: {
     retryDelivery: async (_parent, { input }, context) => {
       const scope = tenantScopeFor(context, 'events:publish');
-      return { delivery: await retryDelivery(scope, input.id) };
+      return { delivery: await retryDelivery(scope, input.id, context.services.config.quotas) };
     },
     recoverSubscription: async (_parent, { input }, context) => {
       const scope = tenantScopeFor(context, 'events:publish');
-      return recoverSubscription(scope, { id: input.id, since: toDate(input.since, 'since'), until: input.until ? toDate(input.until, 'until') : null });
+      const window = { id: input.id, since: toDate(input.since, 'since'), until: input.until ? toDate(input.until, 'until') : null };
+      return recoverSubscription(scope, window, context.services.config.quotas);
     },
   },
   Delivery: {

@@ -37,7 +37,7 @@ export const eventResolvers: Resolvers = {
     },
     replayEvent: async (_parent, { input }, context) => {
       const scope = tenantScopeFor(context, 'events:publish');
-      return replayEvent(scope, input);
+      return replayEvent(scope, input, context.services.config.quotas);
     },
   },
   Event: {

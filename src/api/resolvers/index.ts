@@ -30,6 +30,7 @@ const AUDITED: Record<string, (args: Input, result: unknown, context: RequestCon
   suspendTenant: namedTenant,
   resumeTenant: namedTenant,
   updateTenantQuotas: namedTenant,
+  revokeTokens: namedTenant,
   // The tenant's own log is erased with it: this entry stays at platform level.
   deleteTenant: (args) => ({ tenantId: null, targetId: String(args.input.id) }),
   createEventType: ownTenant,

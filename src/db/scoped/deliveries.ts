@@ -1,4 +1,4 @@
-import { and, asc, eq, getTableColumns, gte, inArray, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, gte, inArray, lt, lte, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
 import type { Executor, Run } from '../client.js';
 import {
@@ -328,12 +328,28 @@ export class DeliveryStore {
     return row?.count ?? 0;
   }
 
-  /** FAILED deliveries created in [since, until) become PENDING and due now, in publish order. */
-  async reopenFailed(subscriptionId: string, since: Date, until: Date): Promise<DeliveryRow[]> {
+  /**
+   * The first `limit` FAILED deliveries created in [since, until), in publish order, after the
+   * delivery `after` (a recovery's cursor), locked until the transaction ends.
+   */
+  async lockFailedBatch(subscriptionId: string, since: Date, until: Date, after: string | null, limit: number): Promise<string[]> {
+    const rows = await this.run((db) => db
+      .select({ id: deliveries.id })
+      .from(deliveries)
+      .where(and(this.failedInWindow(subscriptionId, since, until), after === null ? undefined : gt(deliveries.id, after)))
+      .orderBy(asc(deliveries.id))
+      .limit(limit)
+      .for('update'));
+    return rows.map((row) => row.id);
+  }
+
+  /** These FAILED deliveries become PENDING and due now, returned in publish order. */
+  async reopenFailed(ids: readonly string[]): Promise<DeliveryRow[]> {
+    if (ids.length === 0) return [];
     const rows = await this.run((db) => db
       .update(deliveries)
       .set({ status: 'PENDING', nextAttemptAt: sql`now()`, updatedAt: sql`now()` })
-      .where(this.failedInWindow(subscriptionId, since, until))
+      .where(and(eq(deliveries.tenantId, this.tenantId), inArray(deliveries.id, [...ids]), eq(deliveries.status, 'FAILED')))
       .returning());
     return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }

@@ -1,0 +1,1 @@
+ALTER TABLE "tenants" ADD COLUMN "tokens_revoked_before" timestamp with time zone;
