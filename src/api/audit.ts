@@ -4,14 +4,20 @@ import { writeAuditEntry } from '../db/tenants.js';
 import type { RequestContext } from './context.js';
 
 /** Input fields never copied into the audit log. */
-const SECRET_FIELDS = new Set(['secret', 'secrets', 'token', 'payload']);
+const SECRET_FIELDS = new Set(['secret', 'secrets', 'token', 'payload', 'password', 'clientSecret', 'clientKey']);
 
 function redact(input: unknown): unknown {
   if (Array.isArray(input)) return input.map(redact);
   if (typeof input !== 'object' || input === null) return input;
   return Object.fromEntries(
-    Object.entries(input).map(([key, value]) => [key, SECRET_FIELDS.has(key) ? '[redacted]' : redact(value)]),
+    Object.entries(input).map(([key, value]) => [key, SECRET_FIELDS.has(key) ? '[redacted]' : key === 'headers' ? headerNamesOnly(value) : redact(value)]),
   );
+}
+
+/** A subscription's extra headers are recorded by name: their values are secrets (API keys and the like). */
+function headerNamesOnly(headers: unknown): unknown {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return headers === null ? null : '[redacted]';
+  return Object.fromEntries(Object.keys(headers).map((name) => [name, '[redacted]']));
 }
 
 export interface AuditTarget {

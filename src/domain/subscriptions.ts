@@ -10,7 +10,9 @@ import { BUILT_IN_EVENT_TYPE_NAMES, isBuiltInEventType } from '../publish/operat
 import { generateEd25519KeyPair, generateSecret } from '../delivery/signer.js';
 import type { Publisher } from '../publish/publisher.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { newId } from '../ids.js';
 import { disableSubscription, enableSubscription } from './subscription-lifecycle.js';
+import { checkEndpointCombination, endpointChangesFrom, endpointColumns, type EndpointSettingsInput } from './endpoint-settings.js';
 import {
   MAX_DESCRIPTION_LENGTH,
   optionalChannels,
@@ -39,7 +41,7 @@ const MAX_RETRY_DELAY_MS = 24 * 60 * 60 * 1000;
 export const MAX_RATE_LIMIT = 10_000;
 export const MAX_IN_FLIGHT_LIMIT = 1_000;
 
-export interface SubscriptionInput {
+export interface SubscriptionInput extends EndpointSettingsInput {
   url?: string | null;
   eventTypes?: readonly string[] | null;
   description?: string | null;
@@ -113,10 +115,16 @@ export async function createSubscription(
   input: SubscriptionInput & { url: string; eventTypes: readonly string[] },
 ): Promise<{ subscription: SubscriptionRow; secret: string }> {
   const settings = await settingsFrom(scope, rules, input);
+  const endpoint = endpointChangesFrom(input, rules);
+  checkEndpointCombination(endpoint, settings.url!);
+  // Made here: the endpoint secrets are sealed for it.
+  const id = newId('subscription');
   const secret = generateSecret();
   const subscription = await scope.transaction(async (tx) => {
     await assertRoomFor(tx, 'subscriptions', quotas);
     return tx.subscriptions.create({
+    id,
+    ...endpointColumns(endpoint, rules.secretBox, id),
     url: settings.url!,
     eventTypes: settings.eventTypes!,
     description: settings.description ?? null,
@@ -144,10 +152,13 @@ export async function updateSubscription(
   rules: SubscriptionRules,
   input: SubscriptionInput & { id: string; enabled?: boolean | null },
 ): Promise<SubscriptionRow> {
-  const changes = await settingsFrom(scope, rules, input);
+  const settings = await settingsFrom(scope, rules, input);
+  const endpoint = endpointChangesFrom(input, rules);
   return scope.transaction(async (tx, executor) => {
     let subscription = await tx.subscriptions.findForUpdate(input.id);
     if (!subscription) throw new NotFoundError('Subscription', input.id);
+    checkEndpointCombination(endpoint, settings.url ?? subscription.url, subscription);
+    const changes = { ...settings, ...endpointColumns(endpoint, rules.secretBox, subscription.id) };
     if (Object.keys(changes).length > 0) subscription = (await tx.subscriptions.update(input.id, changes))!;
     if (input.enabled === false) subscription = await disableSubscription(publisher, tx, subscription, 'MANUAL');
     if (input.enabled === true) subscription = await enableSubscription(publisher, tx, executor, subscription);
