@@ -2,7 +2,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import tls from 'node:tls';
-import { Agent, Pool, ProxyAgent, type Dispatcher } from 'undici';
+import { Agent, buildConnector, Pool, ProxyAgent, type Dispatcher } from 'undici';
 import { isPublicAddress, literalIp, refusalReason } from './network-policy.js';
 import { bypassesProxy, type ProxySettings } from './proxy-routing.js';
 import { classifyStatus, type AttemptOutcome, type NetworkFailure } from './retry-policy.js';
@@ -151,7 +151,7 @@ function describeNetworkError(error: unknown): string {
   const chain = errorChain(error);
   const withCode = chain.find((e) => typeof e.code === 'string' && e.code !== 'UND_ERR_SOCKET')
     ?? chain.find((e) => typeof e.code === 'string');
-  const withMessage = chain.find((e) => typeof e.message === 'string' && e.message !== '');
+  const withMessage = [withCode, ...chain].find((e) => typeof e?.message === 'string' && e.message !== '');
   const code = withCode ? String(withCode.code) : null;
   const message = withMessage ? String(withMessage.message) : String(error);
   if (code === null || message.includes(code)) return message;
@@ -231,6 +231,27 @@ function proxyTunnelPool(origin: URL, options: object): Dispatcher {
   });
 }
 
+/**
+ * In TLS 1.3 a server checks the client's certificate after the client has finished its handshake:
+ * a refusal (an alert such as "certificate required") reaches the socket as an error just before
+ * the connection ends, and undici then reports only "other side closed". The alert becomes that
+ * error's cause, so that the attempt is a TLS_ERROR that says why.
+ */
+function keepingTlsAlerts(connect: buildConnector.connector): buildConnector.connector {
+  return (options, callback) =>
+    connect(options, (error, socket) => {
+      if (socket) {
+        let alert: Error | undefined;
+        socket.on('error', (socketError: Error & { code?: unknown }) => {
+          const code = typeof socketError.code === 'string' ? socketError.code : '';
+          if (alert === undefined && code.startsWith('ERR_SSL')) alert = socketError;
+          else if (alert !== undefined && code === 'UND_ERR_SOCKET' && socketError.cause === undefined) socketError.cause = alert;
+        });
+      }
+      (callback as (error: Error | null, socket: unknown) => void)(error, socket);
+    });
+}
+
 /** The trust store for an endpoint with its own CA: the system's (and NODE_EXTRA_CA_CERTS where Node can list them) and the CA. */
 function trustedWith(ca: string): string[] {
   const listed = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates?.('default');
@@ -288,7 +309,7 @@ export class HttpSender {
     const lookup = allowPrivateNetworks ? (resolver ? guardedLookup(resolver, false) : undefined) : guardedLookup(resolver ?? systemResolver);
     return new Agent({
       ...this.poolOptions(),
-      connect: { timeout: timeoutMs, ...(lookup ? { lookup } : {}), ...HttpSender.tlsOptions(material) },
+      connect: keepingTlsAlerts(buildConnector({ timeout: timeoutMs, ...(lookup ? { lookup } : {}), ...HttpSender.tlsOptions(material) })),
     });
   }
 
@@ -300,6 +321,11 @@ export class HttpSender {
       // http: absolute-form requests (what every forward proxy takes); https: a CONNECT tunnel.
       proxyTunnel: false,
       clientFactory: proxyTunnelPool,
+      // The endpoint's connections (inside the tunnel), and the proxy's for absolute-form requests.
+      factory: (origin: string | URL, options: object) => {
+        const { connect } = options as { connect?: unknown };
+        return new Pool(origin, typeof connect === 'function' ? { ...options, connect: keepingTlsAlerts(connect as buildConnector.connector) } : options);
+      },
       proxyTls: { timeout: this.options.timeoutMs },
       requestTls: { timeout: this.options.timeoutMs, ...HttpSender.tlsOptions(material) },
     });
