@@ -52,7 +52,7 @@ const environmentSchema = z.object({
     z
       .string()
       .url()
-      .refine((url) => /^https?:$/.test(new URL(url).protocol), 'must be an http: or https: URL')
+      .refine((url) => /^https?:\/\//i.test(url), 'must be an http: or https: URL')
       .optional(),
   ),
   DELIVERY_NO_PROXY: z.string().default('').transform((text, ctx) => {
