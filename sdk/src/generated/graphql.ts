@@ -309,7 +309,7 @@ export type AuditLogEntryFieldsFragment = { id: string, action: string, targetId
 
 export type EventTypeFieldsFragment = { id: string, name: string, description: string | null, schema: unknown, createdAt: string };
 
-export type WebhookSubscriptionFieldsFragment = { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string };
+export type WebhookSubscriptionFieldsFragment = { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } };
 
 export type DeliveryAttemptFieldsFragment = { id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string };
 
@@ -317,7 +317,7 @@ export type DeliverySummaryFieldsFragment = { id: string, status: DeliveryStatus
 
 export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string } }> };
 
-export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
+export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
 
 export type CreateTenantMutationVariables = Exact<{
   input: CreateTenantInput;
@@ -366,14 +366,14 @@ export type CreateSubscriptionMutationVariables = Exact<{
 }>;
 
 
-export type CreateSubscriptionMutation = { createSubscription: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type CreateSubscriptionMutation = { createSubscription: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
 
 export type UpdateSubscriptionMutationVariables = Exact<{
   input: UpdateSubscriptionInput;
 }>;
 
 
-export type UpdateSubscriptionMutation = { updateSubscription: { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type UpdateSubscriptionMutation = { updateSubscription: { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
 
 export type DeleteSubscriptionMutationVariables = Exact<{
   input: DeleteSubscriptionInput;
@@ -387,7 +387,7 @@ export type RotateSubscriptionSecretMutationVariables = Exact<{
 }>;
 
 
-export type RotateSubscriptionSecretMutation = { rotateSubscriptionSecret: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type RotateSubscriptionSecretMutation = { rotateSubscriptionSecret: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
 
 export type PublishEventMutationVariables = Exact<{
   input: PublishEventInput;
@@ -408,7 +408,7 @@ export type RetryDeliveryMutationVariables = Exact<{
 }>;
 
 
-export type RetryDeliveryMutation = { retryDelivery: { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } } };
+export type RetryDeliveryMutation = { retryDelivery: { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } } };
 
 export type ReplayEventMutationVariables = Exact<{
   input: ReplayEventInput;
@@ -422,14 +422,14 @@ export type RecoverSubscriptionMutationVariables = Exact<{
 }>;
 
 
-export type RecoverSubscriptionMutation = { recoverSubscription: { deliveryCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type RecoverSubscriptionMutation = { recoverSubscription: { deliveryCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
 
 export type DiscardHeldDeliveriesMutationVariables = Exact<{
   input: DiscardHeldDeliveriesInput;
 }>;
 
 
-export type DiscardHeldDeliveriesMutation = { discardHeldDeliveries: { discardedCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type DiscardHeldDeliveriesMutation = { discardHeldDeliveries: { discardedCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
 
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -457,7 +457,7 @@ export type SubscriptionQueryVariables = Exact<{
 }>;
 
 
-export type SubscriptionQuery = { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } | null };
+export type SubscriptionQuery = { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } | null };
 
 export type SubscriptionsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -465,7 +465,7 @@ export type SubscriptionsQueryVariables = Exact<{
 }>;
 
 
-export type SubscriptionsQuery = { subscriptions: { edges: Array<{ cursor: string, node: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type SubscriptionsQuery = { subscriptions: { edges: Array<{ cursor: string, node: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type EventQueryVariables = Exact<{
   id: string | number;
@@ -487,7 +487,7 @@ export type DeliveryQueryVariables = Exact<{
 }>;
 
 
-export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
+export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
 
 export type AuditLogQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -655,6 +655,12 @@ export const WebhookSubscriptionFieldsFragmentDoc = /*#__PURE__*/ new TypedDocum
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }
@@ -706,6 +712,12 @@ export const DeliveryFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }
@@ -846,6 +858,12 @@ export const CreateSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<CreateSubscriptionMutation, CreateSubscriptionMutationVariables>;
@@ -873,6 +891,12 @@ export const UpdateSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<UpdateSubscriptionMutation, UpdateSubscriptionMutationVariables>;
@@ -908,6 +932,12 @@ export const RotateSubscriptionSecretDocument = /*#__PURE__*/ new TypedDocumentS
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<RotateSubscriptionSecretMutation, RotateSubscriptionSecretMutationVariables>;
@@ -997,6 +1027,12 @@ export const RetryDeliveryDocument = /*#__PURE__*/ new TypedDocumentString(`
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }
@@ -1087,6 +1123,12 @@ export const RecoverSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<RecoverSubscriptionMutation, RecoverSubscriptionMutationVariables>;
@@ -1115,6 +1157,12 @@ export const DiscardHeldDeliveriesDocument = /*#__PURE__*/ new TypedDocumentStri
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<DiscardHeldDeliveriesMutation, DiscardHeldDeliveriesMutationVariables>;
@@ -1226,6 +1274,12 @@ export const SubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(`
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<SubscriptionQuery, SubscriptionQueryVariables>;
@@ -1263,6 +1317,12 @@ fragment WebhookSubscriptionFields on WebhookSubscription {
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<SubscriptionsQuery, SubscriptionsQueryVariables>;
@@ -1358,6 +1418,12 @@ export const DeliveryDocument = /*#__PURE__*/ new TypedDocumentString(`
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }
