@@ -132,6 +132,13 @@ describe('a subscription with a client certificate and its own CA', () => {
     expect(row!.tls_client_key).not.toContain('PRIVATE KEY');
     expect(row!.tls_client_certificate).toContain('BEGIN CERTIFICATE');
     expect(row!.tls_ca_certificate).toContain('BEGIN CERTIFICATE');
+    const audit = await gqlData<{ auditLog: { edges: { node: { targetId: string; details: unknown } }[] } }>(
+      hooklane,
+      tenant.token,
+      '{ auditLog(first: 50) { edges { node { targetId details } } } }',
+    );
+    const entry = audit.auditLog.edges.find((edge) => edge.node.targetId === subscription.id)!;
+    expect(entry.node.details).toMatchObject({ tls: { clientCertificate: '[PEM omitted]', clientKey: '[redacted]', caCertificate: '[PEM omitted]' } });
   });
 });
 
