@@ -74,6 +74,9 @@ export interface TlsReceivedRequest extends ReceivedRequest {
 /** An HTTPS receiver on 127.0.0.1 with `pki.server`'s certificate that requires a client certificate signed by `pki.ca`. */
 export class TlsReceiver {
   readonly requests: TlsReceivedRequest[] = [];
+  /** TLS connections accepted, and how many of them have closed. */
+  connections = 0;
+  closedConnections = 0;
   private readonly server: https.Server;
 
   private constructor(pki: TestPki) {
@@ -102,6 +105,10 @@ export class TlsReceiver {
 
   static async start(pki: TestPki): Promise<TlsReceiver> {
     const receiver = new TlsReceiver(pki);
+    receiver.server.on('secureConnection', (socket: TLSSocket) => {
+      receiver.connections += 1;
+      socket.once('close', () => (receiver.closedConnections += 1));
+    });
     await new Promise<void>((resolve) => receiver.server.listen(0, '127.0.0.1', resolve));
     return receiver;
   }
