@@ -252,6 +252,13 @@ function keepingTlsAlerts(connect: buildConnector.connector): buildConnector.con
     });
 }
 
+/** A pool per origin, as undici's agents make them, whose connections keep TLS alerts (see keepingTlsAlerts). */
+function poolKeepingTlsAlerts(origin: string | URL, options: object): Dispatcher {
+  const { connect } = options as { connect?: unknown };
+  const connector = typeof connect === 'function' ? (connect as buildConnector.connector) : buildConnector({ ...(connect as buildConnector.BuildOptions) });
+  return new Pool(origin, { ...options, connect: keepingTlsAlerts(connector) });
+}
+
 /** The trust store for an endpoint with its own CA: the system's (and NODE_EXTRA_CA_CERTS where Node can list them) and the CA. */
 function trustedWith(ca: string): string[] {
   const listed = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates?.('default');
@@ -309,7 +316,8 @@ export class HttpSender {
     const lookup = allowPrivateNetworks ? (resolver ? guardedLookup(resolver, false) : undefined) : guardedLookup(resolver ?? systemResolver);
     return new Agent({
       ...this.poolOptions(),
-      connect: keepingTlsAlerts(buildConnector({ timeout: timeoutMs, ...(lookup ? { lookup } : {}), ...HttpSender.tlsOptions(material) })),
+      factory: poolKeepingTlsAlerts,
+      connect: { timeout: timeoutMs, ...(lookup ? { lookup } : {}), ...HttpSender.tlsOptions(material) },
     });
   }
 
@@ -322,10 +330,7 @@ export class HttpSender {
       proxyTunnel: false,
       clientFactory: proxyTunnelPool,
       // The endpoint's connections (inside the tunnel), and the proxy's for absolute-form requests.
-      factory: (origin: string | URL, options: object) => {
-        const { connect } = options as { connect?: unknown };
-        return new Pool(origin, typeof connect === 'function' ? { ...options, connect: keepingTlsAlerts(connect as buildConnector.connector) } : options);
-      },
+      factory: poolKeepingTlsAlerts,
       proxyTls: { timeout: this.options.timeoutMs },
       requestTls: { timeout: this.options.timeoutMs, ...HttpSender.tlsOptions(material) },
     });
