@@ -11,7 +11,9 @@ import { loadOrCreateDevSecretsKey, parseSecretsKey, SecretBox } from './secrets
 import { AttemptRecorder } from './delivery/attempt-recorder.js';
 import { ClaimBatcher } from './delivery/claim-batcher.js';
 import { DeliverySlots } from './delivery/delivery-slots.js';
-import { claimDurationMs } from './delivery/dispatch.js';
+import { claimDurationMs, USER_AGENT } from './delivery/dispatch.js';
+import { EndpointRequests } from './delivery/endpoint-requests.js';
+import { clientCredentialsFetcher, OAuth2Tokens } from './delivery/oauth2-tokens.js';
 import { SubscriptionFairness } from './delivery/fairness.js';
 import { HttpSender, type HostResolver } from './delivery/http-sender.js';
 import { startApiServer, type ApiServer } from './api/server.js';
@@ -126,7 +128,14 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         allowPrivateNetworks: config.delivery.allowPrivateNetworks,
         httpsOnly: config.delivery.httpsOnly,
         responseBodyLimit: config.delivery.responseBodyLimit,
+        proxy: config.delivery.proxy,
         resolver: seams.resolver,
+      });
+      const endpoints = new EndpointRequests({
+        sender,
+        secretBox,
+        tokens: new OAuth2Tokens(clientCredentialsFetcher(sender, USER_AGENT)),
+        timeoutMs: config.delivery.timeoutMs,
       });
       const fairness = new SubscriptionFairness(
         Math.max(1, Math.floor(config.worker.concurrency * config.worker.subscriptionShare)),
@@ -153,6 +162,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           claims: new ClaimBatcher(workerClient.db, claimDurationMs(config.delivery.timeoutMs), config.quotas.deliveriesInFlight !== null),
           recorder: new AttemptRecorder(workerClient.db),
           sender,
+          endpoints,
           fairness,
           retryScheduleMs: config.delivery.retryScheduleMs,
           timeoutMs: config.delivery.timeoutMs,

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration, parseDurationList } from './duration.js';
+import { parseNoProxy, type ProxySettings } from './delivery/proxy-routing.js';
 
 const duration = (fallback: string) => z.string().default(fallback).transform((text, ctx) => {
   try {
@@ -47,6 +48,21 @@ const environmentSchema = z.object({
   DELIVERY_ALLOW_PRIVATE_NETWORKS: booleanFlag.default(false),
   DELIVERY_HTTPS_ONLY: booleanFlag.default(false),
   DELIVERY_RESPONSE_BODY_LIMIT: z.coerce.number().int().min(0).default(4096),
+  DELIVERY_PROXY_URL: optionalText.pipe(
+    z
+      .string()
+      .url()
+      .refine((url) => /^https?:\/\//i.test(url), 'must be an http: or https: URL')
+      .optional(),
+  ),
+  DELIVERY_NO_PROXY: z.string().default('').transform((text, ctx) => {
+    try {
+      return parseNoProxy(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
   SUBSCRIPTION_DISABLE_AFTER: duration('5d'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
   WORKER_SUBSCRIPTION_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
@@ -98,6 +114,8 @@ export interface Config {
     httpsOnly: boolean;
     responseBodyLimit: number;
     disableAfterMs: number;
+    /** DELIVERY_PROXY_URL and DELIVERY_NO_PROXY; undefined: deliveries connect directly. */
+    proxy: ProxySettings | undefined;
   };
   worker: {
     concurrency: number;
@@ -167,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       httpsOnly: e.DELIVERY_HTTPS_ONLY,
       responseBodyLimit: e.DELIVERY_RESPONSE_BODY_LIMIT,
       disableAfterMs: e.SUBSCRIPTION_DISABLE_AFTER,
+      proxy: e.DELIVERY_PROXY_URL === undefined ? undefined : { url: e.DELIVERY_PROXY_URL, noProxy: e.DELIVERY_NO_PROXY },
     },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,

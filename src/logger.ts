@@ -4,7 +4,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 const nodeRequire = createRequire(import.meta.url);
 
 /** Field names whose values never reach the log, at the top level and one or two levels down. */
-const SECRET_FIELDS = ['secret', 'secrets', 'authorization', 'token', 'secretsKey', 'ed25519SecretKey', 'cookie', 'password'];
+const SECRET_FIELDS = ['secret', 'secrets', 'authorization', 'token', 'secretsKey', 'ed25519SecretKey', 'cookie', 'password', 'clientSecret', 'clientKey'];
 
 const REDACT_PATHS = [
   ...SECRET_FIELDS.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]),

@@ -4,14 +4,29 @@ import { writeAuditEntry } from '../db/tenants.js';
 import type { RequestContext } from './context.js';
 
 /** Input fields never copied into the audit log. */
-const SECRET_FIELDS = new Set(['secret', 'secrets', 'token', 'payload']);
+const SECRET_FIELDS = new Set(['secret', 'secrets', 'token', 'payload', 'password', 'clientSecret', 'clientKey']);
+/** Input fields recorded without their (public but long) value: certificates of up to 64 KB. */
+const BULKY_FIELDS = new Set(['clientCertificate', 'caCertificate']);
 
 function redact(input: unknown): unknown {
   if (Array.isArray(input)) return input.map(redact);
   if (typeof input !== 'object' || input === null) return input;
   return Object.fromEntries(
-    Object.entries(input).map(([key, value]) => [key, SECRET_FIELDS.has(key) ? '[redacted]' : redact(value)]),
+    Object.entries(input).map(([key, value]) => [key, recordedValue(key, value)]),
   );
+}
+
+function recordedValue(key: string, value: unknown): unknown {
+  if (SECRET_FIELDS.has(key)) return '[redacted]';
+  if (BULKY_FIELDS.has(key)) return value === null || value === undefined ? value : '[PEM omitted]';
+  if (key === 'headers') return headerNamesOnly(value);
+  return redact(value);
+}
+
+/** A subscription's extra headers are recorded by name: their values are secrets (API keys and the like). */
+function headerNamesOnly(headers: unknown): unknown {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) return headers === null ? null : '[redacted]';
+  return Object.fromEntries(Object.keys(headers).map((name) => [name, '[redacted]']));
 }
 
 export interface AuditTarget {

@@ -44,6 +44,7 @@ export const TYPE_RULES: Record<string, Rule> = {
   EventTypeConnection: 'events:read',
   EventTypeEdge: 'events:read',
   WebhookSubscription: ['subscriptions:read', 'subscriptions:write'],
+  SubscriptionTls: ['subscriptions:read', 'subscriptions:write'],
   WebhookSubscriptionConnection: 'subscriptions:read',
   WebhookSubscriptionEdge: 'subscriptions:read',
   Event: 'events:read',

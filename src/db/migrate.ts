@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { Logger as GraphileLogger, runMigrations } from 'graphile-worker';
+import { findInErrorChain } from '../errors.js';
 import type { Database } from './client.js';
 
 const moduleFolder = path.dirname(fileURLToPath(import.meta.url));
@@ -88,9 +89,9 @@ interface Journal {
  *    that ran 0020 has a row with that `created_at` and skips it, and both run any later one.
  *    A database stopped before 0020 would run the baseline on top of its tables: it is refused.
  * 3. graphile-worker's schema, which some functions refer to.
- * 4. In one transaction, every function file (CREATE OR REPLACE, bodies checked), the retired
- *    functions dropped, and the application role's right to call each function that is not a
- *    trigger function.
+ * 4. In one transaction, every function file (CREATE OR REPLACE, bodies checked; see
+ *    createOrReplaceFunction), the retired functions dropped, and the application role's right to
+ *    call each function that is not a trigger function.
  */
 export async function applyMigrations(db: Database, databaseUrl: string): Promise<void> {
   const functions = readFunctionFiles();
@@ -104,12 +105,43 @@ export async function applyMigrations(db: Database, databaseUrl: string): Promis
     await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
     await runMigrations({ connectionString: databaseUrl, logger: quietGraphileLogger });
     await db.transaction(async (tx) => {
-      for (const fn of functions) await tx.execute(sql.raw(fn.sql));
+      for (const fn of functions) await createOrReplaceFunction(tx, fn);
       for (const signature of RETIRED_FUNCTIONS) await tx.execute(sql.raw(`DROP FUNCTION IF EXISTS public.${signature}`));
       await tx.execute(sql.raw(grantCallsToAppRole(functions.map((f) => f.name))));
     });
   } finally {
     await db.execute(sql`select pg_advisory_unlock(hashtext('hooklane.migrations'))`);
+  }
+}
+
+/** PostgreSQL's invalid_function_definition: e.g. "cannot change return type of existing function". */
+const INVALID_FUNCTION_DEFINITION = '42P13';
+
+/**
+ * CREATE OR REPLACE keeps a function's result columns: a file whose RETURNS TABLE changed is
+ * refused on a database that has the older definition. Then the function is dropped (every
+ * overload of its name: any other is retired anyway) and created anew, in the migration's
+ * transaction, so a caller sees the old function or the new one, never neither.
+ */
+async function createOrReplaceFunction(tx: Pick<Database, 'execute' | 'transaction'>, fn: SqlFunctionFile): Promise<void> {
+  try {
+    await tx.transaction(async (savepoint) => {
+      await savepoint.execute(sql.raw(fn.sql));
+    });
+  } catch (error) {
+    if (!findInErrorChain(error, ({ code }) => (code === INVALID_FUNCTION_DEFINITION ? true : undefined))) throw error;
+    await tx.execute(sql.raw(`
+      DO $drop$
+      DECLARE
+        existing regprocedure;
+      BEGIN
+        FOR existing IN SELECT p.oid::regprocedure FROM pg_proc p
+          WHERE p.pronamespace = 'public'::regnamespace AND p.proname = '${fn.name}'
+        LOOP
+          EXECUTE format('DROP FUNCTION %s', existing);
+        END LOOP;
+      END $drop$;`));
+    await tx.execute(sql.raw(fn.sql));
   }
 }
 

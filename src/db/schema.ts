@@ -94,6 +94,8 @@ export const eventTypes = pgTable(
 
 export const payloadMode = pgEnum('payload_mode', ['FULL', 'THIN']);
 export const disabledReason = pgEnum('subscription_disabled_reason', ['MANUAL', 'FAILING', 'GONE']);
+/** How deliveries authenticate to the endpoint; a null auth_type is none. */
+export const endpointAuthType = pgEnum('endpoint_auth_type', ['BEARER', 'BASIC', 'OAUTH2']);
 
 export const subscriptions = pgTable(
   'subscriptions',
@@ -139,6 +141,24 @@ export const subscriptions = pgTable(
     /** Endpoint health: since when every attempt has failed, and how many deliveries failed in a row. */
     failingSince: timestamp('failing_since', { withTimezone: true, mode: 'date' }),
     failedDeliveriesInRow: integer('failed_deliveries_in_row').notNull().default(0),
+    /**
+     * Endpoint settings sent with every attempt (src/domain/endpoint-settings.ts). Secret parts are
+     * sealed with SECRETS_KEY; the names, certificates and expiry are readable. All null: none.
+     */
+    headerNames: text('header_names').array(),
+    /** The sealed JSON object of header name → value. */
+    headers: text('headers'),
+    authType: endpointAuthType('auth_type'),
+    /** The sealed JSON of the credentials of auth_type. */
+    authCredentials: text('auth_credentials'),
+    /** PEM: the client certificate (and chain) presented to the endpoint, and its sealed key. */
+    tlsClientCertificate: text('tls_client_certificate'),
+    tlsClientKey: text('tls_client_key'),
+    tlsClientCertificateExpiresAt: timestamp('tls_client_certificate_expires_at', { withTimezone: true, mode: 'date' }),
+    /** PEM: certificate authorities trusted for this endpoint, beside the system's. */
+    tlsCaCertificate: text('tls_ca_certificate'),
+    /** Moves with every change of the settings above: caches of their opened form (tokens, TLS connections) are keyed by it. */
+    endpointVersion: integer('endpoint_version').notNull().default(0),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },
@@ -148,6 +168,9 @@ export const subscriptions = pgTable(
     unique('subscriptions_tenant_id_key').on(table.tenantId, table.id),
     index('subscriptions_event_types_idx').using('gin', table.eventTypes),
     check('subscriptions_has_secret', sql`cardinality(${table.secrets}) >= 1`),
+    check('subscriptions_headers_complete', sql`(${table.headerNames} is null) = (${table.headers} is null)`),
+    check('subscriptions_auth_complete', sql`(${table.authType} is null) = (${table.authCredentials} is null)`),
+    check('subscriptions_tls_client_complete', sql`(${table.tlsClientCertificate} is null) = (${table.tlsClientKey} is null)`),
   ],
 );
 
@@ -225,6 +248,8 @@ export const attemptOutcome = pgEnum('attempt_outcome', [
   'CONNECTION_ERROR',
   'TLS_ERROR',
   'REFUSED',
+  'PROXY_ERROR',
+  'OAUTH2_ERROR',
 ]);
 
 export const deliveryAttempts = pgTable(
@@ -270,4 +295,5 @@ export type DeliveryAttemptRow = typeof deliveryAttempts.$inferSelect;
 export type DeliveryStatus = (typeof deliveryStatus.enumValues)[number];
 export type PayloadMode = (typeof payloadMode.enumValues)[number];
 export type DisabledReason = (typeof disabledReason.enumValues)[number];
+export type EndpointAuthType = (typeof endpointAuthType.enumValues)[number];
 export type AttemptOutcomeName = (typeof attemptOutcome.enumValues)[number];

@@ -6,6 +6,7 @@ import { TenantScope } from '../db/tenant-scope.js';
 import { bodyForMode } from '../publish/delivery-body.js';
 import type { SubscriptionFairness } from './fairness.js';
 import type { HttpSender, SendResult } from './http-sender.js';
+import type { EndpointRequests } from './endpoint-requests.js';
 import { publishDeliveryFailed } from '../publish/operational-events.js';
 import type { Publisher } from '../publish/publisher.js';
 import { decideNextStep, outcomeLabel, type RetryDecision } from './retry-policy.js';
@@ -48,6 +49,8 @@ export interface DispatchDependencies {
   /** Writes successful attempts in batches. */
   recorder: AttemptRecorder;
   sender: HttpSender;
+  /** Sends to subscriptions with endpoint settings (headers, auth, TLS); the others go straight to `sender`. */
+  endpoints: EndpointRequests;
   fairness: SubscriptionFairness;
   retryScheduleMs: readonly number[];
   timeoutMs: number;
@@ -135,7 +138,10 @@ async function attemptClaimed(
     const refusal = await admit(scope, deps, work, next);
     if (refusal?.deferred) return { kind: 'deferred', until: new Date(Date.now() + refusal.waitMs), reason: refusal.reason };
     if (refusal) return defer(scope, work, next, refusal.waitMs, refusal.reason);
-    const result = await deps.sender.send(signedRequest(work, deps.secretBox, new Date()));
+    const request = signedRequest(work, deps.secretBox, new Date());
+    const result = work.endpointVersion === null
+      ? await deps.sender.send(request)
+      : await deps.endpoints.send(scope, work.subscriptionId, work.endpointVersion, request);
     attemptMs = result.durationMs;
     const decision = decideNextStep({
       attemptNumber: work.attemptCount + 1,

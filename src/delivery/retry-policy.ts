@@ -6,7 +6,11 @@ export type AttemptOutcome =
   | { kind: 'timeout' }
   | { kind: 'network_error'; cause: NetworkFailure; message: string }
   /** The destination address is not allowed by the network policy. */
-  | { kind: 'refused'; message: string };
+  | { kind: 'refused'; message: string }
+  /** The outbound proxy failed (refused, 407, its own 502/504): the endpoint may never have been reached. */
+  | { kind: 'proxy_error'; message: string }
+  /** The subscription's OAuth2 token endpoint gave no token: nothing was sent to the endpoint. */
+  | { kind: 'oauth2_error'; message: string };
 
 export type NetworkFailure = 'dns' | 'connection' | 'tls';
 
@@ -21,7 +25,8 @@ export const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The whole retry policy: pure, so that every rule is unit-tested without a clock or a network.
- * Timeouts, DNS, connection and TLS errors are retried like a 5xx; a 410 stops at once.
+ * Timeouts, DNS, connection, TLS, proxy and token endpoint errors are retried like a 5xx; a 410
+ * stops at once.
  */
 export function decideNextStep(input: {
   /** 1-based number of the attempt just made. */
@@ -77,7 +82,9 @@ export type AttemptOutcomeLabel =
   | 'DNS_ERROR'
   | 'CONNECTION_ERROR'
   | 'TLS_ERROR'
-  | 'REFUSED';
+  | 'REFUSED'
+  | 'PROXY_ERROR'
+  | 'OAUTH2_ERROR';
 
 export function outcomeLabel(outcome: AttemptOutcome): AttemptOutcomeLabel {
   switch (outcome.kind) {
@@ -92,5 +99,9 @@ export function outcomeLabel(outcome: AttemptOutcome): AttemptOutcomeLabel {
       return outcome.cause === 'dns' ? 'DNS_ERROR' : outcome.cause === 'tls' ? 'TLS_ERROR' : 'CONNECTION_ERROR';
     case 'refused':
       return 'REFUSED';
+    case 'proxy_error':
+      return 'PROXY_ERROR';
+    case 'oauth2_error':
+      return 'OAUTH2_ERROR';
   }
 }

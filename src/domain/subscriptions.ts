@@ -10,8 +10,10 @@ import { BUILT_IN_EVENT_TYPE_NAMES, isBuiltInEventType } from '../publish/operat
 import { generateEd25519KeyPair, generateSecret } from '../delivery/signer.js';
 import type { Publisher } from '../publish/publisher.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { newId } from '../ids.js';
 import { disableSubscription, enableSubscription } from './subscription-lifecycle.js';
 import { checkSubscriptionFilter } from './subscription-filters.js';
+import { checkEndpointCombination, endpointChangesFrom, endpointColumns, type EndpointSettingsInput } from './endpoint-settings.js';
 import {
   MAX_DESCRIPTION_LENGTH,
   optionalChannels,
@@ -40,7 +42,7 @@ const MAX_RETRY_DELAY_MS = 24 * 60 * 60 * 1000;
 export const MAX_RATE_LIMIT = 10_000;
 export const MAX_IN_FLIGHT_LIMIT = 1_000;
 
-export interface SubscriptionInput {
+export interface SubscriptionInput extends EndpointSettingsInput {
   url?: string | null;
   eventTypes?: readonly string[] | null;
   description?: string | null;
@@ -116,10 +118,16 @@ export async function createSubscription(
 ): Promise<{ subscription: SubscriptionRow; secret: string }> {
   const settings = await settingsFrom(scope, rules, input);
   const filter = input.filter === null || input.filter === undefined ? null : (await checkSubscriptionFilter(scope, input.filter, settings.eventTypes!)).stored;
+  const endpoint = endpointChangesFrom(input, rules);
+  checkEndpointCombination(endpoint, settings.url!);
+  // Made here: the endpoint secrets are sealed for it.
+  const id = newId('subscription');
   const secret = generateSecret();
   const subscription = await scope.transaction(async (tx) => {
     await assertRoomFor(tx, 'subscriptions', quotas);
     return tx.subscriptions.create({
+    id,
+    ...endpointColumns(endpoint, rules.secretBox, id),
     url: settings.url!,
     eventTypes: settings.eventTypes!,
     description: settings.description ?? null,
@@ -149,10 +157,13 @@ export async function updateSubscription(
   rules: SubscriptionRules,
   input: SubscriptionInput & { id: string; enabled?: boolean | null },
 ): Promise<SubscriptionRow> {
-  const changes = await settingsFrom(scope, rules, input);
+  const settings = await settingsFrom(scope, rules, input);
+  const endpoint = endpointChangesFrom(input, rules);
   return scope.transaction(async (tx, executor) => {
     let subscription = await tx.subscriptions.findForUpdate(input.id);
     if (!subscription) throw new NotFoundError('Subscription', input.id);
+    checkEndpointCombination(endpoint, settings.url ?? subscription.url, subscription);
+    const changes = { ...settings, ...endpointColumns(endpoint, rules.secretBox, subscription.id) };
     const patterns = changes.eventTypes ?? subscription.eventTypes;
     if (input.filter === null) changes.filter = null;
     else if (input.filter !== undefined) changes.filter = (await checkSubscriptionFilter(tx, input.filter, patterns)).stored;

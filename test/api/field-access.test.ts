@@ -129,6 +129,9 @@ const READERS: Record<string, readonly TokenKind[]> = {
         'maxInFlight',
         'heldDeliveryCount',
         'filter',
+        'headerNames',
+        'authType',
+        'tls',
         'ed25519PublicKey',
         'previousSecretExpiresAt',
         'createdAt',
@@ -137,6 +140,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
       scoped(SUBS_READ, READ_BOTH, SUBS_WRITE),
     ),
   ),
+  ...fields('SubscriptionTls', same(['clientCertificateExpiresAt', 'caConfigured'], scoped(SUBS_READ, READ_BOTH, SUBS_WRITE))),
   ...fields('EventConnection', same(CONNECTION, EVENT_READERS)),
   ...fields('EventEdge', same(EDGE, EVENT_READERS)),
   // events:publish reads back an event's identity and its deliveries' progress, not its payload.

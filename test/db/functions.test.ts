@@ -104,7 +104,11 @@ describe('the SQL functions of a started database', () => {
 
   it('come back at the next start when dropped, changed or revoked', async () => {
     const before = await hooklaneFunctions(sql);
+    // hooklane_reserve_publish with other result columns: CREATE OR REPLACE alone cannot restore it.
     await sql.unsafe(`
+      DROP FUNCTION hooklane_reserve_publish(text, integer, double precision, double precision, integer, text);
+      CREATE FUNCTION hooklane_reserve_publish(p_tenant text, p_count integer, p_rate double precision, p_burst double precision, p_monthly integer, p_period text)
+      RETURNS TABLE (ok boolean) LANGUAGE sql AS $$ SELECT true $$;
       DROP FUNCTION hooklane_publish_context(text, json, json);
       CREATE OR REPLACE FUNCTION hooklane_job_queue_stats()
       RETURNS TABLE (due_jobs bigint, oldest_due_age_seconds double precision)

@@ -4,6 +4,17 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '../document.js';
+export type BasicAuthInput = {
+  password: string;
+  /** No `:` (RFC 7617), at most 1,024 characters. */
+  username: string;
+};
+
+export type BearerAuthInput = {
+  /** Visible ASCII without spaces, at most 4,096 characters. */
+  token: string;
+};
+
 export type CreateEventTypeInput = {
   description?: string | null | undefined;
   /** Dotted name such as `invoice.paid`: `^[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*$`, at most 200 characters, unique per tenant. */
@@ -13,6 +24,8 @@ export type CreateEventTypeInput = {
 };
 
 export type CreateSubscriptionInput = {
+  /** How deliveries authenticate to the endpoint. The credentials are stored sealed and never shown again. */
+  auth?: SubscriptionAuthInput | null | undefined;
   /** Receive only events published on one of these channels. Omitted: every channel and none. */
   channels?: Array<string> | null | undefined;
   description?: string | null | undefined;
@@ -35,6 +48,15 @@ export type CreateSubscriptionInput = {
    * A filter that the event types' JSON Schemas rule out is refused. Omitted: every matching event.
    */
   filter?: unknown;
+  /**
+   * Extra HTTP headers sent with every attempt: an object of header name → string value, at most 20
+   * headers and 8 KB of names and values. Values are stored sealed and never shown again (the
+   * subscription lists only `headerNames`). Reserved, and refused: `webhook-*`, `content-type`,
+   * `content-length`, `host`, `user-agent`, `connection`, `transfer-encoding`, `traceparent`,
+   * `tracestate`, `keep-alive`, `upgrade`, `expect`, `te`, `trailer`, `proxy-authorization`,
+   * `proxy-connection`, and `authorization` when `auth` is set.
+   */
+  headers?: unknown;
   /** At most this many deliveries in flight at once to this subscription, across all workers (1 to 1,000). */
   maxInFlight?: number | null | undefined;
   /** Deliver strictly in publish order, one at a time per `orderingKey`. Default false: in parallel. */
@@ -49,6 +71,8 @@ export type CreateSubscriptionInput = {
   rateLimit?: number | null | undefined;
   /** Delays before each retry (`5s`, `5m`, …), overriding `DELIVERY_RETRY_SCHEDULE`; at most 20 entries of at most 1d. */
   retrySchedule?: Array<string> | null | undefined;
+  /** A client certificate to present to the endpoint and a certificate authority to trust for it (https URLs only). */
+  tls?: SubscriptionTlsInput | null | undefined;
   /** Where deliveries are POSTed: an `http` or `https` URL. */
   url: string;
 };
@@ -76,6 +100,13 @@ export type DeliveryAttemptOutcome =
   | 'GONE'
   /** A non-2xx answer (3xx included: redirects are not followed). */
   | 'HTTP_ERROR'
+  /** The subscription's OAuth2 token endpoint gave no token: nothing was sent to the endpoint. */
+  | 'OAUTH2_ERROR'
+  /**
+   * The operator's outbound proxy (`DELIVERY_PROXY_URL`) failed: it refused the connection, asked for
+   * authentication (407) or could not reach the endpoint (its own 502 or 504).
+   */
+  | 'PROXY_ERROR'
   /** A 429 or 503 with Retry-After: the next attempt waits at least that long (at most a day). */
   | 'RATE_LIMITED'
   /** The address is loopback, private, link-local or otherwise not allowed. */
@@ -99,6 +130,21 @@ export type DeliveryStatus =
 
 export type DiscardHeldDeliveriesInput = {
   subscriptionId: string | number;
+};
+
+export type OAuth2ClientCredentialsInput = {
+  /** The `audience` parameter of the token request, for token endpoints that take one (such as Auth0). */
+  audience?: string | null | undefined;
+  /** Sent with `clientSecret` as HTTP Basic authentication (`client_secret_basic`). */
+  clientId: string;
+  clientSecret: string;
+  /** The `scope` parameter of the token request, when the token endpoint needs one. */
+  scope?: string | null | undefined;
+  /**
+   * The token endpoint: an `http` or `https` URL under the same rules as the subscription's URL,
+   * and reached like a delivery (network policy, `DELIVERY_PROXY_URL`).
+   */
+  tokenUrl: string;
 };
 
 export type PayloadMode =
@@ -190,6 +236,21 @@ export type RotateSubscriptionSecretInput = {
   overlap?: string | null | undefined;
 };
 
+/** How deliveries authenticate to the subscription's endpoint: set exactly one member. */
+export type SubscriptionAuthInput = {
+  /** Send `Authorization: Basic <base64 of username:password>`. */
+  basic?: BasicAuthInput | null | undefined;
+  /** Send `Authorization: Bearer <token>`. */
+  bearer?: BearerAuthInput | null | undefined;
+  /**
+   * Get an access token with the OAuth 2.0 client credentials grant and send it as
+   * `Authorization: Bearer <token>`. The token is kept until shortly before it expires, and fetched
+   * again once when the endpoint answers 401. A failing token endpoint fails the attempt
+   * (`OAUTH2_ERROR`), which is retried like any other.
+   */
+  oauth2?: OAuth2ClientCredentialsInput | null | undefined;
+};
+
 export type SubscriptionDisabledReason =
   /** Every delivery failed for `SUBSCRIPTION_DISABLE_AFTER` (and at least 3 deliveries). */
   | 'FAILING'
@@ -197,6 +258,18 @@ export type SubscriptionDisabledReason =
   | 'GONE'
   /** Disabled with `updateSubscription(enabled: false)`. */
   | 'MANUAL';
+
+/**
+ * TLS settings for the endpoint, as PEM text. `clientCertificate` (the certificate, then any
+ * intermediate certificates) and `clientKey` (unencrypted, stored sealed) go together; the key must
+ * match the certificate. `caCertificate` holds certificates trusted for this endpoint only, beside
+ * the system's certificate authorities.
+ */
+export type SubscriptionTlsInput = {
+  caCertificate?: string | null | undefined;
+  clientCertificate?: string | null | undefined;
+  clientKey?: string | null | undefined;
+};
 
 export type SuspendTenantInput = {
   id: string | number;
@@ -207,8 +280,13 @@ export type TenantStatus =
   /** Its tokens are refused; resumeTenant lifts this. */
   | 'SUSPENDED';
 
-/** Omitted fields keep their value; `null` clears `channels`, `filter`, `retrySchedule`, `rateLimit` and `maxInFlight`. */
+/**
+ * Omitted fields keep their value; `null` clears `channels`, `filter`, `retrySchedule`, `rateLimit`,
+ * `maxInFlight`, `headers`, `auth` and `tls`.
+ */
 export type UpdateSubscriptionInput = {
+  /** Replaces the endpoint authentication; `null` removes it. */
+  auth?: SubscriptionAuthInput | null | undefined;
   channels?: Array<string> | null | undefined;
   description?: string | null | undefined;
   /** True adds an Ed25519 key pair (a new one each time it is turned on); false stops `v1a` signatures. */
@@ -221,12 +299,16 @@ export type UpdateSubscriptionInput = {
   eventTypes?: Array<string> | null | undefined;
   /** A payload filter, as in `CreateSubscriptionInput`; null removes it. A kept filter is checked again when `eventTypes` changes. */
   filter?: unknown;
+  /** Replaces every extra header (see `CreateSubscriptionInput.headers`); `null` or `{}` removes them all. */
+  headers?: unknown;
   id: string | number;
   maxInFlight?: number | null | undefined;
   ordered?: boolean | null | undefined;
   payloadMode?: PayloadMode | null | undefined;
   rateLimit?: number | null | undefined;
   retrySchedule?: Array<string> | null | undefined;
+  /** Replaces the TLS settings as a whole (give the key again with a new CA); `null` removes them. */
+  tls?: SubscriptionTlsInput | null | undefined;
   url?: string | null | undefined;
 };
 
@@ -260,7 +342,7 @@ export type AuditLogEntryFieldsFragment = { id: string, action: string, targetId
 
 export type EventTypeFieldsFragment = { id: string, name: string, description: string | null, schema: unknown, createdAt: string };
 
-export type WebhookSubscriptionFieldsFragment = { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string };
+export type WebhookSubscriptionFieldsFragment = { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } };
 
 export type DeliveryAttemptFieldsFragment = { id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string };
 
@@ -272,7 +354,7 @@ export type PublishedEventFieldsFragment = { id: string, eventType: string, idem
 
 export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> };
 
-export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
+export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
 
 export type CreateTenantMutationVariables = Exact<{
   input: CreateTenantInput;
@@ -328,14 +410,14 @@ export type CreateSubscriptionMutationVariables = Exact<{
 }>;
 
 
-export type CreateSubscriptionMutation = { createSubscription: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type CreateSubscriptionMutation = { createSubscription: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
 
 export type UpdateSubscriptionMutationVariables = Exact<{
   input: UpdateSubscriptionInput;
 }>;
 
 
-export type UpdateSubscriptionMutation = { updateSubscription: { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type UpdateSubscriptionMutation = { updateSubscription: { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
 
 export type DeleteSubscriptionMutationVariables = Exact<{
   input: DeleteSubscriptionInput;
@@ -349,7 +431,7 @@ export type RotateSubscriptionSecretMutationVariables = Exact<{
 }>;
 
 
-export type RotateSubscriptionSecretMutation = { rotateSubscriptionSecret: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type RotateSubscriptionSecretMutation = { rotateSubscriptionSecret: { secret: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
 
 export type PublishEventMutationVariables = Exact<{
   input: PublishEventInput;
@@ -384,14 +466,14 @@ export type RecoverSubscriptionMutationVariables = Exact<{
 }>;
 
 
-export type RecoverSubscriptionMutation = { recoverSubscription: { deliveryCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type RecoverSubscriptionMutation = { recoverSubscription: { deliveryCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
 
 export type DiscardHeldDeliveriesMutationVariables = Exact<{
   input: DiscardHeldDeliveriesInput;
 }>;
 
 
-export type DiscardHeldDeliveriesMutation = { discardHeldDeliveries: { discardedCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } } };
+export type DiscardHeldDeliveriesMutation = { discardHeldDeliveries: { discardedCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
 
 export type PreviewSubscriptionFilterMutationVariables = Exact<{
   input: PreviewSubscriptionFilterInput;
@@ -426,7 +508,7 @@ export type SubscriptionQueryVariables = Exact<{
 }>;
 
 
-export type SubscriptionQuery = { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } | null };
+export type SubscriptionQuery = { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } | null };
 
 export type SubscriptionsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -434,7 +516,7 @@ export type SubscriptionsQueryVariables = Exact<{
 }>;
 
 
-export type SubscriptionsQuery = { subscriptions: { edges: Array<{ cursor: string, node: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type SubscriptionsQuery = { subscriptions: { edges: Array<{ cursor: string, node: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type EventQueryVariables = Exact<{
   id: string | number;
@@ -456,7 +538,7 @@ export type DeliveryQueryVariables = Exact<{
 }>;
 
 
-export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, createdAt: string, updatedAt: string }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
+export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
 
 export type AuditLogQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -648,6 +730,12 @@ export const WebhookSubscriptionFieldsFragmentDoc = /*#__PURE__*/ new TypedDocum
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }
@@ -700,6 +788,12 @@ export const DeliveryFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }
@@ -857,6 +951,12 @@ export const CreateSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<CreateSubscriptionMutation, CreateSubscriptionMutationVariables>;
@@ -885,6 +985,12 @@ export const UpdateSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<UpdateSubscriptionMutation, UpdateSubscriptionMutationVariables>;
@@ -921,6 +1027,12 @@ export const RotateSubscriptionSecretDocument = /*#__PURE__*/ new TypedDocumentS
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<RotateSubscriptionSecretMutation, RotateSubscriptionSecretMutationVariables>;
@@ -1046,6 +1158,12 @@ export const RecoverSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<RecoverSubscriptionMutation, RecoverSubscriptionMutationVariables>;
@@ -1075,6 +1193,12 @@ export const DiscardHeldDeliveriesDocument = /*#__PURE__*/ new TypedDocumentStri
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<DiscardHeldDeliveriesMutation, DiscardHeldDeliveriesMutationVariables>;
@@ -1196,6 +1320,12 @@ export const SubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(`
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<SubscriptionQuery, SubscriptionQueryVariables>;
@@ -1234,6 +1364,12 @@ fragment WebhookSubscriptionFields on WebhookSubscription {
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<SubscriptionsQuery, SubscriptionsQueryVariables>;
@@ -1324,6 +1460,12 @@ export const DeliveryDocument = /*#__PURE__*/ new TypedDocumentString(`
   rateLimit
   maxInFlight
   heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
   createdAt
   updatedAt
 }

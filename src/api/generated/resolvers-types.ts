@@ -48,6 +48,17 @@ export type AuditLogEntry = {
   targetId: Maybe<Scalars['String']['output']>;
 };
 
+export type BasicAuthInput = {
+  password: Scalars['String']['input'];
+  /** No `:` (RFC 7617), at most 1,024 characters. */
+  username: Scalars['String']['input'];
+};
+
+export type BearerAuthInput = {
+  /** Visible ASCII without spaces, at most 4,096 characters. */
+  token: Scalars['String']['input'];
+};
+
 export type CreateEventTypeInput = {
   description?: InputMaybe<Scalars['String']['input']>;
   /** Dotted name such as `invoice.paid`: `^[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*$`, at most 200 characters, unique per tenant. */
@@ -62,6 +73,8 @@ export type CreateEventTypePayload = {
 };
 
 export type CreateSubscriptionInput = {
+  /** How deliveries authenticate to the endpoint. The credentials are stored sealed and never shown again. */
+  auth?: InputMaybe<SubscriptionAuthInput>;
   /** Receive only events published on one of these channels. Omitted: every channel and none. */
   channels?: InputMaybe<Array<Scalars['String']['input']>>;
   description?: InputMaybe<Scalars['String']['input']>;
@@ -84,6 +97,15 @@ export type CreateSubscriptionInput = {
    * A filter that the event types' JSON Schemas rule out is refused. Omitted: every matching event.
    */
   filter?: InputMaybe<Scalars['JSON']['input']>;
+  /**
+   * Extra HTTP headers sent with every attempt: an object of header name → string value, at most 20
+   * headers and 8 KB of names and values. Values are stored sealed and never shown again (the
+   * subscription lists only `headerNames`). Reserved, and refused: `webhook-*`, `content-type`,
+   * `content-length`, `host`, `user-agent`, `connection`, `transfer-encoding`, `traceparent`,
+   * `tracestate`, `keep-alive`, `upgrade`, `expect`, `te`, `trailer`, `proxy-authorization`,
+   * `proxy-connection`, and `authorization` when `auth` is set.
+   */
+  headers?: InputMaybe<Scalars['JSON']['input']>;
   /** At most this many deliveries in flight at once to this subscription, across all workers (1 to 1,000). */
   maxInFlight?: InputMaybe<Scalars['Int']['input']>;
   /** Deliver strictly in publish order, one at a time per `orderingKey`. Default false: in parallel. */
@@ -98,6 +120,8 @@ export type CreateSubscriptionInput = {
   rateLimit?: InputMaybe<Scalars['Int']['input']>;
   /** Delays before each retry (`5s`, `5m`, …), overriding `DELIVERY_RETRY_SCHEDULE`; at most 20 entries of at most 1d. */
   retrySchedule?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** A client certificate to present to the endpoint and a certificate authority to trust for it (https URLs only). */
+  tls?: InputMaybe<SubscriptionTlsInput>;
   /** Where deliveries are POSTed: an `http` or `https` URL. */
   url: Scalars['String']['input'];
 };
@@ -188,6 +212,13 @@ export type DeliveryAttemptOutcome =
   | 'GONE'
   /** A non-2xx answer (3xx included: redirects are not followed). */
   | 'HTTP_ERROR'
+  /** The subscription's OAuth2 token endpoint gave no token: nothing was sent to the endpoint. */
+  | 'OAUTH2_ERROR'
+  /**
+   * The operator's outbound proxy (`DELIVERY_PROXY_URL`) failed: it refused the connection, asked for
+   * authentication (407) or could not reach the endpoint (its own 502 or 504).
+   */
+  | 'PROXY_ERROR'
   /** A 429 or 503 with Retry-After: the next attempt waits at least that long (at most a day). */
   | 'RATE_LIMITED'
   /** The address is loopback, private, link-local or otherwise not allowed. */
@@ -436,6 +467,21 @@ export type MutationUpdateTenantQuotasArgs = {
   input: UpdateTenantQuotasInput;
 };
 
+export type OAuth2ClientCredentialsInput = {
+  /** The `audience` parameter of the token request, for token endpoints that take one (such as Auth0). */
+  audience?: InputMaybe<Scalars['String']['input']>;
+  /** Sent with `clientSecret` as HTTP Basic authentication (`client_secret_basic`). */
+  clientId: Scalars['String']['input'];
+  clientSecret: Scalars['String']['input'];
+  /** The `scope` parameter of the token request, when the token endpoint needs one. */
+  scope?: InputMaybe<Scalars['String']['input']>;
+  /**
+   * The token endpoint: an `http` or `https` URL under the same rules as the subscription's URL,
+   * and reached like a delivery (network policy, `DELIVERY_PROXY_URL`).
+   */
+  tokenUrl: Scalars['String']['input'];
+};
+
 export type PageInfo = {
   __typename?: 'PageInfo';
   /** Pass as `after` to get the next page. */
@@ -655,6 +701,21 @@ export type RotateSubscriptionSecretPayload = {
   subscription: WebhookSubscription;
 };
 
+/** How deliveries authenticate to the subscription's endpoint: set exactly one member. */
+export type SubscriptionAuthInput = {
+  /** Send `Authorization: Basic <base64 of username:password>`. */
+  basic?: InputMaybe<BasicAuthInput>;
+  /** Send `Authorization: Bearer <token>`. */
+  bearer?: InputMaybe<BearerAuthInput>;
+  /**
+   * Get an access token with the OAuth 2.0 client credentials grant and send it as
+   * `Authorization: Bearer <token>`. The token is kept until shortly before it expires, and fetched
+   * again once when the endpoint answers 401. A failing token endpoint fails the attempt
+   * (`OAUTH2_ERROR`), which is retried like any other.
+   */
+  oauth2?: InputMaybe<OAuth2ClientCredentialsInput>;
+};
+
 export type SubscriptionDisabledReason =
   /** Every delivery failed for `SUBSCRIPTION_DISABLE_AFTER` (and at least 3 deliveries). */
   | 'FAILING'
@@ -662,6 +723,27 @@ export type SubscriptionDisabledReason =
   | 'GONE'
   /** Disabled with `updateSubscription(enabled: false)`. */
   | 'MANUAL';
+
+/** What a subscription presents to and trusts of its endpoint's TLS. */
+export type SubscriptionTls = {
+  __typename?: 'SubscriptionTls';
+  /** True when certificates of the tenant's own are trusted for this endpoint. */
+  caConfigured: Scalars['Boolean']['output'];
+  /** When the client certificate expires; null when there is no client certificate. */
+  clientCertificateExpiresAt: Maybe<Scalars['DateTime']['output']>;
+};
+
+/**
+ * TLS settings for the endpoint, as PEM text. `clientCertificate` (the certificate, then any
+ * intermediate certificates) and `clientKey` (unencrypted, stored sealed) go together; the key must
+ * match the certificate. `caCertificate` holds certificates trusted for this endpoint only, beside
+ * the system's certificate authorities.
+ */
+export type SubscriptionTlsInput = {
+  caCertificate?: InputMaybe<Scalars['String']['input']>;
+  clientCertificate?: InputMaybe<Scalars['String']['input']>;
+  clientKey?: InputMaybe<Scalars['String']['input']>;
+};
 
 export type SuspendTenantInput = {
   id: Scalars['ID']['input'];
@@ -727,8 +809,13 @@ export type TenantUsage = {
   subscriptions: Scalars['Int']['output'];
 };
 
-/** Omitted fields keep their value; `null` clears `channels`, `filter`, `retrySchedule`, `rateLimit` and `maxInFlight`. */
+/**
+ * Omitted fields keep their value; `null` clears `channels`, `filter`, `retrySchedule`, `rateLimit`,
+ * `maxInFlight`, `headers`, `auth` and `tls`.
+ */
 export type UpdateSubscriptionInput = {
+  /** Replaces the endpoint authentication; `null` removes it. */
+  auth?: InputMaybe<SubscriptionAuthInput>;
   channels?: InputMaybe<Array<Scalars['String']['input']>>;
   description?: InputMaybe<Scalars['String']['input']>;
   /** True adds an Ed25519 key pair (a new one each time it is turned on); false stops `v1a` signatures. */
@@ -741,12 +828,16 @@ export type UpdateSubscriptionInput = {
   eventTypes?: InputMaybe<Array<Scalars['String']['input']>>;
   /** A payload filter, as in `CreateSubscriptionInput`; null removes it. A kept filter is checked again when `eventTypes` changes. */
   filter?: InputMaybe<Scalars['JSON']['input']>;
+  /** Replaces every extra header (see `CreateSubscriptionInput.headers`); `null` or `{}` removes them all. */
+  headers?: InputMaybe<Scalars['JSON']['input']>;
   id: Scalars['ID']['input'];
   maxInFlight?: InputMaybe<Scalars['Int']['input']>;
   ordered?: InputMaybe<Scalars['Boolean']['input']>;
   payloadMode?: InputMaybe<PayloadMode>;
   rateLimit?: InputMaybe<Scalars['Int']['input']>;
   retrySchedule?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Replaces the TLS settings as a whole (give the key again with a new CA); `null` removes them. */
+  tls?: InputMaybe<SubscriptionTlsInput>;
   url?: InputMaybe<Scalars['String']['input']>;
 };
 
@@ -779,6 +870,8 @@ export type UpdateTenantQuotasPayload = {
 /** A URL that receives the tenant's events of the listed types. */
 export type WebhookSubscription = {
   __typename?: 'WebhookSubscription';
+  /** How deliveries authenticate to the endpoint: `NONE`, `BEARER`, `BASIC` or `OAUTH2`. The credentials are never shown. */
+  authType: Scalars['String']['output'];
   channels: Maybe<Array<Scalars['String']['output']>>;
   createdAt: Scalars['DateTime']['output'];
   description: Maybe<Scalars['String']['output']>;
@@ -794,6 +887,8 @@ export type WebhookSubscription = {
   filter: Maybe<Scalars['JSON']['output']>;
   /** True when `retrySchedule` is this subscription's own rather than `DELIVERY_RETRY_SCHEDULE`. */
   hasCustomRetrySchedule: Scalars['Boolean']['output'];
+  /** The names of the extra headers sent with every attempt; their values are never shown. */
+  headerNames: Array<Scalars['String']['output']>;
   /** Deliveries kept while the subscription is disabled. */
   heldDeliveryCount: Scalars['Int']['output'];
   id: Scalars['ID']['output'];
@@ -807,6 +902,8 @@ export type WebhookSubscription = {
   rateLimit: Maybe<Scalars['Int']['output']>;
   /** The retry delays in force for this subscription, e.g. `["5s", "5m"]`. */
   retrySchedule: Array<Scalars['String']['output']>;
+  /** The endpoint's TLS settings (the key is never shown). */
+  tls: SubscriptionTls;
   updatedAt: Scalars['DateTime']['output'];
   url: Scalars['String']['output'];
 };
@@ -899,6 +996,8 @@ export type ResolversTypes = {
   AuditLogConnection: ResolverTypeWrapper<Omit<AuditLogConnection, 'edges'> & { edges: Array<ResolversTypes['AuditLogEdge']> }>;
   AuditLogEdge: ResolverTypeWrapper<Omit<AuditLogEdge, 'node'> & { node: ResolversTypes['AuditLogEntry'] }>;
   AuditLogEntry: ResolverTypeWrapper<AuditLogRow>;
+  BasicAuthInput: BasicAuthInput;
+  BearerAuthInput: BearerAuthInput;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CreateEventTypeInput: CreateEventTypeInput;
   CreateEventTypePayload: ResolverTypeWrapper<Omit<CreateEventTypePayload, 'eventType'> & { eventType: ResolversTypes['EventType'] }>;
@@ -927,6 +1026,7 @@ export type ResolversTypes = {
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   JSON: ResolverTypeWrapper<Scalars['JSON']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  OAuth2ClientCredentialsInput: OAuth2ClientCredentialsInput;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   PayloadMode: PayloadMode;
   PreviewSubscriptionFilterInput: PreviewSubscriptionFilterInput;
@@ -950,7 +1050,10 @@ export type ResolversTypes = {
   RotateSubscriptionSecretInput: RotateSubscriptionSecretInput;
   RotateSubscriptionSecretPayload: ResolverTypeWrapper<Omit<RotateSubscriptionSecretPayload, 'subscription'> & { subscription: ResolversTypes['WebhookSubscription'] }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  SubscriptionAuthInput: SubscriptionAuthInput;
   SubscriptionDisabledReason: SubscriptionDisabledReason;
+  SubscriptionTls: ResolverTypeWrapper<SubscriptionTls>;
+  SubscriptionTlsInput: SubscriptionTlsInput;
   SuspendTenantInput: SuspendTenantInput;
   SuspendTenantPayload: ResolverTypeWrapper<Omit<SuspendTenantPayload, 'tenant'> & { tenant: ResolversTypes['Tenant'] }>;
   Tenant: ResolverTypeWrapper<TenantRow>;
@@ -973,6 +1076,8 @@ export type ResolversParentTypes = {
   AuditLogConnection: Omit<AuditLogConnection, 'edges'> & { edges: Array<ResolversParentTypes['AuditLogEdge']> };
   AuditLogEdge: Omit<AuditLogEdge, 'node'> & { node: ResolversParentTypes['AuditLogEntry'] };
   AuditLogEntry: AuditLogRow;
+  BasicAuthInput: BasicAuthInput;
+  BearerAuthInput: BearerAuthInput;
   Boolean: Scalars['Boolean']['output'];
   CreateEventTypeInput: CreateEventTypeInput;
   CreateEventTypePayload: Omit<CreateEventTypePayload, 'eventType'> & { eventType: ResolversParentTypes['EventType'] };
@@ -999,6 +1104,7 @@ export type ResolversParentTypes = {
   Int: Scalars['Int']['output'];
   JSON: Scalars['JSON']['output'];
   Mutation: Record<PropertyKey, never>;
+  OAuth2ClientCredentialsInput: OAuth2ClientCredentialsInput;
   PageInfo: PageInfo;
   PreviewSubscriptionFilterInput: PreviewSubscriptionFilterInput;
   PreviewSubscriptionFilterPayload: PreviewSubscriptionFilterPayload;
@@ -1021,6 +1127,9 @@ export type ResolversParentTypes = {
   RotateSubscriptionSecretInput: RotateSubscriptionSecretInput;
   RotateSubscriptionSecretPayload: Omit<RotateSubscriptionSecretPayload, 'subscription'> & { subscription: ResolversParentTypes['WebhookSubscription'] };
   String: Scalars['String']['output'];
+  SubscriptionAuthInput: SubscriptionAuthInput;
+  SubscriptionTls: SubscriptionTls;
+  SubscriptionTlsInput: SubscriptionTlsInput;
   SuspendTenantInput: SuspendTenantInput;
   SuspendTenantPayload: Omit<SuspendTenantPayload, 'tenant'> & { tenant: ResolversParentTypes['Tenant'] };
   Tenant: TenantRow;
@@ -1230,6 +1339,11 @@ export type RotateSubscriptionSecretPayloadResolvers<ContextType = RequestContex
   subscription?: Resolver<ResolversTypes['WebhookSubscription'], ParentType, ContextType>;
 };
 
+export type SubscriptionTlsResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['SubscriptionTls'] = ResolversParentTypes['SubscriptionTls']> = {
+  caConfigured?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  clientCertificateExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+};
+
 export type SuspendTenantPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['SuspendTenantPayload'] = ResolversParentTypes['SuspendTenantPayload']> = {
   tenant?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType>;
 };
@@ -1281,6 +1395,7 @@ export type UpdateTenantQuotasPayloadResolvers<ContextType = RequestContext, Par
 };
 
 export type WebhookSubscriptionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['WebhookSubscription'] = ResolversParentTypes['WebhookSubscription']> = {
+  authType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   channels?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1291,6 +1406,7 @@ export type WebhookSubscriptionResolvers<ContextType = RequestContext, ParentTyp
   failingSince?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   filter?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
   hasCustomRetrySchedule?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  headerNames?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   heldDeliveryCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   maxInFlight?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
@@ -1299,6 +1415,7 @@ export type WebhookSubscriptionResolvers<ContextType = RequestContext, ParentTyp
   previousSecretExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   rateLimit?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   retrySchedule?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  tls?: Resolver<ResolversTypes['SubscriptionTls'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
@@ -1345,6 +1462,7 @@ export type Resolvers<ContextType = RequestContext> = {
   RetryDeliveryPayload?: RetryDeliveryPayloadResolvers<ContextType>;
   RevokeTokensPayload?: RevokeTokensPayloadResolvers<ContextType>;
   RotateSubscriptionSecretPayload?: RotateSubscriptionSecretPayloadResolvers<ContextType>;
+  SubscriptionTls?: SubscriptionTlsResolvers<ContextType>;
   SuspendTenantPayload?: SuspendTenantPayloadResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;
   TenantConnection?: TenantConnectionResolvers<ContextType>;

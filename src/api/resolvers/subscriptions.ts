@@ -65,5 +65,11 @@ export const subscriptionResolvers: Resolvers = {
     previousSecretExpiresAt: (subscription) =>
       subscription.previousSecretsExpireAt && subscription.previousSecretsExpireAt > new Date() ? subscription.previousSecretsExpireAt : null,
     heldDeliveryCount: (subscription, _args, context) => context.loaders(subscription.tenantId).heldCount.load(subscription.id),
+    headerNames: (subscription) => subscription.headerNames ?? [],
+    authType: (subscription) => subscription.authType ?? 'NONE',
+    tls: (subscription) => ({
+      clientCertificateExpiresAt: subscription.tlsClientCertificateExpiresAt,
+      caConfigured: subscription.tlsCaCertificate !== null,
+    }),
   },
 };

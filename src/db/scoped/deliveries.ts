@@ -37,6 +37,8 @@ export interface DeliveryWork {
   ordered: boolean;
   /** The tenant's own deliveries-in-flight quota, when an operator set one. */
   tenantInFlightQuota: number | null;
+  /** The version of the subscription's endpoint settings (headers, auth, TLS); null when it has none. */
+  endpointVersion: number | null;
 }
 
 export interface AttemptRecord {
@@ -74,6 +76,7 @@ export type WorkRow = {
   max_in_flight: number | null;
   ordered: boolean;
   quota_deliveries_in_flight: number | null;
+  endpoint_version: number | null;
 };
 
 export class DeliveryStore {
@@ -376,5 +379,6 @@ export function toDeliveryWork(row: WorkRow): DeliveryWork {
     maxInFlight: row.max_in_flight,
     ordered: row.ordered,
     tenantInFlightQuota: row.quota_deliveries_in_flight,
+    endpointVersion: row.endpoint_version,
   };
 }

@@ -23,7 +23,27 @@ export interface SubscriptionSettings {
   ed25519PublicKey: string | null;
 }
 
-export type SubscriptionChanges = Partial<SubscriptionSettings>;
+export type SubscriptionChanges = Partial<SubscriptionSettings & EndpointColumns>;
+
+/** The columns of a subscription's endpoint settings (src/domain/endpoint-settings.ts). */
+export type EndpointColumns = Pick<
+  SubscriptionRow,
+  'headerNames' | 'headers' | 'authType' | 'authCredentials' | 'tlsClientCertificate' | 'tlsClientKey' | 'tlsClientCertificateExpiresAt' | 'tlsCaCertificate'
+>;
+
+const ENDPOINT_COLUMNS: readonly (keyof EndpointColumns)[] = [
+  'headerNames',
+  'headers',
+  'authType',
+  'authCredentials',
+  'tlsClientCertificate',
+  'tlsClientKey',
+  'tlsClientCertificateExpiresAt',
+  'tlsCaCertificate',
+];
+
+/** A subscription's endpoint settings as stored (secrets sealed), at `endpointVersion`. */
+export type StoredEndpointSettings = Pick<SubscriptionRow, 'endpointVersion' | keyof EndpointColumns>;
 
 export class SubscriptionStore {
   constructor(
@@ -35,11 +55,12 @@ export class SubscriptionStore {
     return and(eq(subscriptions.tenantId, this.tenantId), eq(subscriptions.id, id));
   }
 
-  async create(settings: SubscriptionSettings & { secret: string }): Promise<SubscriptionRow> {
-    const { secret, ...rest } = settings;
+  /** `id`: one made beforehand (newId('subscription')) when values are sealed for it; else a new one. */
+  async create(settings: SubscriptionSettings & Partial<EndpointColumns> & { secret: string; id?: string }): Promise<SubscriptionRow> {
+    const { secret, id, ...rest } = settings;
     const [row] = await this.run((db) => db
       .insert(subscriptions)
-      .values({ id: newId('subscription'), tenantId: this.tenantId, ...rest, secrets: [secret] })
+      .values({ id: id ?? newId('subscription'), tenantId: this.tenantId, ...rest, secrets: [secret] })
       .returning());
     return row!;
   }
@@ -82,14 +103,40 @@ export class SubscriptionStore {
     return toPage(rows, page.first);
   }
 
+  /** A change of the endpoint settings moves endpointVersion, so caches of their opened form let go. */
   async update(id: string, changes: SubscriptionChanges): Promise<SubscriptionRow | undefined> {
     // New limits start a new line: deliveries turned away from now on are paced by them.
     const newLimits = changes.rateLimit !== undefined || changes.maxInFlight !== undefined;
+    const endpointChanged = ENDPOINT_COLUMNS.some((column) => changes[column] !== undefined);
     const [row] = await this.run((db) => db
       .update(subscriptions)
-      .set({ ...changes, ...(newLimits ? { flowTurnAt: null } : {}), updatedAt: sql`now()` })
+      .set({
+        ...changes,
+        ...(newLimits ? { flowTurnAt: null } : {}),
+        ...(endpointChanged ? { endpointVersion: sql`${subscriptions.endpointVersion} + 1` } : {}),
+        updatedAt: sql`now()`,
+      })
       .where(this.owned(id))
       .returning());
+    return row;
+  }
+
+  /** The endpoint settings a delivery sends with (read by the worker when it does not hold them opened). */
+  async endpointSettings(id: string): Promise<StoredEndpointSettings | undefined> {
+    const [row] = await this.run((db) => db
+      .select({
+        endpointVersion: subscriptions.endpointVersion,
+        headerNames: subscriptions.headerNames,
+        headers: subscriptions.headers,
+        authType: subscriptions.authType,
+        authCredentials: subscriptions.authCredentials,
+        tlsClientCertificate: subscriptions.tlsClientCertificate,
+        tlsClientKey: subscriptions.tlsClientKey,
+        tlsClientCertificateExpiresAt: subscriptions.tlsClientCertificateExpiresAt,
+        tlsCaCertificate: subscriptions.tlsCaCertificate,
+      })
+      .from(subscriptions)
+      .where(this.owned(id)));
     return row;
   }
 
