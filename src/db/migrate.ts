@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { Logger as GraphileLogger, runMigrations } from 'graphile-worker';
-import type { Database } from './client.js';
+import { findInErrorChain } from '../errors.js';
+import type { Database, Executor } from './client.js';
 
 const moduleFolder = path.dirname(fileURLToPath(import.meta.url));
 
@@ -26,7 +27,11 @@ export const RETIRED_FUNCTIONS = [
   'hooklane_write_events(text, json, json, json, json, boolean, json)',
   'hooklane_write_events(text, json, json, json, json, boolean, json, bigint)',
   'hooklane_claim_deliveries(text, json, integer)',
+  'hooklane_write_event_columns(text, text, text, text, text, jsonb, text, text, text, text, jsonb, json, boolean, json, bigint)',
 ];
+
+/** PostgreSQL's invalid_function_definition: among others, CREATE OR REPLACE changing a result type. */
+const INVALID_FUNCTION_DEFINITION = '42P13';
 
 // graphile-worker logs each of its migrations; start-up prints its own summary instead.
 const quietGraphileLogger = new GraphileLogger(() => () => {});
@@ -88,9 +93,9 @@ interface Journal {
  *    that ran 0020 has a row with that `created_at` and skips it, and both run any later one.
  *    A database stopped before 0020 would run the baseline on top of its tables: it is refused.
  * 3. graphile-worker's schema, which some functions refer to.
- * 4. In one transaction, every function file (CREATE OR REPLACE, bodies checked), the retired
- *    functions dropped, and the application role's right to call each function that is not a
- *    trigger function.
+ * 4. In one transaction, every function file (CREATE OR REPLACE, bodies checked; a function whose
+ *    result columns changed is dropped and created again), the retired functions dropped, and the
+ *    application role's right to call each function that is not a trigger function.
  */
 export async function applyMigrations(db: Database, databaseUrl: string): Promise<void> {
   const functions = readFunctionFiles();
@@ -104,12 +109,40 @@ export async function applyMigrations(db: Database, databaseUrl: string): Promis
     await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
     await runMigrations({ connectionString: databaseUrl, logger: quietGraphileLogger });
     await db.transaction(async (tx) => {
-      for (const fn of functions) await tx.execute(sql.raw(fn.sql));
+      for (const fn of functions) await createOrReplaceFunction(tx, fn);
       for (const signature of RETIRED_FUNCTIONS) await tx.execute(sql.raw(`DROP FUNCTION IF EXISTS public.${signature}`));
       await tx.execute(sql.raw(grantCallsToAppRole(functions.map((f) => f.name))));
     });
   } finally {
     await db.execute(sql`select pg_advisory_unlock(hashtext('hooklane.migrations'))`);
+  }
+}
+
+/**
+ * Creates or replaces one function. CREATE OR REPLACE cannot change a function's result type (its
+ * RETURNS TABLE columns): then, and only then, the function of that name is dropped and created
+ * again, in the same transaction. Tried in a savepoint, so that the refusal leaves the rest intact.
+ */
+async function createOrReplaceFunction(tx: Executor, fn: SqlFunctionFile): Promise<void> {
+  try {
+    await tx.transaction(async (savepoint) => {
+      await savepoint.execute(sql.raw(fn.sql));
+    });
+  } catch (error) {
+    if (!findInErrorChain(error, ({ code }) => (code === INVALID_FUNCTION_DEFINITION ? true : undefined))) throw error;
+    await tx.execute(sql.raw(`
+      DO $drop$
+      DECLARE
+        existing regprocedure;
+      BEGIN
+        FOR existing IN
+          SELECT p.oid::regprocedure FROM pg_proc p
+          WHERE p.pronamespace = 'public'::regnamespace AND p.proname = '${fn.name}' AND p.prorettype <> 'trigger'::regtype
+        LOOP
+          EXECUTE format('DROP FUNCTION %s', existing);
+        END LOOP;
+      END $drop$;`));
+    await tx.execute(sql.raw(fn.sql));
   }
 }
 

@@ -98,7 +98,8 @@ export function dispatchClaimed(deps: DispatchDependencies, tenantId: string, wo
 }
 
 async function attemptClaimed(deps: DispatchDependencies, scope: TenantScope, work: DeliveryWork, continuation: Continuation): Promise<DispatchOutcome> {
-  if (!work.subscriptionEnabled) {
+  // A test event is sent to a disabled subscription too: that is how its owner checks it before enabling it.
+  if (!work.subscriptionEnabled && !work.test) {
     await scope.deliveries.hold(work.id);
     return { kind: 'skipped', reason: 'held' };
   }
@@ -114,7 +115,8 @@ async function attemptClaimed(deps: DispatchDependencies, scope: TenantScope, wo
     const decision = decideNextStep({
       attemptNumber: work.attemptCount + 1,
       outcome: result.outcome,
-      scheduleMs: work.retryScheduleMs ?? deps.retryScheduleMs,
+      // A test event gets one attempt: its sender watches it, and a retry would only repeat the answer later.
+      scheduleMs: work.test ? [] : (work.retryScheduleMs ?? deps.retryScheduleMs),
       random: deps.random,
     });
     await record(scope, deps, work, result, decision, continuation);
@@ -211,6 +213,11 @@ async function record(
     durationMs: result.durationMs,
     responseBody: result.responseBody,
   };
+  if (work.test) {
+    // A test event's answer says nothing of the endpoint's health to the deliveries that count.
+    await scope.deliveries.recordAttempt(work.id, attempt, { status: decision.action === 'succeed' ? 'SUCCEEDED' : 'FAILED', nextAttemptAt: null });
+    return;
+  }
   if (decision.action === 'succeed' && !work.subscriptionFailing) {
     // The common case changes nothing but the delivery: it joins a batch.
     await deps.recorder.recordSuccess(scope.tenantId, work.id, attempt);

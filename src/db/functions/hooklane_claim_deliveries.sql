@@ -15,7 +15,7 @@ RETURNS TABLE (
   id text, attempt_count integer, ordering_key text, event_id text, event_type text, event_created_at timestamptz,
   body text, subscription_id text, url text, secrets text[], ed25519_secret_key text, enabled boolean, failing boolean,
   payload_mode payload_mode, retry_schedule_ms integer[], rate_limit integer, max_in_flight integer, ordered boolean,
-  quota_deliveries_in_flight integer
+  quota_deliveries_in_flight integer, test boolean
 ) LANGUAGE plpgsql
 SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off AS $$
 #variable_conflict use_column
@@ -45,7 +45,7 @@ BEGIN
   SELECT c.delivery_id, c.attempts, c.key, c.event, e.event_type, e.created_at, e.body, c.subscription, s.url,
     CASE WHEN s.previous_secrets_expire_at > now() THEN s.secrets ELSE s.secrets[1:1] END,
     s.ed25519_secret_key, s.enabled, (s.failing_since IS NOT NULL OR s.failed_deliveries_in_row > 0),
-    s.payload_mode, s.retry_schedule_ms, s.rate_limit, s.max_in_flight, s.ordered, t.quota_deliveries_in_flight
+    s.payload_mode, s.retry_schedule_ms, s.rate_limit, s.max_in_flight, s.ordered, t.quota_deliveries_in_flight, e.test
   FROM claimed c
   -- Each event and subscription by primary key alone, its tenant compared after: `IS TRUE` is no
   -- index condition. Given the tenant as one, the planner (trusting a young table's statistics)

@@ -37,6 +37,8 @@ export interface DeliveryWork {
   ordered: boolean;
   /** The tenant's own deliveries-in-flight quota, when an operator set one. */
   tenantInFlightQuota: number | null;
+  /** A test event's delivery (sendTestEvent): one attempt, sent while the subscription is disabled too. */
+  test: boolean;
 }
 
 export interface AttemptRecord {
@@ -74,6 +76,7 @@ export type WorkRow = {
   max_in_flight: number | null;
   ordered: boolean;
   quota_deliveries_in_flight: number | null;
+  test: boolean;
 };
 
 export class DeliveryStore {
@@ -344,5 +347,6 @@ export function toDeliveryWork(row: WorkRow): DeliveryWork {
     maxInFlight: row.max_in_flight,
     ordered: row.ordered,
     tenantInFlightQuota: row.quota_deliveries_in_flight,
+    test: row.test,
   };
 }
