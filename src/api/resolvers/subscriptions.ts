@@ -6,6 +6,7 @@ import {
   rotateSubscriptionSecret,
   updateSubscription,
 } from '../../domain/subscriptions.js';
+import { sendTestEvent } from '../../domain/test-events.js';
 import { tenantScopeFor, tenantWithQuotas } from '../access.js';
 import { pageRequest, toConnection } from '../connection.js';
 import type { RequestContext } from '../context.js';
@@ -49,6 +50,12 @@ export const subscriptionResolvers: Resolvers = {
     discardHeldDeliveries: async (_parent, { input }, context) => {
       const scope = tenantScopeFor(context, 'subscriptions:write');
       return discardHeldDeliveries(scope, input.subscriptionId);
+    },
+    sendTestEvent: async (_parent, { input }, context) => {
+      // subscriptions:write, not events:publish: it sends to one endpoint of the caller's choosing, as managing it does.
+      const { scope, quotas } = await tenantWithQuotas(context, 'subscriptions:write');
+      const { publisher, examples, handoff } = context.services;
+      return { delivery: await sendTestEvent(publisher, scope, examples, quotas, input, handoff) };
     },
   },
   WebhookSubscription: {
