@@ -8,6 +8,8 @@ import {
   DeleteTenantDocument,
   DeliveryDocument,
   DiscardHeldDeliveriesDocument,
+  ArchiveEventTypeDocument,
+  EventCatalogDocument,
   EventDocument,
   EventsDocument,
   EventTypesDocument,
@@ -23,6 +25,8 @@ import {
   SuspendTenantDocument,
   TenantDocument,
   TenantsDocument,
+  SendTestEventDocument,
+  UpdateEventTypeDocument,
   UpdateSubscriptionDocument,
   UpdateTenantQuotasDocument,
 } from './generated/graphql.js';
@@ -33,6 +37,7 @@ export const QUERY_DOCUMENTS = {
   tenant: TenantDocument,
   tenants: TenantsDocument,
   eventTypes: EventTypesDocument,
+  eventCatalog: EventCatalogDocument,
   subscription: SubscriptionDocument,
   subscriptions: SubscriptionsDocument,
   event: EventDocument,
@@ -49,6 +54,8 @@ export const MUTATION_DOCUMENTS = {
   deleteTenant: DeleteTenantDocument,
   updateTenantQuotas: UpdateTenantQuotasDocument,
   createEventType: CreateEventTypeDocument,
+  updateEventType: UpdateEventTypeDocument,
+  archiveEventType: ArchiveEventTypeDocument,
   createSubscription: CreateSubscriptionDocument,
   updateSubscription: UpdateSubscriptionDocument,
   deleteSubscription: DeleteSubscriptionDocument,
@@ -59,6 +66,7 @@ export const MUTATION_DOCUMENTS = {
   replayEvent: ReplayEventDocument,
   recoverSubscription: RecoverSubscriptionDocument,
   discardHeldDeliveries: DiscardHeldDeliveriesDocument,
+  sendTestEvent: SendTestEventDocument,
 } as const;
 
 /** Per-call options. */
