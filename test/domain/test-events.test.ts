@@ -165,6 +165,22 @@ describe('sendTestEvent', () => {
     expect(operational).toEqual([]);
     const [health] = await hooklane.sql`select failing_since, failed_deliveries_in_row from subscriptions where id = ${tenant.subscription.id}`;
     expect(health).toEqual({ failing_since: null, failed_deliveries_in_row: 0 });
+
+    // Nor is it sent again by a recovery of the subscription's failed deliveries, or a replay.
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    const { recoverSubscription } = await gqlData(
+      hooklane,
+      tenant.token,
+      'mutation($input: RecoverSubscriptionInput!) { recoverSubscription(input: $input) { deliveryCount } }',
+      { input: { id: tenant.subscription.id, since } },
+    );
+    expect(recoverSubscription.deliveryCount).toBe(0);
+    const replay = await hooklane.gql(tenant.token, 'mutation($input: ReplayEventInput!) { replayEvent(input: $input) { event { id } } }', {
+      input: { id: delivery.event.id },
+    });
+    expect(replay.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    await tenantIdle(hooklane, tenant.id);
+    expect(tenant.receiver.requests).toHaveLength(1);
   });
 
   it('takes a token of the publish rate but is not counted in the month', async () => {

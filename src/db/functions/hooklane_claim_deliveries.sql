@@ -1,5 +1,6 @@
 -- Claims a batch of a tenant's deliveries in one statement and returns everything their attempts
--- need; a delivery that is not due, not PENDING or claimed by someone else is left out. A claim
+-- need (whether the event is a test event included); a delivery that is not due, not PENDING or
+-- claimed by someone else is left out. A claim
 -- sets claimed_until, which is in no index, so it is a HOT update. The claims a limit counts (the
 -- subscription's maxInFlight, the tenant's in-flight quota, or every claim when
 -- p_count_every_claim: a default in-flight quota is configured) also set counted_claim_until,

@@ -4,6 +4,7 @@ import type { Executor, Run } from '../client.js';
 import {
   deliveries,
   deliveryAttempts,
+  events,
   subscriptions,
   type AttemptOutcomeName,
   type DeliveryAttemptRow,
@@ -297,6 +298,7 @@ export class DeliveryStore {
     return rows.length;
   }
 
+  /** The FAILED deliveries of a subscription created in [since, until), but those of test events (sent once, never again). */
   private failedInWindow(subscriptionId: string, since: Date, until: Date) {
     return and(
       eq(deliveries.tenantId, this.tenantId),
@@ -304,6 +306,7 @@ export class DeliveryStore {
       eq(deliveries.status, 'FAILED'),
       gte(deliveries.createdAt, since),
       lt(deliveries.createdAt, until),
+      sql`not exists (select from ${events} where ${events.id} = ${deliveries.eventId} and ${events.test})`,
     );
   }
 
