@@ -300,7 +300,7 @@ export type Mutation = {
   publishEvents: PublishEventsPayload;
   /**
    * Re-send, as a background job, every FAILED delivery of a subscription created in
-   * [`since`, `until`). Returns how many deliveries are being re-sent.
+   * [`since`, `until`), but those of test events. Returns how many deliveries are being re-sent.
    */
   recoverSubscription: RecoverSubscriptionPayload;
   /**
