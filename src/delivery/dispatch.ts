@@ -214,7 +214,7 @@ async function record(
     responseBody: result.responseBody,
   };
   if (work.test) {
-    // A test event's answer says nothing of the endpoint's health to the deliveries that count.
+    // A probe its owner watches: it leaves the endpoint's health alone and publishes no operational event.
     await scope.deliveries.recordAttempt(work.id, attempt, { status: decision.action === 'succeed' ? 'SUCCEEDED' : 'FAILED', nextAttemptAt: null });
     return;
   }
