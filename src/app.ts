@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { connectDatabase, type DatabaseClient } from './db/client.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
 import { APP_ROLE, appRoleAvailable, applyMigrations } from './db/migrate.js';
+import { EventExamples } from './domain/event-examples.js';
 import { PayloadSchemas } from './domain/payload-schemas.js';
 import { Publisher } from './publish/publisher.js';
 import { loadOrCreateDevSecretsKey, parseSecretsKey, SecretBox } from './secrets/secret-box.js';
@@ -179,12 +180,14 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     if (config.role !== 'worker') {
       const secret = effectiveJwtSecret(config);
       const verifier = new TokenVerifier({ ...config.auth, jwtSecret: secret });
+      const schemas = new PayloadSchemas();
       api = await startApiServer({
         services: {
           config,
           db: client.db,
           sql: client.sql,
-          schemas: new PayloadSchemas(),
+          schemas,
+          examples: new EventExamples(schemas),
           secretBox,
           publisher,
           handoff: config.worker.handoff ? worker?.handoff : undefined,

@@ -8,6 +8,8 @@ import {
   DeleteTenantDocument,
   DeliveryDocument,
   DiscardHeldDeliveriesDocument,
+  ArchiveEventTypeDocument,
+  EventCatalogDocument,
   EventDocument,
   EventsDocument,
   EventTypesDocument,
@@ -25,6 +27,8 @@ import {
   SuspendTenantDocument,
   TenantDocument,
   TenantsDocument,
+  SendTestEventDocument,
+  UpdateEventTypeDocument,
   UpdateSubscriptionDocument,
   UpdateTenantQuotasDocument,
 } from './generated/graphql.js';
@@ -35,6 +39,7 @@ export const QUERY_DOCUMENTS = {
   tenant: TenantDocument,
   tenants: TenantsDocument,
   eventTypes: EventTypesDocument,
+  eventCatalog: EventCatalogDocument,
   subscription: SubscriptionDocument,
   subscriptions: SubscriptionsDocument,
   event: EventDocument,
@@ -52,6 +57,8 @@ export const MUTATION_DOCUMENTS = {
   updateTenantQuotas: UpdateTenantQuotasDocument,
   revokeTokens: RevokeTokensDocument,
   createEventType: CreateEventTypeDocument,
+  updateEventType: UpdateEventTypeDocument,
+  archiveEventType: ArchiveEventTypeDocument,
   createSubscription: CreateSubscriptionDocument,
   updateSubscription: UpdateSubscriptionDocument,
   deleteSubscription: DeleteSubscriptionDocument,
@@ -63,6 +70,7 @@ export const MUTATION_DOCUMENTS = {
   recoverSubscription: RecoverSubscriptionDocument,
   discardHeldDeliveries: DiscardHeldDeliveriesDocument,
   previewSubscriptionFilter: PreviewSubscriptionFilterDocument,
+  sendTestEvent: SendTestEventDocument,
 } as const;
 
 /** Per-call options. */

@@ -3,6 +3,7 @@ import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
 import type { FirstAttemptHandoff } from '../publish/first-attempt-handoff.js';
+import type { EventExamples } from '../domain/event-examples.js';
 import type { PayloadSchemas } from '../domain/payload-schemas.js';
 import type { Publisher } from '../publish/publisher.js';
 import type { SecretBox } from '../secrets/secret-box.js';
@@ -15,6 +16,8 @@ export interface ApiServices {
   db: Database;
   sql: Sql;
   schemas: PayloadSchemas;
+  /** Event types' example payloads, for test events and the catalog. */
+  examples: EventExamples;
   secretBox: SecretBox;
   /** Publishing's state in this process (shared with its worker, if it runs one). */
   publisher: Publisher;

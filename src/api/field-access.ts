@@ -70,6 +70,9 @@ export const TYPE_RULES: Record<string, Rule> = {
   ReplayEventPayload: 'events:publish',
   RecoverSubscriptionPayload: 'events:publish',
   PreviewSubscriptionFilterPayload: 'events:read',
+  UpdateEventTypePayload: 'subscriptions:write',
+  ArchiveEventTypePayload: 'subscriptions:write',
+  SendTestEventPayload: 'subscriptions:write',
   // Admin tokens, or a tenant token without scope (for its own tenant: the resolver checks which).
   RevokeTokensPayload: 'all-tenant-rights',
 };
@@ -104,6 +107,10 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Mutation.replayEvent': 'events:publish',
   'Mutation.recoverSubscription': 'events:publish',
   'Mutation.previewSubscriptionFilter': 'events:read',
+  'Mutation.updateEventType': 'subscriptions:write',
+  'Mutation.archiveEventType': 'subscriptions:write',
+  'Mutation.sendTestEvent': 'subscriptions:write',
+  'Query.eventCatalog': 'events:read',
   'Mutation.revokeTokens': 'all-tenant-rights',
   // What a publishing token reads back: the event's identity and its deliveries' progress.
   'Event.id': PUBLISHED,
@@ -113,6 +120,8 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Event.channels': PUBLISHED,
   'Event.createdAt': PUBLISHED,
   'Event.deliveries': PUBLISHED,
+  'Event.eventTypeVersion': PUBLISHED,
+  'Event.test': PUBLISHED,
   'Delivery.id': PUBLISHED,
   'Delivery.status': PUBLISHED,
   'Delivery.subscriptionId': PUBLISHED,

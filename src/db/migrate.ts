@@ -27,7 +27,11 @@ export const RETIRED_FUNCTIONS = [
   'hooklane_write_events(text, json, json, json, json, boolean, json)',
   'hooklane_write_events(text, json, json, json, json, boolean, json, bigint)',
   'hooklane_claim_deliveries(text, json, integer)',
+  'hooklane_write_event_columns(text, text, text, text, text, jsonb, text, text, text, text, jsonb, json, boolean, json, bigint)',
 ];
+
+/** PostgreSQL's invalid_function_definition: among others, CREATE OR REPLACE changing a result type. */
+const INVALID_FUNCTION_DEFINITION = '42P13';
 
 // graphile-worker logs each of its migrations; start-up prints its own summary instead.
 const quietGraphileLogger = new GraphileLogger(() => () => {});
@@ -113,9 +117,6 @@ export async function applyMigrations(db: Database, databaseUrl: string): Promis
     await db.execute(sql`select pg_advisory_unlock(hashtext('hooklane.migrations'))`);
   }
 }
-
-/** PostgreSQL's invalid_function_definition: e.g. "cannot change return type of existing function". */
-const INVALID_FUNCTION_DEFINITION = '42P13';
 
 /**
  * CREATE OR REPLACE keeps a function's result columns: a file whose RETURNS TABLE changed is

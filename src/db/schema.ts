@@ -83,6 +83,12 @@ export const eventTypes = pgTable(
     name: text('name').notNull(),
     description: text('description'),
     schema: jsonb('schema'),
+    /** Moves by one with every change of `schema`; each event records the version it was checked against. */
+    version: integer('version').notNull().default(1),
+    /** Still published and delivered; the catalog marks it so receivers move off it. */
+    deprecated: boolean('deprecated').notNull().default(false),
+    /** Set while archived: publishing it is refused and `eventTypes` leaves it out unless asked. */
+    archivedAt: timestamp('archived_at', { withTimezone: true, mode: 'date' }),
     createdAt: createdAt(),
   },
   (table) => [
@@ -187,6 +193,10 @@ export const events = pgTable(
     idempotencyKey: text('idempotency_key'),
     orderingKey: text('ordering_key'),
     channels: text('channels').array(),
+    /** The version of its event type's schema the payload was checked against. */
+    eventTypeVersion: integer('event_type_version').notNull().default(1),
+    /** Sent by sendTestEvent: one delivery, no retries, not counted in the monthly quota. */
+    test: boolean('test').notNull().default(false),
     createdAt: createdAt(),
   },
   (table) => [

@@ -125,7 +125,8 @@ async function attemptClaimed(
   continuation: Continuation,
   jobPriority: number,
 ): Promise<DispatchOutcome> {
-  if (!work.subscriptionEnabled) {
+  // A test event is sent to a disabled subscription too: that is how its owner checks it before enabling it.
+  if (!work.subscriptionEnabled && !work.test) {
     await scope.deliveries.hold(work.id);
     return { kind: 'skipped', reason: 'held' };
   }
@@ -146,7 +147,8 @@ async function attemptClaimed(
     const decision = decideNextStep({
       attemptNumber: work.attemptCount + 1,
       outcome: result.outcome,
-      scheduleMs: work.retryScheduleMs ?? deps.retryScheduleMs,
+      // A test event gets one attempt: its sender watches it, and a retry would only repeat the answer later.
+      scheduleMs: work.test ? [] : (work.retryScheduleMs ?? deps.retryScheduleMs),
       random: deps.random,
     });
     await record(scope, deps, work, result, decision, next);
@@ -253,6 +255,11 @@ async function record(
     durationMs: result.durationMs,
     responseBody: result.responseBody,
   };
+  if (work.test) {
+    // A probe its owner watches: it leaves the endpoint's health alone and publishes no operational event.
+    await scope.deliveries.recordAttempt(work.id, attempt, { status: decision.action === 'succeed' ? 'SUCCEEDED' : 'FAILED', nextAttemptAt: null });
+    return;
+  }
   if (decision.action === 'succeed' && !work.subscriptionFailing) {
     // The common case changes nothing but the delivery: it joins a batch.
     await deps.recorder.recordSuccess(scope.tenantId, work.id, attempt);

@@ -42,6 +42,7 @@ export async function replayEvent(
   return scope.transaction(async (tx, executor) => {
     const event = await tx.events.find(input.id);
     if (!event) throw new NotFoundError('Event', input.id);
+    if (event.test) throw new BadUserInputError('A test event is not replayed: send another with sendTestEvent', 'id');
     let targets: SubscriptionRow[];
     if (input.subscriptionIds) {
       const wanted = [...new Set(input.subscriptionIds)];

@@ -49,7 +49,7 @@ function pointerToken(key: string): string {
 }
 
 /** The subschemas directly inside `schema`, with their JSON pointers. */
-function childrenOf(schema: SchemaObject, pointer: string, withDefinitions: boolean): [string, unknown][] {
+export function childrenOf(schema: SchemaObject, pointer: string, withDefinitions: boolean): [string, unknown][] {
   const children: [string, unknown][] = [];
   for (const keyword of ONE_SUBSCHEMA) {
     if (isSubschema(schema[keyword])) children.push([`${pointer}/${keyword}`, schema[keyword]]);

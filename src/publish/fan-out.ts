@@ -90,6 +90,8 @@ export async function writeEvents(
     idempotencyKey: event.idempotencyKey,
     orderingKey: event.orderingKey,
     channels: event.channels,
+    eventTypeVersion: event.eventTypeVersion,
+    test: event.test === true,
     createdAt: event.createdAt,
   });
   const byKey = new Map<string, EventRow>();

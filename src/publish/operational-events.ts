@@ -18,6 +18,9 @@ export const BUILT_IN_EVENT_TYPES = {
 
 export const BUILT_IN_EVENT_TYPE_NAMES: readonly string[] = Object.values(BUILT_IN_EVENT_TYPES);
 
+/** The version of every built-in event type's schema (src/publish/built-in-event-types.ts). */
+export const BUILT_IN_EVENT_TYPE_VERSION = 1;
+
 export function isBuiltInEventType(name: string): boolean {
   return name.startsWith(BUILT_IN_PREFIX);
 }
@@ -32,6 +35,7 @@ async function publishOperational(publisher: Publisher, scope: TenantScope, even
       idempotencyKey: null,
       orderingKey: null,
       channels: null,
+      eventTypeVersion: BUILT_IN_EVENT_TYPE_VERSION,
       createdAt,
       payload,
     },

@@ -107,6 +107,9 @@ export async function publishEvents(
       if (!eventType) {
         throw new BadUserInputError(`unknown event type ${JSON.stringify(event.eventType)}: create it first`, `${prefix}eventType`);
       }
+      if (eventType.archived) {
+        throw new BadUserInputError(`event type ${JSON.stringify(event.eventType)} is archived: it is no longer published`, `${prefix}eventType`);
+      }
       const payload = requests[index]!.payload;
       const body = deliveryBody(event.eventType, createdAt, payload);
       // A string's UTF-8 form is at most three bytes per UTF-16 unit: most bodies need no count.
@@ -115,7 +118,7 @@ export async function publishEvents(
       }
       // After the size check: a schema's work grows with the payload it reads.
       schemas.assertPayload(eventType, payload, `${prefix}payload`);
-      return { id: newId('event'), body, createdAt, payload, ...event };
+      return { id: newId('event'), body, createdAt, payload, eventTypeVersion: eventType.version, ...event };
     });
     const context = { candidates: reads.candidates, backlog: await estimatedBacklog(publisher, scope) };
     try {

@@ -25,6 +25,11 @@ export function publishBudget(count: number, quotas: Quotas): NonNullable<EventW
   return { count, rate: quotas.publishRate, burst: quotas.publishBurst, monthlyLimit: quotas.eventsPerMonth, period: usagePeriod() };
 }
 
+/** What a test event takes: a token of the publish rate, and nothing of the month's allowance. */
+export function testEventBudget(quotas: Quotas): NonNullable<EventWrite['quota']> {
+  return { ...publishBudget(1, quotas), monthlyLimit: null };
+}
+
 /** QUOTA_EXCEEDED for a refused publish, with the `retryAfter` that the budget's state implies. */
 export function publishQuotaExceeded(count: number, quotas: Quotas, refusal: QuotaRefusal, now: Date = new Date()): QuotaExceededError {
   if (refusal.quota === 'eventsPerMonth') {

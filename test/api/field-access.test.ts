@@ -60,6 +60,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
     events: EVENT_READERS,
     delivery: EVENT_READERS,
     auditLog: SUBSCRIPTION_READERS,
+    eventCatalog: EVENT_READERS,
   }),
   ...fields('Mutation', {
     ...same(['createTenant', 'suspendTenant', 'resumeTenant', 'deleteTenant', 'updateTenantQuotas'], ADMINS),
@@ -69,6 +70,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
     ),
     ...same(['publishEvent', 'publishEvents', 'retryDelivery', 'replayEvent', 'recoverSubscription'], scoped(PUBLISH)),
     previewSubscriptionFilter: EVENT_READERS,
+    ...same(['updateEventType', 'archiveEventType', 'sendTestEvent'], scoped(SUBS_WRITE)),
     revokeTokens: [UNSCOPED, ADMIN, ADMIN_FOR_TENANT],
   }),
   ...fields('CreateTenantPayload', { tenant: ADMINS }),
@@ -88,6 +90,10 @@ const READERS: Record<string, readonly TokenKind[]> = {
   ...fields('ReplayEventPayload', same(['event', 'deliveries'], scoped(PUBLISH))),
   // Recovering needs events:publish, reading the subscription a subscriptions right: no one scope has both.
   ...fields('RevokeTokensPayload', { tenant: [UNSCOPED, ADMIN, ADMIN_FOR_TENANT] }),
+  ...fields('UpdateEventTypePayload', { eventType: scoped(SUBS_WRITE) }),
+  ...fields('ArchiveEventTypePayload', { eventType: scoped(SUBS_WRITE) }),
+  // Reading the test delivery back needs an events right too.
+  ...fields('SendTestEventPayload', { delivery: scoped() }),
   ...fields('PreviewSubscriptionFilterPayload', same(['examined', 'matched'], EVENT_READERS)),
   ...fields('RecoverSubscriptionPayload', { subscription: scoped(), deliveryCount: scoped(PUBLISH) }),
   ...fields('Tenant', same(['id', 'name', 'status', 'quotas', 'usage', 'tokensRevokedBefore', 'createdAt'], EVERY_TOKEN)),
@@ -105,7 +111,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
   ...fields('EventTypeConnection', same(CONNECTION, EVENT_READERS)),
   ...fields('EventTypeEdge', same(EDGE, EVENT_READERS)),
   // Read with events:read; subscriptions:write reads back the event type it creates.
-  ...fields('EventType', same(['id', 'name', 'description', 'schema', 'createdAt'], scoped(READ, READ_BOTH, SUBS_WRITE))),
+  ...fields('EventType', same(['id', 'name', 'description', 'schema', 'version', 'deprecated', 'archivedAt', 'builtIn', 'createdAt'], scoped(READ, READ_BOTH, SUBS_WRITE))),
   ...fields('WebhookSubscriptionConnection', same(CONNECTION, SUBSCRIPTION_READERS)),
   ...fields('WebhookSubscriptionEdge', same(EDGE, SUBSCRIPTION_READERS)),
   // Read with subscriptions:read; subscriptions:write reads back what it creates and changes.
@@ -145,7 +151,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
   ...fields('EventEdge', same(EDGE, EVENT_READERS)),
   // events:publish reads back an event's identity and its deliveries' progress, not its payload.
   ...fields('Event', {
-    ...same(['id', 'eventType', 'idempotencyKey', 'orderingKey', 'channels', 'createdAt', 'deliveries'], scoped(READ, READ_BOTH, PUBLISH)),
+    ...same(['id', 'eventType', 'idempotencyKey', 'orderingKey', 'channels', 'eventTypeVersion', 'test', 'createdAt', 'deliveries'], scoped(READ, READ_BOTH, PUBLISH)),
     payload: EVENT_READERS,
   }),
   ...fields('Delivery', {
@@ -192,6 +198,12 @@ async function throwawaySubscription(runs: boolean): Promise<string> {
   return (await createSubscription(hooklane, tokens[UNSCOPED], { url: receiver.url, eventTypes: ['matrix.quiet'] })).subscription.id;
 }
 
+async function throwawayEventType(runs: boolean): Promise<string> {
+  const name = `matrix.archived.n${++unique}`;
+  if (runs) await createEventType(hooklane, tokens[UNSCOPED], { name });
+  return name;
+}
+
 interface RootCall {
   /** 0: a query; 1: a mutation that changes nothing here; 2: one that writes (used only when nothing else reaches). */
   rank: 0 | 1 | 2;
@@ -217,6 +229,7 @@ const ROOT_CALLS: Record<string, RootCall> = {
   'Query.events': query(() => 'events(first: 3)'),
   'Query.delivery': query(() => `delivery(id: ${literal(deliveryId)})`),
   'Query.auditLog': query(() => 'auditLog(first: 5)'),
+  'Query.eventCatalog': query(() => 'eventCatalog'),
   'Mutation.createTenant': mutation(2, 'createTenant', () => ({ name: `Created ${++unique}` })),
   'Mutation.suspendTenant': mutation(2, 'suspendTenant', async (runs) => ({ id: await throwawayTenant(runs) })),
   'Mutation.resumeTenant': mutation(1, 'resumeTenant', () => ({ id: tenantId })),
@@ -240,6 +253,9 @@ const ROOT_CALLS: Record<string, RootCall> = {
   })),
   // A cutoff long past: nothing the matrix uses is revoked.
   'Mutation.revokeTokens': mutation(1, 'revokeTokens', () => ({ tenantId, issuedBefore: '2000-01-01T00:00:00Z' })),
+  'Mutation.updateEventType': mutation(1, 'updateEventType', () => ({ name: 'matrix.quiet', description: `Described ${++unique}` })),
+  'Mutation.archiveEventType': mutation(2, 'archiveEventType', async (runs) => ({ name: await throwawayEventType(runs) })),
+  'Mutation.sendTestEvent': mutation(2, 'sendTestEvent', () => ({ subscriptionId })),
   'Mutation.previewSubscriptionFilter': mutation(1, 'previewSubscriptionFilter', () => ({ filter: { type: 'matrix.quiet' }, eventTypes: ['matrix.quiet'] })),
 };
 

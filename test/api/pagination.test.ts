@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventType, createSubscription, gqlData, publish, waitForDelivery } from '../support/graphql-helpers.js';
+import { BUILT_IN_EVENT_TYPE_LIST } from '../../src/publish/built-in-event-types.js';
 import { startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 import { TestReceiver } from '../support/receiver.js';
 
@@ -105,9 +106,16 @@ describe('pagination', () => {
     expect(row!.count).toBe(0);
   });
 
-  it('pages event types by 5', async () => {
+  it('pages event types by 5, the built-in ones after the tenant\'s own', async () => {
     expect(eventTypeIds).toHaveLength(12);
-    checkPages(await allPages('eventTypes', tenant.token, 5), [...eventTypeIds].reverse(), [5, 5, 2]);
+    const builtIns = BUILT_IN_EVENT_TYPE_LIST.map((builtIn) => builtIn.id);
+    checkPages(await allPages('eventTypes', tenant.token, 5), [...[...eventTypeIds].reverse(), ...builtIns], [5, 5, 5]);
+    // A page that ends with the tenant's last one leads on to the built-in ones.
+    const [firstTwelve] = await allPages('eventTypes', tenant.token, 12);
+    expect(firstTwelve!.pageInfo.hasNextPage).toBe(true);
+    const rest = await page('eventTypes', tenant.token, { first: 12, after: firstTwelve!.pageInfo.endCursor });
+    expect(rest.edges.map((edge) => edge.node.id)).toEqual(builtIns);
+    expect(rest.pageInfo.hasNextPage).toBe(false);
   });
 
   it('uses the default page size when first is omitted', async () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUILT_IN_EVENT_TYPE_LIST } from '../../src/publish/built-in-event-types.js';
 import { createEventType, createSubscription, publish, waitForDelivery } from '../support/graphql-helpers.js';
 import { startTestHooklane, tenantIdle, type GraphQLResponse, type TestHooklane } from '../support/hooklane.js';
 import { TestReceiver } from '../support/receiver.js';
@@ -119,9 +120,21 @@ const queryCases: Record<string, () => Promise<void>> = {
     expect(response.errors).toBeUndefined();
     const ids = response.data!.eventTypes.edges.map((edge: { node: { id: string } }) => edge.node.id);
     const own = await hooklane.sql<{ id: string }[]>`select id from event_types where tenant_id = ${b.id} order by id desc`;
-    expect(ids).toEqual(own.map((row) => row.id));
+    // B's own, then the built-in ones every tenant has.
+    expect(ids).toEqual([...own.map((row) => row.id), ...BUILT_IN_EVENT_TYPE_LIST.map((builtIn) => builtIn.id)]);
     expect(ids).toContain(b.eventTypeId);
     expect(ids).not.toContain(a.eventTypeId);
+    const archived = await hooklane.gql(b.token, '{ eventTypes(first: 100, includeArchived: true) { edges { node { id } } } }');
+    expect(archived.data!.eventTypes.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(ids);
+  },
+
+  async eventCatalog() {
+    const response = await hooklane.gql(b.token, '{ eventCatalog }');
+    expect(response.errors).toBeUndefined();
+    const { webhooks } = response.data!.eventCatalog;
+    expect(Object.keys(webhooks).sort()).toEqual(['b.created', ...BUILT_IN_EVENT_TYPE_LIST.map((builtIn) => builtIn.name)].sort());
+    expect(JSON.stringify(response.data)).not.toContain('a.only');
+    expect(JSON.stringify(response.data)).not.toContain(a.eventTypeId);
   },
 
   async subscription() {
@@ -272,6 +285,39 @@ const mutationCases: Record<string, () => Promise<void>> = {
     expect(published.deliveries).toEqual([]);
     const [row] = await hooklane.sql`select tenant_id from events where id = ${published.id}`;
     expect(row!.tenant_id).toBe(b.id);
+    await expectAUntouched(jobsBefore);
+    expect(a.receiver.requests).toHaveLength(1);
+  },
+
+  async updateEventType() {
+    // B names A's event type: it is nobody's as far as B can tell.
+    const jobsBefore = await jobCount();
+    const query = 'mutation($input: UpdateEventTypeInput!) { updateEventType(input: $input) { eventType { id } } }';
+    const foreign = refusal(await hooklane.gql(b.token, query, { input: { name: 'a.only', schema: { type: 'string' }, deprecated: true } }), 'updateEventType');
+    const nobodys = refusal(await hooklane.gql(b.token, query, { input: { name: 'n.one', schema: { type: 'string' }, deprecated: true } }), 'updateEventType');
+    expect([foreign.code, nobodys.code]).toEqual(['NOT_FOUND', 'NOT_FOUND']);
+    expect(foreign.message.replace('a.only', '<name>')).toBe(nobodys.message.replace('n.one', '<name>'));
+    await expectAUntouched(jobsBefore);
+  },
+
+  async archiveEventType() {
+    const jobsBefore = await jobCount();
+    const query = 'mutation($input: ArchiveEventTypeInput!) { archiveEventType(input: $input) { eventType { id } } }';
+    expect(refusal(await hooklane.gql(b.token, query, { input: { name: 'a.only' } }), 'archiveEventType').code).toBe('NOT_FOUND');
+    await expectAUntouched(jobsBefore);
+    // A can still publish it.
+    const [row] = await hooklane.sql`select archived_at from event_types where tenant_id = ${a.id} and name = 'a.only'`;
+    expect(row!.archived_at).toBeNull();
+  },
+
+  async sendTestEvent() {
+    const jobsBefore = await jobCount();
+    const query = 'mutation($input: SendTestEventInput!) { sendTestEvent(input: $input) { delivery { id } } }';
+    const foreign = refusal(await hooklane.gql(b.token, query, { input: { subscriptionId: a.subscriptionId } }), 'sendTestEvent');
+    const nobodys = unknownIdLike(a.subscriptionId);
+    const missing = refusal(await hooklane.gql(b.token, query, { input: { subscriptionId: nobodys } }), 'sendTestEvent');
+    expect([foreign.code, missing.code]).toEqual(['NOT_FOUND', 'NOT_FOUND']);
+    expect(foreign.message.replaceAll(a.subscriptionId, '<id>')).toBe(missing.message.replaceAll(nobodys, '<id>'));
     await expectAUntouched(jobsBefore);
     expect(a.receiver.requests).toHaveLength(1);
   },

@@ -41,7 +41,7 @@ describe('event and delivery references', () => {
   /** Writes `write` for `tenantId` with the function publishing uses (hooklane_write_event_columns). */
   function writeEvent(connection: Sql, tenantId: string, write: ReturnType<typeof oneEvent>) {
     return connection<{ id: string }[]>`select * from hooklane_write_event_columns(${tenantId},
-      ${write.eventId}, 'order.created', '{"type":"order.created"}', ${new Date().toISOString()}, null::jsonb,
+      ${write.eventId}, 'order.created', '{"type":"order.created"}', ${new Date().toISOString()}, '1', null::jsonb,
       ${write.deliveryId}, ${write.eventId}, ${write.subscriptionId}, 'PENDING', null::jsonb,
       '[]'::json, false, null::json, null::bigint) as id`;
   }
@@ -146,7 +146,7 @@ describe('event and delivery references', () => {
         return {
           eventId,
           plan: {
-            events: [{ id: eventId, eventType, body, idempotencyKey: null, orderingKey: null, channels: null, createdAt: new Date() }],
+            events: [{ id: eventId, eventType, body, idempotencyKey: null, orderingKey: null, channels: null, eventTypeVersion: 1, createdAt: new Date() }],
             deliveries: [{ id: newId('delivery'), eventId, subscriptionId, status: 'PENDING' as const, orderingKey: null }],
             firstAttempts: [],
             streamJobs: [],

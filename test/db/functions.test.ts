@@ -122,6 +122,17 @@ describe('the SQL functions of a started database', () => {
     expect(await hooklaneFunctions(sql)).toEqual(before);
   });
 
+  it('come back at the next start when a function returns other columns than its file says', async () => {
+    // CREATE OR REPLACE refuses a change of result columns: a start drops and creates that one again.
+    const before = await hooklaneFunctions(sql);
+    await sql.unsafe(`
+      DROP FUNCTION hooklane_job_queue_stats();
+      CREATE FUNCTION hooklane_job_queue_stats() RETURNS TABLE (due_jobs bigint)
+      LANGUAGE sql STABLE AS $$ SELECT 0::bigint $$;`);
+    await applyAll(url);
+    expect(await hooklaneFunctions(sql)).toEqual(before);
+  });
+
   it('work once restored: the trigger functions as triggers, the others when called', async () => {
     // hooklane_bump_config_version fires on a new subscription; the references check refuses a
     // delivery of an event that does not exist.

@@ -7,7 +7,7 @@ const quota = (count: number) => ({ count, rate: 10, burst: 100, monthlyLimit: 1
 
 function write(eventId: string, stream: ReturnType<typeof streamJob> | null, count: number | null, contextVersion: number | null = null): EventWrite {
   return {
-    events: [{ id: eventId, eventType: 'order.created', body: '{}', idempotencyKey: null, orderingKey: 'k', channels: null, createdAt: new Date(0) }],
+    events: [{ id: eventId, eventType: 'order.created', body: '{}', idempotencyKey: null, orderingKey: 'k', channels: null, eventTypeVersion: 1, createdAt: new Date(0) }],
     deliveries: [{ id: `dlv_${eventId}`, eventId, subscriptionId: 'sub_1', status: 'PENDING', orderingKey: 'k' }],
     firstAttempts: stream ? [] : [{ deliveryId: `dlv_${eventId}`, eventId, priority: 0 }],
     streamJobs: stream ? [{ eventIds: [eventId], spec: stream }] : [],

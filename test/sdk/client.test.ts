@@ -62,7 +62,8 @@ describe('@hooklane/sdk client', () => {
 
     const { eventType } = await client.createEventType({ name: 'invoice.paid', description: 'An invoice was paid' });
     expect(eventType).toMatchObject({ name: 'invoice.paid', description: 'An invoice was paid', schema: null });
-    expect((await client.eventTypes()).edges.map((edge) => edge.node.name)).toEqual(['invoice.paid']);
+    const ownTypes = (await client.eventTypes()).edges.filter((edge) => !edge.node.builtIn);
+    expect(ownTypes.map((edge) => [edge.node.name, edge.node.version])).toEqual([['invoice.paid', 1]]);
 
     const { subscription, secret } = await client.createSubscription({ url: receiver.url, eventTypes: ['invoice.paid'] });
     expect(secret).toMatch(/^whsec_/);
@@ -107,6 +108,29 @@ describe('@hooklane/sdk client', () => {
     expect(rotated.secret).not.toBe(secret);
     expect(await client.deleteSubscription({ id: subscription.id })).toEqual({ id: subscription.id });
     expect(await client.subscription({ id: subscription.id })).toBeNull();
+  });
+
+  it('sends a test event, evolves an event type and reads the catalog', async () => {
+    const { tenant } = await admin.createTenant({ name: 'Catalog Co' });
+    const client = createClient({ url: hooklane.graphqlUrl, token: () => hooklane.tenantToken(tenant.id) });
+    await client.createEventType({ name: 'user.created', schema: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } });
+    const testReceiver = await TestReceiver.start();
+    try {
+      const { subscription, secret } = await client.createSubscription({ url: testReceiver.url, eventTypes: ['user.created'] });
+      const { delivery } = await client.sendTestEvent({ subscriptionId: subscription.id });
+      expect(delivery.event).toMatchObject({ eventType: 'user.created', payload: { id: 'string' }, test: true });
+      const [request] = await testReceiver.waitForRequests(1);
+      expect(await verifyWebhook(request!.rawBody, request!.headers, secret)).toMatchObject({ type: 'user.created', data: { id: 'string' } });
+    } finally {
+      await testReceiver.close();
+    }
+    const { eventType } = await client.updateEventType({ name: 'user.created', deprecated: true, schema: { type: 'object' } });
+    expect(eventType).toMatchObject({ version: 2, deprecated: true, builtIn: false, archivedAt: null });
+    expect((await client.archiveEventType({ name: 'user.created' })).eventType.archivedAt).not.toBeNull();
+    expect((await client.eventTypes({ includeArchived: true })).edges.map((edge) => edge.node.name)).toContain('user.created');
+    const catalog = (await client.eventCatalog()) as { openapi: string; webhooks: Record<string, unknown> };
+    expect(catalog.openapi).toBe('3.1.0');
+    expect(Object.keys(catalog.webhooks)).not.toContain('user.created');
   });
 
   it("reads the caller's tenant with its quotas and usage", async () => {

@@ -161,7 +161,7 @@ describe('first attempts handed to the worker in the same process (ROLE=all, WOR
       };
       const createdAt = new Date();
       const eventId = newId('event');
-      const event = { id: eventId, eventType: 'order.created', body: deliveryBody('order.created', createdAt, { n: 1 }), idempotencyKey: null, orderingKey: null, channels: null, createdAt };
+      const event = { id: eventId, eventType: 'order.created', body: deliveryBody('order.created', createdAt, { n: 1 }), idempotencyKey: null, orderingKey: null, channels: null, eventTypeVersion: 1, createdAt };
       await writeEvents(new Publisher(), new TenantScope(client.db, tenant.id), [event], { handoff: diedAfterCommit });
       const [job] = await jobsOf(hooklane, tenant.id);
 

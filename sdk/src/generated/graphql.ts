@@ -4,6 +4,10 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '../document.js';
+export type ArchiveEventTypeInput = {
+  name: string;
+};
+
 export type BasicAuthInput = {
   password: string;
   /** No `:` (RFC 7617), at most 1,024 characters. */
@@ -236,6 +240,16 @@ export type RotateSubscriptionSecretInput = {
   overlap?: string | null | undefined;
 };
 
+export type SendTestEventInput = {
+  /**
+   * An event type the subscription receives. Omitted: the first of its `eventTypes` that names an
+   * event type (not a wildcard), else the first event type by name that its wildcards match.
+   */
+  eventType?: string | null | undefined;
+  /** The subscription to send to, enabled or not. */
+  subscriptionId: string | number;
+};
+
 /** How deliveries authenticate to the subscription's endpoint: set exactly one member. */
 export type SubscriptionAuthInput = {
   /** Send `Authorization: Basic <base64 of username:password>`. */
@@ -279,6 +293,20 @@ export type TenantStatus =
   | 'ACTIVE'
   /** Its tokens are refused; resumeTenant lifts this. */
   | 'SUSPENDED';
+
+/** Omitted fields keep their value. */
+export type UpdateEventTypeInput = {
+  /** False restores an archived event type; true archives it, as `archiveEventType` does. */
+  archived?: boolean | null | undefined;
+  /** True marks the event type deprecated: still published and delivered, flagged in the catalog. */
+  deprecated?: boolean | null | undefined;
+  /** A new description; null clears it. */
+  description?: string | null | undefined;
+  /** The event type to change (built-in ones cannot be). */
+  name: string;
+  /** A new JSON Schema (draft 2020-12 or 07); null removes it. A different schema raises `version`. */
+  schema?: unknown;
+};
 
 /**
  * Omitted fields keep their value; `null` clears `channels`, `filter`, `retrySchedule`, `rateLimit`,
@@ -340,7 +368,7 @@ export type TenantDetailsFieldsFragment = { tokensRevokedBefore: string | null, 
 
 export type AuditLogEntryFieldsFragment = { id: string, action: string, targetId: string | null, actorSubject: string | null, actorRole: string, details: unknown, createdAt: string };
 
-export type EventTypeFieldsFragment = { id: string, name: string, description: string | null, schema: unknown, createdAt: string };
+export type EventTypeFieldsFragment = { id: string, name: string, description: string | null, schema: unknown, version: number, deprecated: boolean, archivedAt: string | null, builtIn: boolean, createdAt: string };
 
 export type WebhookSubscriptionFieldsFragment = { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } };
 
@@ -352,9 +380,9 @@ export type DeliveryProgressFieldsFragment = { id: string, status: DeliveryStatu
 
 export type PublishedEventFieldsFragment = { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> };
 
-export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> };
+export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, eventTypeVersion: number, test: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> };
 
-export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
+export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, test: boolean, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
 
 export type CreateTenantMutationVariables = Exact<{
   input: CreateTenantInput;
@@ -403,7 +431,21 @@ export type CreateEventTypeMutationVariables = Exact<{
 }>;
 
 
-export type CreateEventTypeMutation = { createEventType: { eventType: { id: string, name: string, description: string | null, schema: unknown, createdAt: string } } };
+export type CreateEventTypeMutation = { createEventType: { eventType: { id: string, name: string, description: string | null, schema: unknown, version: number, deprecated: boolean, archivedAt: string | null, builtIn: boolean, createdAt: string } } };
+
+export type UpdateEventTypeMutationVariables = Exact<{
+  input: UpdateEventTypeInput;
+}>;
+
+
+export type UpdateEventTypeMutation = { updateEventType: { eventType: { id: string, name: string, description: string | null, schema: unknown, version: number, deprecated: boolean, archivedAt: string | null, builtIn: boolean, createdAt: string } } };
+
+export type ArchiveEventTypeMutationVariables = Exact<{
+  input: ArchiveEventTypeInput;
+}>;
+
+
+export type ArchiveEventTypeMutation = { archiveEventType: { eventType: { id: string, name: string, description: string | null, schema: unknown, version: number, deprecated: boolean, archivedAt: string | null, builtIn: boolean, createdAt: string } } };
 
 export type CreateSubscriptionMutationVariables = Exact<{
   input: CreateSubscriptionInput;
@@ -482,6 +524,13 @@ export type PreviewSubscriptionFilterMutationVariables = Exact<{
 
 export type PreviewSubscriptionFilterMutation = { previewSubscriptionFilter: { examined: number, matched: number } };
 
+export type SendTestEventMutationVariables = Exact<{
+  input: SendTestEventInput;
+}>;
+
+
+export type SendTestEventMutation = { sendTestEvent: { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, test: boolean, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } } };
+
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -498,10 +547,11 @@ export type TenantsQuery = { tenants: { edges: Array<{ cursor: string, node: { i
 export type EventTypesQueryVariables = Exact<{
   first?: number | null | undefined;
   after?: string | null | undefined;
+  includeArchived?: boolean | null | undefined;
 }>;
 
 
-export type EventTypesQuery = { eventTypes: { edges: Array<{ cursor: string, node: { id: string, name: string, description: string | null, schema: unknown, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type EventTypesQuery = { eventTypes: { edges: Array<{ cursor: string, node: { id: string, name: string, description: string | null, schema: unknown, version: number, deprecated: boolean, archivedAt: string | null, builtIn: boolean, createdAt: string } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type SubscriptionQueryVariables = Exact<{
   id: string | number;
@@ -523,7 +573,7 @@ export type EventQueryVariables = Exact<{
 }>;
 
 
-export type EventQuery = { event: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> } | null };
+export type EventQuery = { event: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, eventTypeVersion: number, test: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> } | null };
 
 export type EventsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -531,14 +581,19 @@ export type EventsQueryVariables = Exact<{
 }>;
 
 
-export type EventsQuery = { events: { edges: Array<{ cursor: string, node: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type EventsQuery = { events: { edges: Array<{ cursor: string, node: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, eventTypeVersion: number, test: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type DeliveryQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
+export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, test: boolean, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
+
+export type EventCatalogQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type EventCatalogQuery = { eventCatalog: unknown };
 
 export type AuditLogQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -650,6 +705,10 @@ export const EventTypeFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(
   name
   description
   schema
+  version
+  deprecated
+  archivedAt
+  builtIn
   createdAt
 }
     `, {"fragmentName":"EventTypeFields"}) as unknown as TypedDocumentString<EventTypeFieldsFragment, unknown>;
@@ -699,6 +758,8 @@ export const EventFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
   idempotencyKey
   orderingKey
   channels
+  eventTypeVersion
+  test
   createdAt
   deliveries {
     ...DeliverySummaryFields
@@ -765,6 +826,7 @@ export const DeliveryFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
     id
     eventType
     payload
+    test
     createdAt
   }
   attempts {
@@ -923,8 +985,50 @@ export const CreateEventTypeDocument = /*#__PURE__*/ new TypedDocumentString(`
   name
   description
   schema
+  version
+  deprecated
+  archivedAt
+  builtIn
   createdAt
 }`) as unknown as TypedDocumentString<CreateEventTypeMutation, CreateEventTypeMutationVariables>;
+export const UpdateEventTypeDocument = /*#__PURE__*/ new TypedDocumentString(`
+    mutation UpdateEventType($input: UpdateEventTypeInput!) {
+  updateEventType(input: $input) {
+    eventType {
+      ...EventTypeFields
+    }
+  }
+}
+    fragment EventTypeFields on EventType {
+  id
+  name
+  description
+  schema
+  version
+  deprecated
+  archivedAt
+  builtIn
+  createdAt
+}`) as unknown as TypedDocumentString<UpdateEventTypeMutation, UpdateEventTypeMutationVariables>;
+export const ArchiveEventTypeDocument = /*#__PURE__*/ new TypedDocumentString(`
+    mutation ArchiveEventType($input: ArchiveEventTypeInput!) {
+  archiveEventType(input: $input) {
+    eventType {
+      ...EventTypeFields
+    }
+  }
+}
+    fragment EventTypeFields on EventType {
+  id
+  name
+  description
+  schema
+  version
+  deprecated
+  archivedAt
+  builtIn
+  createdAt
+}`) as unknown as TypedDocumentString<ArchiveEventTypeMutation, ArchiveEventTypeMutationVariables>;
 export const CreateSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(`
     mutation CreateSubscription($input: CreateSubscriptionInput!) {
   createSubscription(input: $input) {
@@ -1210,6 +1314,69 @@ export const PreviewSubscriptionFilterDocument = /*#__PURE__*/ new TypedDocument
   }
 }
     `) as unknown as TypedDocumentString<PreviewSubscriptionFilterMutation, PreviewSubscriptionFilterMutationVariables>;
+export const SendTestEventDocument = /*#__PURE__*/ new TypedDocumentString(`
+    mutation SendTestEvent($input: SendTestEventInput!) {
+  sendTestEvent(input: $input) {
+    delivery {
+      ...DeliveryFields
+    }
+  }
+}
+    fragment WebhookSubscriptionFields on WebhookSubscription {
+  id
+  url
+  eventTypes
+  description
+  enabled
+  disabledReason
+  failingSince
+  channels
+  filter
+  retrySchedule
+  hasCustomRetrySchedule
+  ordered
+  payloadMode
+  rateLimit
+  maxInFlight
+  heldDeliveryCount
+  headerNames
+  authType
+  tls {
+    clientCertificateExpiresAt
+    caConfigured
+  }
+  createdAt
+  updatedAt
+}
+fragment DeliveryAttemptFields on DeliveryAttempt {
+  id
+  statusCode
+  outcome
+  error
+  durationMs
+  responseBody
+  createdAt
+}
+fragment DeliveryFields on Delivery {
+  id
+  status
+  attemptCount
+  nextAttemptAt
+  createdAt
+  subscription {
+    ...WebhookSubscriptionFields
+  }
+  event {
+    id
+    eventType
+    payload
+    test
+    createdAt
+  }
+  attempts {
+    ...DeliveryAttemptFields
+  }
+}`) as unknown as TypedDocumentString<SendTestEventMutation, SendTestEventMutationVariables>;
 export const TenantDocument = /*#__PURE__*/ new TypedDocumentString(`
     query Tenant {
   tenant {
@@ -1273,8 +1440,8 @@ fragment TenantFields on Tenant {
   createdAt
 }`) as unknown as TypedDocumentString<TenantsQuery, TenantsQueryVariables>;
 export const EventTypesDocument = /*#__PURE__*/ new TypedDocumentString(`
-    query EventTypes($first: Int, $after: String) {
-  eventTypes(first: $first, after: $after) {
+    query EventTypes($first: Int, $after: String, $includeArchived: Boolean) {
+  eventTypes(first: $first, after: $after, includeArchived: $includeArchived) {
     edges {
       cursor
       node {
@@ -1295,6 +1462,10 @@ fragment EventTypeFields on EventType {
   name
   description
   schema
+  version
+  deprecated
+  archivedAt
+  builtIn
   createdAt
 }`) as unknown as TypedDocumentString<EventTypesQuery, EventTypesQueryVariables>;
 export const SubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(`
@@ -1394,6 +1565,8 @@ fragment EventFields on Event {
   idempotencyKey
   orderingKey
   channels
+  eventTypeVersion
+  test
   createdAt
   deliveries {
     ...DeliverySummaryFields
@@ -1432,6 +1605,8 @@ fragment EventFields on Event {
   idempotencyKey
   orderingKey
   channels
+  eventTypeVersion
+  test
   createdAt
   deliveries {
     ...DeliverySummaryFields
@@ -1491,12 +1666,18 @@ fragment DeliveryFields on Delivery {
     id
     eventType
     payload
+    test
     createdAt
   }
   attempts {
     ...DeliveryAttemptFields
   }
 }`) as unknown as TypedDocumentString<DeliveryQuery, DeliveryQueryVariables>;
+export const EventCatalogDocument = /*#__PURE__*/ new TypedDocumentString(`
+    query EventCatalog {
+  eventCatalog
+}
+    `) as unknown as TypedDocumentString<EventCatalogQuery, EventCatalogQueryVariables>;
 export const AuditLogDocument = /*#__PURE__*/ new TypedDocumentString(`
     query AuditLog($first: Int, $after: String) {
   auditLog(first: $first, after: $after) {

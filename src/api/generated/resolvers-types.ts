@@ -19,6 +19,15 @@ export type Scalars = {
   JSON: { input: unknown; output: unknown; }
 };
 
+export type ArchiveEventTypeInput = {
+  name: Scalars['String']['input'];
+};
+
+export type ArchiveEventTypePayload = {
+  __typename?: 'ArchiveEventTypePayload';
+  eventType: EventType;
+};
+
 export type AuditLogConnection = {
   __typename?: 'AuditLogConnection';
   edges: Array<AuditLogEdge>;
@@ -262,10 +271,14 @@ export type Event = {
    */
   deliveries: Array<Delivery>;
   eventType: Scalars['String']['output'];
+  /** The `version` of its event type's schema that the payload was checked against. */
+  eventTypeVersion: Scalars['Int']['output'];
   id: Scalars['ID']['output'];
   idempotencyKey: Maybe<Scalars['String']['output']>;
   orderingKey: Maybe<Scalars['String']['output']>;
   payload: Scalars['JSON']['output'];
+  /** True for an event sent by `sendTestEvent`. */
+  test: Scalars['Boolean']['output'];
 };
 
 
@@ -289,11 +302,19 @@ export type EventEdge = {
 /** A kind of event the tenant publishes, such as `invoice.paid`. */
 export type EventType = {
   __typename?: 'EventType';
+  /** When it was archived (publishing it is refused); null while it is not. */
+  archivedAt: Maybe<Scalars['DateTime']['output']>;
+  /** True for the `hooklane.*` event types that Hooklane itself publishes; they cannot be changed. */
+  builtIn: Scalars['Boolean']['output'];
   createdAt: Scalars['DateTime']['output'];
+  /** Still published and delivered, but flagged in the catalog so that receivers move off it. */
+  deprecated: Scalars['Boolean']['output'];
   description: Maybe<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
   schema: Maybe<Scalars['JSON']['output']>;
+  /** 1 at creation, raised by one with every change of `schema`. Each event records the version it was checked against. */
+  version: Scalars['Int']['output'];
 };
 
 export type EventTypeConnection = {
@@ -310,6 +331,11 @@ export type EventTypeEdge = {
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /**
+   * Archive an event type: publishing it is refused, and `eventTypes` and the catalog leave it out.
+   * Its events and deliveries stay; `updateEventType(archived: false)` restores it.
+   */
+  archiveEventType: ArchiveEventTypePayload;
   /** Declare an event type the tenant can publish, optionally with a JSON Schema its payloads must pass. */
   createEventType: CreateEventTypePayload;
   /** Subscribe a URL to event types. The payload carries the signing secret, shown only here and on rotation. */
@@ -340,9 +366,10 @@ export type Mutation = {
   publishEvents: PublishEventsPayload;
   /**
    * Re-send, as a background job, every FAILED delivery of a subscription created in
-   * [`since`, `until`). Returns how many deliveries are being re-sent. The job takes one token of the
-   * tenant's publish rate per delivery and waits for them when the bucket is short, so a recovery
-   * never goes faster than the publish rate; QUOTA_EXCEEDED with `retryAfter` when the bucket is empty.
+   * [`since`, `until`), but those of test events. Returns how many deliveries are being re-sent. The
+   * job takes one token of the tenant's publish rate per delivery and waits for them when the bucket
+   * is short, so a recovery never goes faster than the publish rate; QUOTA_EXCEEDED with `retryAfter`
+   * when the bucket is empty.
    */
   recoverSubscription: RecoverSubscriptionPayload;
   /**
@@ -369,12 +396,29 @@ export type Mutation = {
   revokeTokens: RevokeTokensPayload;
   /** Replace a subscription's signing secret; the new secret is returned once. */
   rotateSubscriptionSecret: RotateSubscriptionSecretPayload;
+  /**
+   * Send one example event to a subscription now, even a disabled one: an event with `test: true` and
+   * one delivery, attempted once and never retried. Its payload is the event type's schema
+   * `examples[0]`, else one made to pass the schema. It takes a token of the publish rate but does not
+   * count towards `eventsPerMonth`, and changes nothing of the subscription's health.
+   */
+  sendTestEvent: SendTestEventPayload;
   /** Suspend a tenant: its tokens are refused until it is resumed. Deliveries already accepted continue. Admin tokens only. */
   suspendTenant: SuspendTenantPayload;
+  /**
+   * Change an event type's description, schema or deprecation, or restore an archived one. A schema
+   * that differs from the current one raises `version`; every publish from then on is checked against it.
+   */
+  updateEventType: UpdateEventTypePayload;
   /** Change a subscription's URL, event types, description or enabled flag. Omitted fields keep their value. */
   updateSubscription: UpdateSubscriptionPayload;
   /** Change a tenant's quotas; a field set to null returns to the configured default, an omitted one keeps its value. Admin tokens only. */
   updateTenantQuotas: UpdateTenantQuotasPayload;
+};
+
+
+export type MutationArchiveEventTypeArgs = {
+  input: ArchiveEventTypeInput;
 };
 
 
@@ -453,8 +497,18 @@ export type MutationRotateSubscriptionSecretArgs = {
 };
 
 
+export type MutationSendTestEventArgs = {
+  input: SendTestEventInput;
+};
+
+
 export type MutationSuspendTenantArgs = {
   input: SuspendTenantInput;
+};
+
+
+export type MutationUpdateEventTypeArgs = {
+  input: UpdateEventTypeInput;
 };
 
 
@@ -562,7 +616,16 @@ export type Query = {
   delivery: Maybe<Delivery>;
   /** One event of the tenant with its deliveries, or null. */
   event: Maybe<Event>;
-  /** The tenant's event types, newest first. */
+  /**
+   * The tenant's event catalog: an OpenAPI 3.1 document with one `webhooks` entry per event type that
+   * is not archived (built-in ones included): its description, its payload's JSON Schema inside the
+   * Standard Webhooks envelope, an example and the signature headers. Receivers generate their types from it.
+   */
+  eventCatalog: Scalars['JSON']['output'];
+  /**
+   * The tenant's event types, newest first, then the built-in `hooklane.*` ones. Archived event types
+   * are left out unless `includeArchived` is true.
+   */
   eventTypes: EventTypeConnection;
   /** The tenant's events, newest first. */
   events: EventConnection;
@@ -596,6 +659,7 @@ export type QueryEventArgs = {
 export type QueryEventTypesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  includeArchived?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 
@@ -699,6 +763,22 @@ export type RotateSubscriptionSecretPayload = {
   /** The new signing secret (`whsec_…`). */
   secret: Scalars['String']['output'];
   subscription: WebhookSubscription;
+};
+
+export type SendTestEventInput = {
+  /**
+   * An event type the subscription receives. Omitted: the first of its `eventTypes` that names an
+   * event type (not a wildcard), else the first event type by name that its wildcards match.
+   */
+  eventType?: InputMaybe<Scalars['String']['input']>;
+  /** The subscription to send to, enabled or not. */
+  subscriptionId: Scalars['ID']['input'];
+};
+
+export type SendTestEventPayload = {
+  __typename?: 'SendTestEventPayload';
+  /** The test event's one delivery; its `event` has `test: true`. */
+  delivery: Delivery;
 };
 
 /** How deliveries authenticate to the subscription's endpoint: set exactly one member. */
@@ -807,6 +887,25 @@ export type TenantUsage = {
   /** Deliveries waiting for their next attempt. */
   pendingDeliveries: Scalars['Int']['output'];
   subscriptions: Scalars['Int']['output'];
+};
+
+/** Omitted fields keep their value. */
+export type UpdateEventTypeInput = {
+  /** False restores an archived event type; true archives it, as `archiveEventType` does. */
+  archived?: InputMaybe<Scalars['Boolean']['input']>;
+  /** True marks the event type deprecated: still published and delivered, flagged in the catalog. */
+  deprecated?: InputMaybe<Scalars['Boolean']['input']>;
+  /** A new description; null clears it. */
+  description?: InputMaybe<Scalars['String']['input']>;
+  /** The event type to change (built-in ones cannot be). */
+  name: Scalars['String']['input'];
+  /** A new JSON Schema (draft 2020-12 or 07); null removes it. A different schema raises `version`. */
+  schema?: InputMaybe<Scalars['JSON']['input']>;
+};
+
+export type UpdateEventTypePayload = {
+  __typename?: 'UpdateEventTypePayload';
+  eventType: EventType;
 };
 
 /**
@@ -993,6 +1092,8 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  ArchiveEventTypeInput: ArchiveEventTypeInput;
+  ArchiveEventTypePayload: ResolverTypeWrapper<Omit<ArchiveEventTypePayload, 'eventType'> & { eventType: ResolversTypes['EventType'] }>;
   AuditLogConnection: ResolverTypeWrapper<Omit<AuditLogConnection, 'edges'> & { edges: Array<ResolversTypes['AuditLogEdge']> }>;
   AuditLogEdge: ResolverTypeWrapper<Omit<AuditLogEdge, 'node'> & { node: ResolversTypes['AuditLogEntry'] }>;
   AuditLogEntry: ResolverTypeWrapper<AuditLogRow>;
@@ -1049,6 +1150,8 @@ export type ResolversTypes = {
   RevokeTokensPayload: ResolverTypeWrapper<Omit<RevokeTokensPayload, 'tenant'> & { tenant: ResolversTypes['Tenant'] }>;
   RotateSubscriptionSecretInput: RotateSubscriptionSecretInput;
   RotateSubscriptionSecretPayload: ResolverTypeWrapper<Omit<RotateSubscriptionSecretPayload, 'subscription'> & { subscription: ResolversTypes['WebhookSubscription'] }>;
+  SendTestEventInput: SendTestEventInput;
+  SendTestEventPayload: ResolverTypeWrapper<Omit<SendTestEventPayload, 'delivery'> & { delivery: ResolversTypes['Delivery'] }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   SubscriptionAuthInput: SubscriptionAuthInput;
   SubscriptionDisabledReason: SubscriptionDisabledReason;
@@ -1062,6 +1165,8 @@ export type ResolversTypes = {
   TenantQuotas: ResolverTypeWrapper<TenantQuotas>;
   TenantStatus: TenantStatus;
   TenantUsage: ResolverTypeWrapper<TenantUsage>;
+  UpdateEventTypeInput: UpdateEventTypeInput;
+  UpdateEventTypePayload: ResolverTypeWrapper<Omit<UpdateEventTypePayload, 'eventType'> & { eventType: ResolversTypes['EventType'] }>;
   UpdateSubscriptionInput: UpdateSubscriptionInput;
   UpdateSubscriptionPayload: ResolverTypeWrapper<Omit<UpdateSubscriptionPayload, 'subscription'> & { subscription: ResolversTypes['WebhookSubscription'] }>;
   UpdateTenantQuotasInput: UpdateTenantQuotasInput;
@@ -1073,6 +1178,8 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  ArchiveEventTypeInput: ArchiveEventTypeInput;
+  ArchiveEventTypePayload: Omit<ArchiveEventTypePayload, 'eventType'> & { eventType: ResolversParentTypes['EventType'] };
   AuditLogConnection: Omit<AuditLogConnection, 'edges'> & { edges: Array<ResolversParentTypes['AuditLogEdge']> };
   AuditLogEdge: Omit<AuditLogEdge, 'node'> & { node: ResolversParentTypes['AuditLogEntry'] };
   AuditLogEntry: AuditLogRow;
@@ -1126,6 +1233,8 @@ export type ResolversParentTypes = {
   RevokeTokensPayload: Omit<RevokeTokensPayload, 'tenant'> & { tenant: ResolversParentTypes['Tenant'] };
   RotateSubscriptionSecretInput: RotateSubscriptionSecretInput;
   RotateSubscriptionSecretPayload: Omit<RotateSubscriptionSecretPayload, 'subscription'> & { subscription: ResolversParentTypes['WebhookSubscription'] };
+  SendTestEventInput: SendTestEventInput;
+  SendTestEventPayload: Omit<SendTestEventPayload, 'delivery'> & { delivery: ResolversParentTypes['Delivery'] };
   String: Scalars['String']['output'];
   SubscriptionAuthInput: SubscriptionAuthInput;
   SubscriptionTls: SubscriptionTls;
@@ -1137,6 +1246,8 @@ export type ResolversParentTypes = {
   TenantEdge: Omit<TenantEdge, 'node'> & { node: ResolversParentTypes['Tenant'] };
   TenantQuotas: TenantQuotas;
   TenantUsage: TenantUsage;
+  UpdateEventTypeInput: UpdateEventTypeInput;
+  UpdateEventTypePayload: Omit<UpdateEventTypePayload, 'eventType'> & { eventType: ResolversParentTypes['EventType'] };
   UpdateSubscriptionInput: UpdateSubscriptionInput;
   UpdateSubscriptionPayload: Omit<UpdateSubscriptionPayload, 'subscription'> & { subscription: ResolversParentTypes['WebhookSubscription'] };
   UpdateTenantQuotasInput: UpdateTenantQuotasInput;
@@ -1144,6 +1255,10 @@ export type ResolversParentTypes = {
   WebhookSubscription: SubscriptionRow;
   WebhookSubscriptionConnection: Omit<WebhookSubscriptionConnection, 'edges'> & { edges: Array<ResolversParentTypes['WebhookSubscriptionEdge']> };
   WebhookSubscriptionEdge: Omit<WebhookSubscriptionEdge, 'node'> & { node: ResolversParentTypes['WebhookSubscription'] };
+};
+
+export type ArchiveEventTypePayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ArchiveEventTypePayload'] = ResolversParentTypes['ArchiveEventTypePayload']> = {
+  eventType?: Resolver<ResolversTypes['EventType'], ParentType, ContextType>;
 };
 
 export type AuditLogConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['AuditLogConnection'] = ResolversParentTypes['AuditLogConnection']> = {
@@ -1223,10 +1338,12 @@ export type EventResolvers<ContextType = RequestContext, ParentType extends Reso
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   deliveries?: Resolver<Array<ResolversTypes['Delivery']>, ParentType, ContextType, RequireFields<EventDeliveriesArgs, 'first'>>;
   eventType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  eventTypeVersion?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   idempotencyKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   orderingKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   payload?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  test?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type EventConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['EventConnection'] = ResolversParentTypes['EventConnection']> = {
@@ -1240,11 +1357,15 @@ export type EventEdgeResolvers<ContextType = RequestContext, ParentType extends 
 };
 
 export type EventTypeResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['EventType'] = ResolversParentTypes['EventType']> = {
+  archivedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  builtIn?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deprecated?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   schema?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type EventTypeConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['EventTypeConnection'] = ResolversParentTypes['EventTypeConnection']> = {
@@ -1262,6 +1383,7 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 }
 
 export type MutationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  archiveEventType?: Resolver<ResolversTypes['ArchiveEventTypePayload'], ParentType, ContextType, RequireFields<MutationArchiveEventTypeArgs, 'input'>>;
   createEventType?: Resolver<ResolversTypes['CreateEventTypePayload'], ParentType, ContextType, RequireFields<MutationCreateEventTypeArgs, 'input'>>;
   createSubscription?: Resolver<ResolversTypes['CreateSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationCreateSubscriptionArgs, 'input'>>;
   createTenant?: Resolver<ResolversTypes['CreateTenantPayload'], ParentType, ContextType, RequireFields<MutationCreateTenantArgs, 'input'>>;
@@ -1277,7 +1399,9 @@ export type MutationResolvers<ContextType = RequestContext, ParentType extends R
   retryDelivery?: Resolver<ResolversTypes['RetryDeliveryPayload'], ParentType, ContextType, RequireFields<MutationRetryDeliveryArgs, 'input'>>;
   revokeTokens?: Resolver<ResolversTypes['RevokeTokensPayload'], ParentType, ContextType, RequireFields<MutationRevokeTokensArgs, 'input'>>;
   rotateSubscriptionSecret?: Resolver<ResolversTypes['RotateSubscriptionSecretPayload'], ParentType, ContextType, RequireFields<MutationRotateSubscriptionSecretArgs, 'input'>>;
+  sendTestEvent?: Resolver<ResolversTypes['SendTestEventPayload'], ParentType, ContextType, RequireFields<MutationSendTestEventArgs, 'input'>>;
   suspendTenant?: Resolver<ResolversTypes['SuspendTenantPayload'], ParentType, ContextType, RequireFields<MutationSuspendTenantArgs, 'input'>>;
+  updateEventType?: Resolver<ResolversTypes['UpdateEventTypePayload'], ParentType, ContextType, RequireFields<MutationUpdateEventTypeArgs, 'input'>>;
   updateSubscription?: Resolver<ResolversTypes['UpdateSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationUpdateSubscriptionArgs, 'input'>>;
   updateTenantQuotas?: Resolver<ResolversTypes['UpdateTenantQuotasPayload'], ParentType, ContextType, RequireFields<MutationUpdateTenantQuotasArgs, 'input'>>;
 };
@@ -1304,6 +1428,7 @@ export type QueryResolvers<ContextType = RequestContext, ParentType extends Reso
   auditLog?: Resolver<ResolversTypes['AuditLogConnection'], ParentType, ContextType, Partial<QueryAuditLogArgs>>;
   delivery?: Resolver<Maybe<ResolversTypes['Delivery']>, ParentType, ContextType, RequireFields<QueryDeliveryArgs, 'id'>>;
   event?: Resolver<Maybe<ResolversTypes['Event']>, ParentType, ContextType, RequireFields<QueryEventArgs, 'id'>>;
+  eventCatalog?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
   eventTypes?: Resolver<ResolversTypes['EventTypeConnection'], ParentType, ContextType, Partial<QueryEventTypesArgs>>;
   events?: Resolver<ResolversTypes['EventConnection'], ParentType, ContextType, Partial<QueryEventsArgs>>;
   subscription?: Resolver<Maybe<ResolversTypes['WebhookSubscription']>, ParentType, ContextType, RequireFields<QuerySubscriptionArgs, 'id'>>;
@@ -1337,6 +1462,10 @@ export type RevokeTokensPayloadResolvers<ContextType = RequestContext, ParentTyp
 export type RotateSubscriptionSecretPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RotateSubscriptionSecretPayload'] = ResolversParentTypes['RotateSubscriptionSecretPayload']> = {
   secret?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   subscription?: Resolver<ResolversTypes['WebhookSubscription'], ParentType, ContextType>;
+};
+
+export type SendTestEventPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['SendTestEventPayload'] = ResolversParentTypes['SendTestEventPayload']> = {
+  delivery?: Resolver<ResolversTypes['Delivery'], ParentType, ContextType>;
 };
 
 export type SubscriptionTlsResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['SubscriptionTls'] = ResolversParentTypes['SubscriptionTls']> = {
@@ -1386,6 +1515,10 @@ export type TenantUsageResolvers<ContextType = RequestContext, ParentType extend
   subscriptions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type UpdateEventTypePayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['UpdateEventTypePayload'] = ResolversParentTypes['UpdateEventTypePayload']> = {
+  eventType?: Resolver<ResolversTypes['EventType'], ParentType, ContextType>;
+};
+
 export type UpdateSubscriptionPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['UpdateSubscriptionPayload'] = ResolversParentTypes['UpdateSubscriptionPayload']> = {
   subscription?: Resolver<ResolversTypes['WebhookSubscription'], ParentType, ContextType>;
 };
@@ -1431,6 +1564,7 @@ export type WebhookSubscriptionEdgeResolvers<ContextType = RequestContext, Paren
 };
 
 export type Resolvers<ContextType = RequestContext> = {
+  ArchiveEventTypePayload?: ArchiveEventTypePayloadResolvers<ContextType>;
   AuditLogConnection?: AuditLogConnectionResolvers<ContextType>;
   AuditLogEdge?: AuditLogEdgeResolvers<ContextType>;
   AuditLogEntry?: AuditLogEntryResolvers<ContextType>;
@@ -1462,6 +1596,7 @@ export type Resolvers<ContextType = RequestContext> = {
   RetryDeliveryPayload?: RetryDeliveryPayloadResolvers<ContextType>;
   RevokeTokensPayload?: RevokeTokensPayloadResolvers<ContextType>;
   RotateSubscriptionSecretPayload?: RotateSubscriptionSecretPayloadResolvers<ContextType>;
+  SendTestEventPayload?: SendTestEventPayloadResolvers<ContextType>;
   SubscriptionTls?: SubscriptionTlsResolvers<ContextType>;
   SuspendTenantPayload?: SuspendTenantPayloadResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;
@@ -1469,6 +1604,7 @@ export type Resolvers<ContextType = RequestContext> = {
   TenantEdge?: TenantEdgeResolvers<ContextType>;
   TenantQuotas?: TenantQuotasResolvers<ContextType>;
   TenantUsage?: TenantUsageResolvers<ContextType>;
+  UpdateEventTypePayload?: UpdateEventTypePayloadResolvers<ContextType>;
   UpdateSubscriptionPayload?: UpdateSubscriptionPayloadResolvers<ContextType>;
   UpdateTenantQuotasPayload?: UpdateTenantQuotasPayloadResolvers<ContextType>;
   WebhookSubscription?: WebhookSubscriptionResolvers<ContextType>;

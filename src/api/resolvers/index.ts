@@ -34,6 +34,8 @@ const AUDITED: Record<string, (args: Input, result: unknown, context: RequestCon
   // The tenant's own log is erased with it: this entry stays at platform level.
   deleteTenant: (args) => ({ tenantId: null, targetId: String(args.input.id) }),
   createEventType: ownTenant,
+  updateEventType: ownTenant,
+  archiveEventType: ownTenant,
   createSubscription: ownTenant,
   updateSubscription: ownTenant,
   deleteSubscription: ownTenant,
@@ -42,6 +44,7 @@ const AUDITED: Record<string, (args: Input, result: unknown, context: RequestCon
   replayEvent: ownTenant,
   recoverSubscription: ownTenant,
   discardHeldDeliveries: ownTenant,
+  sendTestEvent: ownTenant,
 };
 
 /** Merges the per-domain resolver maps one type deep and wraps management mutations for the audit log. */

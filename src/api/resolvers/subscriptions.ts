@@ -7,6 +7,7 @@ import {
   updateSubscription,
 } from '../../domain/subscriptions.js';
 import { previewSubscriptionFilter } from '../../domain/subscription-filters.js';
+import { sendTestEvent } from '../../domain/test-events.js';
 import { tenantScopeFor, tenantWithQuotas } from '../access.js';
 import { pageRequest, toConnection } from '../connection.js';
 import type { RequestContext } from '../context.js';
@@ -55,6 +56,12 @@ export const subscriptionResolvers: Resolvers = {
     previewSubscriptionFilter: async (_parent, { input }, context) => {
       const scope = tenantScopeFor(context, 'events:read');
       return previewSubscriptionFilter(scope, input);
+    },
+    sendTestEvent: async (_parent, { input }, context) => {
+      // subscriptions:write, not events:publish: it sends to one endpoint of the caller's choosing, as managing it does.
+      const { scope, quotas } = await tenantWithQuotas(context, 'subscriptions:write');
+      const { publisher, examples, handoff } = context.services;
+      return { delivery: await sendTestEvent(publisher, scope, examples, quotas, input, handoff) };
     },
   },
   WebhookSubscription: {

@@ -1,5 +1,6 @@
 -- Claims a batch of a tenant's deliveries in one statement and returns everything their attempts
--- need; a delivery that is not due, not PENDING or claimed by someone else is left out. A claim
+-- need (whether the event is a test event included); a delivery that is not due, not PENDING or
+-- claimed by someone else is left out. A claim
 -- sets claimed_until, which is in no index, so it is a HOT update. The claims a limit counts (the
 -- subscription's maxInFlight, the tenant's in-flight quota, or every claim when
 -- p_count_every_claim: a default in-flight quota is configured) also set counted_claim_until,
@@ -18,7 +19,7 @@ RETURNS TABLE (
   id text, attempt_count integer, ordering_key text, event_id text, event_type text, event_created_at timestamptz,
   body text, subscription_id text, url text, secrets text[], ed25519_secret_key text, enabled boolean, failing boolean,
   payload_mode payload_mode, retry_schedule_ms integer[], rate_limit integer, max_in_flight integer, ordered boolean,
-  quota_deliveries_in_flight integer, endpoint_version integer
+  quota_deliveries_in_flight integer, endpoint_version integer, test boolean
 ) LANGUAGE plpgsql
 SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off AS $$
 #variable_conflict use_column
@@ -50,7 +51,7 @@ BEGIN
     s.ed25519_secret_key, s.enabled, (s.failing_since IS NOT NULL OR s.failed_deliveries_in_row > 0),
     s.payload_mode, s.retry_schedule_ms, s.rate_limit, s.max_in_flight, s.ordered, t.quota_deliveries_in_flight,
     CASE WHEN s.header_names IS NOT NULL OR s.auth_type IS NOT NULL OR s.tls_client_certificate IS NOT NULL
-      OR s.tls_ca_certificate IS NOT NULL THEN s.endpoint_version END
+      OR s.tls_ca_certificate IS NOT NULL THEN s.endpoint_version END, e.test
   FROM claimed c
   -- Each event and subscription by primary key alone, its tenant compared after: `IS TRUE` is no
   -- index condition. Given the tenant as one, the planner (trusting a young table's statistics)

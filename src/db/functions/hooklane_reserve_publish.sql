@@ -1,7 +1,8 @@
 -- Takes p_count events from the tenant's publish-rate bucket and the month's allowance, atomically:
 -- both or neither. Returns ok, or which quota refused and the bucket's state for a Retry-After.
--- With p_period null it takes rate tokens only: re-sent deliveries (retries, replays, recoveries)
--- spend the publish rate but are not new events, so the month's allowance is left alone.
+-- With p_period or p_monthly null it takes rate tokens only: re-sent deliveries (retries, replays,
+-- recoveries) and test events spend the publish rate but are not new events, so the month's
+-- allowance is neither checked nor counted.
 -- The clock is read once, after the tenant's row is locked: a publisher that waited for the lock
 -- refills from when it got it, two readings in one expression cannot leave a fresh bucket a hair
 -- short of its burst, and a refill is never negative.
@@ -34,7 +35,7 @@ BEGIN
     RETURN QUERY SELECT false, 'publishRate'::text, v_tokens, v_rate, v_burst;
     RETURN;
   END IF;
-  IF p_period IS NOT NULL THEN
+  IF p_period IS NOT NULL AND p_monthly IS NOT NULL THEN
     SELECT u.events INTO v_used FROM tenant_usage u WHERE u.tenant_id = p_tenant AND u.period = p_period;
     IF coalesce(v_used, 0) + p_count > v_monthly THEN
       RETURN QUERY SELECT false, 'eventsPerMonth'::text, v_tokens, v_rate, v_burst;
@@ -42,7 +43,7 @@ BEGIN
     END IF;
   END IF;
   UPDATE tenants SET publish_tokens = v_tokens - p_count, publish_tokens_at = v_now WHERE tenants.id = p_tenant;
-  IF p_period IS NOT NULL THEN
+  IF p_period IS NOT NULL AND p_monthly IS NOT NULL THEN
     INSERT INTO tenant_usage (tenant_id, period, events) VALUES (p_tenant, p_period, p_count)
       ON CONFLICT (tenant_id, period) DO UPDATE SET events = tenant_usage.events + excluded.events;
   END IF;

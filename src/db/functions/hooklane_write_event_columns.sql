@@ -8,8 +8,9 @@
 -- The rows come as columns: each a text of values joined by newlines, split with string_to_array
 -- and zipped by unnest, which parses far faster than a JSON object per row. Every value so joined
 -- is one no newline can be part of: generated ids, event type names, delivery statuses, ISO
--- timestamps, and bodies that are compact JSON (JSON escapes a newline in a string). The optional
--- fields, which can hold anything, go as JSON, and only when an event or a delivery has one.
+-- timestamps, event type versions, and bodies that are compact JSON (JSON escapes a newline in a
+-- string). The optional fields, which can hold anything, go as JSON, and only when an event or a
+-- delivery has one.
 --
 -- The function inserts a delivery only for an event it has just inserted for its tenant and a
 -- subscription of that tenant it has locked FOR KEY SHARE, so what hooklane_check_delivery_references
@@ -18,7 +19,9 @@
 CREATE OR REPLACE FUNCTION public.hooklane_write_event_columns(
   p_tenant text,
   p_event_ids text, p_event_types text, p_event_bodies text, p_event_created_at text,
-  -- Null, or one [idempotency_key, ordering_key, channels] per event.
+  -- The version of its event type each event's payload was checked against.
+  p_event_type_versions text,
+  -- Null, or one [idempotency_key, ordering_key, channels, test] per event.
   p_event_options jsonb,
   p_delivery_ids text, p_delivery_event_ids text, p_delivery_subscription_ids text, p_delivery_statuses text,
   -- Null, or one ordering key per delivery.
@@ -40,14 +43,16 @@ BEGIN
     RAISE EXCEPTION 'the publish context changed since it was read' USING ERRCODE = 'HL409';
   END IF;
   WITH e AS (
-    SELECT c.n, c.id, c.event_type, c.body, c.created_at::timestamptz AS created_at, p_event_options -> (c.n::integer - 1) AS options
+    SELECT c.n, c.id, c.event_type, c.body, c.created_at::timestamptz AS created_at, c.event_type_version::integer AS event_type_version,
+      p_event_options -> (c.n::integer - 1) AS options
     FROM unnest(v_event_ids, string_to_array(p_event_types, E'\n'),
-      string_to_array(p_event_bodies, E'\n'), string_to_array(p_event_created_at, E'\n')) WITH ORDINALITY AS c(id, event_type, body, created_at, n)
+      string_to_array(p_event_bodies, E'\n'), string_to_array(p_event_created_at, E'\n'), string_to_array(p_event_type_versions, E'\n'))
+      WITH ORDINALITY AS c(id, event_type, body, created_at, event_type_version, n)
   ), inserted AS (
-    INSERT INTO events (id, tenant_id, event_type, body, idempotency_key, ordering_key, channels, created_at)
+    INSERT INTO events (id, tenant_id, event_type, body, idempotency_key, ordering_key, channels, event_type_version, test, created_at)
     SELECT e.id, p_tenant, e.event_type, e.body, e.options ->> 0, e.options ->> 1,
       CASE WHEN jsonb_typeof(e.options -> 2) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(e.options -> 2)) END,
-      e.created_at
+      e.event_type_version, coalesce((e.options ->> 3)::boolean, false), e.created_at
     FROM e
     -- In the events' order: of two events with one idempotency key, the first is written.
     ORDER BY e.n

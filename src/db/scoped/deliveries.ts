@@ -4,6 +4,7 @@ import type { Executor, Run } from '../client.js';
 import {
   deliveries,
   deliveryAttempts,
+  events,
   subscriptions,
   type AttemptOutcomeName,
   type DeliveryAttemptRow,
@@ -39,6 +40,8 @@ export interface DeliveryWork {
   tenantInFlightQuota: number | null;
   /** The version of the subscription's endpoint settings (headers, auth, TLS); null when it has none. */
   endpointVersion: number | null;
+  /** A test event's delivery (sendTestEvent): one attempt, sent while the subscription is disabled too. */
+  test: boolean;
 }
 
 export interface AttemptRecord {
@@ -77,6 +80,7 @@ export type WorkRow = {
   ordered: boolean;
   quota_deliveries_in_flight: number | null;
   endpoint_version: number | null;
+  test: boolean;
 };
 
 export class DeliveryStore {
@@ -313,6 +317,7 @@ export class DeliveryStore {
     return rows.length;
   }
 
+  /** The FAILED deliveries of a subscription created in [since, until), but those of test events (sent once, never again). */
   private failedInWindow(subscriptionId: string, since: Date, until: Date) {
     return and(
       eq(deliveries.tenantId, this.tenantId),
@@ -320,6 +325,7 @@ export class DeliveryStore {
       eq(deliveries.status, 'FAILED'),
       gte(deliveries.createdAt, since),
       lt(deliveries.createdAt, until),
+      sql`not exists (select from ${events} where ${events.id} = ${deliveries.eventId} and ${events.test})`,
     );
   }
 
@@ -380,5 +386,6 @@ export function toDeliveryWork(row: WorkRow): DeliveryWork {
     ordered: row.ordered,
     tenantInFlightQuota: row.quota_deliveries_in_flight,
     endpointVersion: row.endpoint_version,
+    test: row.test,
   };
 }

@@ -1,14 +1,27 @@
-import { and, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { newId } from '../../ids.js';
 import type { Run } from '../client.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
 import { eventTypes, type EventTypeRow } from '../schema.js';
+
+/** The changes updateEventType makes; an absent field keeps its value. */
+export interface EventTypeChanges {
+  description?: string | null;
+  /** Null removes the schema. Any other value than the current one moves `version` on. */
+  schema?: unknown;
+  deprecated?: boolean;
+  archived?: boolean;
+}
 
 export class EventTypeStore {
   constructor(
     private readonly run: Run,
     private readonly tenantId: string,
   ) {}
+
+  private named(name: string) {
+    return and(eq(eventTypes.tenantId, this.tenantId), eq(eventTypes.name, name));
+  }
 
   /** Inserts unless the name exists; returns undefined on a duplicate name. */
   async create(input: { name: string; description: string | null; schema: unknown }): Promise<EventTypeRow | undefined> {
@@ -17,6 +30,42 @@ export class EventTypeStore {
       .values({ id: newId('eventType'), tenantId: this.tenantId, ...input })
       .onConflictDoNothing({ target: [eventTypes.tenantId, eventTypes.name] })
       .returning());
+    return row;
+  }
+
+  async findByName(name: string): Promise<EventTypeRow | undefined> {
+    const [row] = await this.run((db) => db.select().from(eventTypes).where(this.named(name)));
+    return row;
+  }
+
+  /** The event types of these names, archived ones included. */
+  async findByNames(names: readonly string[]): Promise<EventTypeRow[]> {
+    if (names.length === 0) return [];
+    return this.run((db) => db
+      .select()
+      .from(eventTypes)
+      .where(and(eq(eventTypes.tenantId, this.tenantId), inArray(eventTypes.name, [...names]))));
+  }
+
+  /**
+   * Applies `changes` in one statement and returns the row as it is now, or undefined when there is
+   * no such event type. The version moves only when the schema given differs from the stored one
+   * (compared as JSON values, so key order does not count). Archiving keeps the first archive time.
+   */
+  async update(name: string, changes: EventTypeChanges): Promise<EventTypeRow | undefined> {
+    const set: { [Column in keyof typeof eventTypes.$inferInsert]?: (typeof eventTypes.$inferInsert)[Column] | SQL } = {};
+    if (changes.description !== undefined) set.description = changes.description;
+    if (changes.deprecated !== undefined) set.deprecated = changes.deprecated;
+    if (changes.archived !== undefined) {
+      set.archivedAt = changes.archived ? sql`coalesce(${eventTypes.archivedAt}, now())` : null;
+    }
+    if (changes.schema !== undefined) {
+      const schema = changes.schema === null ? sql`null::jsonb` : sql`${JSON.stringify(changes.schema)}::jsonb`;
+      set.schema = schema;
+      set.version = sql`case when ${eventTypes.schema} is distinct from ${schema} then ${eventTypes.version} + 1 else ${eventTypes.version} end`;
+    }
+    if (Object.keys(set).length === 0) return this.findByName(name);
+    const [row] = await this.run((db) => db.update(eventTypes).set(set).where(this.named(name)).returning());
     return row;
   }
 
@@ -51,13 +100,29 @@ export class EventTypeStore {
       .orderBy(eventTypes.name));
   }
 
-  async list(page: PageRequest): Promise<Page<EventTypeRow>> {
+  /** Newest first; archived event types only when `includeArchived`. */
+  async list(page: PageRequest, options: { includeArchived?: boolean } = {}): Promise<Page<EventTypeRow>> {
     const rows = await this.run((db) => db
       .select()
       .from(eventTypes)
-      .where(and(eq(eventTypes.tenantId, this.tenantId), page.afterId ? lt(eventTypes.id, page.afterId) : undefined))
+      .where(
+        and(
+          eq(eventTypes.tenantId, this.tenantId),
+          options.includeArchived ? undefined : isNull(eventTypes.archivedAt),
+          page.afterId ? lt(eventTypes.id, page.afterId) : undefined,
+        ),
+      )
       .orderBy(desc(eventTypes.id))
       .limit(page.first + 1));
     return toPage(rows, page.first);
+  }
+
+  /** Every event type not archived, by name: for the catalog (bounded by the tenant's event type quota). */
+  async listActive(): Promise<EventTypeRow[]> {
+    return this.run((db) => db
+      .select()
+      .from(eventTypes)
+      .where(and(eq(eventTypes.tenantId, this.tenantId), isNull(eventTypes.archivedAt)))
+      .orderBy(eventTypes.name));
   }
 }

@@ -14,6 +14,10 @@ export interface NewEvent {
   idempotencyKey: string | null;
   orderingKey: string | null;
   channels: string[] | null;
+  /** The version of the event type's schema the payload was checked against. */
+  eventTypeVersion: number;
+  /** A test event (sendTestEvent). */
+  test?: boolean;
   createdAt: Date;
   /** The payload as published (in memory only), for payload filters; absent, they read `body`. */
   payload?: unknown;
@@ -42,8 +46,11 @@ export interface EventWrite {
   /** A stream's job: enqueued if any of its events is inserted; a waiting stream keeps its run time if `preserveStreamRunAt`. */
   streamJobs: readonly { eventIds: readonly string[]; spec: JobSpec }[];
   preserveStreamRunAt: boolean;
-  /** Taken from the tenant's publish budget in the same statement, after the writes; null takes nothing. */
-  quota: { count: number; rate: number; burst: number; monthlyLimit: number; period: string } | null;
+  /**
+   * Taken from the tenant's publish budget in the same statement, after the writes; null takes
+   * nothing. A null `monthlyLimit` takes from the publish rate alone (test events).
+   */
+  quota: { count: number; rate: number; burst: number; monthlyLimit: number | null; period: string } | null;
   /**
    * The tenant's publish context version the plan was made from (a reused read): the write is
    * refused with StaleContextError if it has moved since. Null: read for this write, nothing to check.
@@ -118,7 +125,7 @@ function quotaRefusal(error: unknown): QuotaRefusal | undefined {
 }
 
 /** An event type as publishing checks payloads against it. */
-export type PublishEventType = Pick<EventTypeRow, 'id' | 'name' | 'schema'>;
+export type PublishEventType = Pick<EventTypeRow, 'id' | 'name' | 'schema' | 'version'> & { archived: boolean };
 /** A subscription as fan-out matches events to it. */
 export type FanOutSubscription = Pick<SubscriptionRow, 'id' | 'enabled' | 'ordered' | 'eventTypes' | 'channels' | 'filter'>;
 
@@ -186,8 +193,12 @@ export class EventStore {
   /** The call of hooklane_write_event_columns that writes `plan`. */
   private writeCall(plan: EventWrite): SQL {
     const { events: newEvents, deliveries } = plan;
-    const hasOptions = newEvents.some((event) => event.idempotencyKey !== null || event.orderingKey !== null || event.channels !== null);
-    const eventOptions = hasOptions ? newEvents.map((event) => [event.idempotencyKey, event.orderingKey, event.channels]) : null;
+    const hasOptions = newEvents.some(
+      (event) => event.idempotencyKey !== null || event.orderingKey !== null || event.channels !== null || event.test === true,
+    );
+    const eventOptions = hasOptions
+      ? newEvents.map((event) => [event.idempotencyKey, event.orderingKey, event.channels, event.test === true])
+      : null;
     const deliveryOrderingKeys = deliveries.some((delivery) => delivery.orderingKey !== null)
       ? deliveries.map((delivery) => delivery.orderingKey)
       : null;
@@ -208,6 +219,7 @@ export class EventStore {
     return sql`hooklane_write_event_columns(${this.tenantId},
         ${lines(newEvents, (event) => event.id)}, ${lines(newEvents, (event) => event.eventType)},
         ${lines(newEvents, (event) => event.body)}, ${lines(newEvents, (event) => event.createdAt.toISOString())},
+        ${lines(newEvents, (event) => String(event.eventTypeVersion))},
         ${eventOptions === null ? null : JSON.stringify(eventOptions)}::jsonb,
         ${lines(deliveries, (delivery) => delivery.id)}, ${lines(deliveries, (delivery) => delivery.eventId)},
         ${lines(deliveries, (delivery) => delivery.subscriptionId)}, ${lines(deliveries, (delivery) => delivery.status)},
