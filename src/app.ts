@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { effectiveJwtSecret } from './auth/dev-secret.js';
+import { effectiveJwtSecret, missingProductionAuth } from './auth/dev-secret.js';
 import { TokenVerifier } from './auth/jwt.js';
 import type { Config } from './config.js';
 import { connectDatabase, type DatabaseClient } from './db/client.js';
@@ -55,6 +55,9 @@ export interface HooklaneSeams {
 
 /** Starts what the role asks for against one database; used by `npm start` and by the tests. */
 export async function startHooklane(config: Config, logger: Logger, seams: HooklaneSeams = {}): Promise<Hooklane> {
+  // An API on a real database never starts open; a worker verifies no tokens.
+  const openApi = config.role === 'worker' ? undefined : missingProductionAuth(config);
+  if (openApi) throw openApi;
   // A port taken fails start-up before the embedded PostgreSQL is started for nothing.
   if (config.role !== 'worker') await ensurePortAvailable(config.host, config.port, 'PORT');
   if (config.metricsPort !== undefined) await ensurePortAvailable(config.host, config.metricsPort, 'METRICS_PORT');

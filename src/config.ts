@@ -2,6 +2,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration, parseDurationList } from './duration.js';
 
+/** HS256 needs a key at least as long as its hash (RFC 7518 §3.2): 256 bits. */
+export const MIN_JWT_SECRET_BYTES = 32;
+
 const duration = (fallback: string) => z.string().default(fallback).transform((text, ctx) => {
   try {
     return parseDuration(text);
@@ -36,10 +39,18 @@ const environmentSchema = z.object({
   DATA_DIR: z.string().default('./.data'),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  AUTH_JWT_SECRET: optionalText,
+  AUTH_JWT_SECRET: optionalText.pipe(
+    z
+      .string()
+      .refine((secret) => Buffer.byteLength(secret, 'utf8') >= MIN_JWT_SECRET_BYTES, {
+        message: `must be at least ${MIN_JWT_SECRET_BYTES} bytes (for example \`openssl rand -base64 32\`)`,
+      })
+      .optional(),
+  ),
   AUTH_JWKS_URL: optionalText.pipe(z.string().url().optional()),
   AUTH_ISSUER: optionalText,
   AUTH_AUDIENCE: optionalText,
+  AUTH_AUDIENCE_ANY: booleanFlag.default(false),
   AUTH_TENANT_CLAIM: z.string().default('tenant_id'),
   SECRETS_KEY: optionalText,
   DELIVERY_RETRY_SCHEDULE: durationList('5s,5m,30m,2h,5h,10h,10h'),
@@ -71,6 +82,20 @@ const environmentSchema = z.object({
   METRICS_PORT: optionalText.pipe(
     z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).refine((port) => port <= 65535, 'must be at most 65535').optional(),
   ),
+}).superRefine((env, ctx) => {
+  // Without an audience, a token the identity provider issued for any of its other applications
+  // (admin role included) would be accepted here.
+  if (env.AUTH_JWKS_URL && !env.AUTH_AUDIENCE && !env.AUTH_AUDIENCE_ANY) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['AUTH_AUDIENCE'],
+      message:
+        'must be set with AUTH_JWKS_URL, or tokens the identity provider issued for any other application are accepted (AUTH_AUDIENCE_ANY=true accepts any audience on purpose)',
+    });
+  }
+  if (env.AUTH_AUDIENCE && env.AUTH_AUDIENCE_ANY) {
+    ctx.addIssue({ code: 'custom', path: ['AUTH_AUDIENCE_ANY'], message: 'must not be true when AUTH_AUDIENCE is set' });
+  }
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -88,6 +113,8 @@ export interface Config {
     jwksUrl: string | undefined;
     issuer: string | undefined;
     audience: string | undefined;
+    /** AUTH_AUDIENCE_ANY: with AUTH_JWKS_URL and no AUTH_AUDIENCE, tokens of any audience are accepted on purpose. */
+    audienceAny: boolean;
     tenantClaim: string;
   };
   delivery: {
@@ -155,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jwksUrl: e.AUTH_JWKS_URL,
       issuer: e.AUTH_ISSUER,
       audience: e.AUTH_AUDIENCE,
+      audienceAny: e.AUTH_AUDIENCE_ANY,
       tenantClaim: e.AUTH_TENANT_CLAIM,
     },
     delivery: {
