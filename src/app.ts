@@ -8,6 +8,7 @@ import { APP_ROLE, appRoleAvailable, applyMigrations } from './db/migrate.js';
 import { PayloadSchemas } from './domain/payload-schemas.js';
 import { Publisher } from './publish/publisher.js';
 import { loadOrCreateDevSecretsKey, parseSecretsKey, SecretBox } from './secrets/secret-box.js';
+import { resealSubscriptionSecrets } from './secrets/reseal-secrets.js';
 import { AttemptRecorder } from './delivery/attempt-recorder.js';
 import { ClaimBatcher } from './delivery/claim-batcher.js';
 import { DeliverySlots } from './delivery/delivery-slots.js';
@@ -96,19 +97,22 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     })());
 
   try {
-    const owner = connectDatabase(database.url, { max: 1 });
-    let role: string | undefined;
-    try {
-      await applyMigrations(owner.db, database.url);
-      role = (await appRoleAvailable(owner.db)) ? APP_ROLE : undefined;
-    } finally {
-      await owner.close();
-    }
     const secretBox = new SecretBox(
       config.secretsKey ? parseSecretsKey(config.secretsKey) : loadOrCreateDevSecretsKey(config.dataDir),
     );
     if (!config.secretsKey && config.databaseUrl) {
       logger.warn({ dataDir: config.dataDir }, 'SECRETS_KEY is not set: signing secrets are sealed with a development key kept in DATA_DIR');
+    }
+    const owner = connectDatabase(database.url, { max: 1 });
+    let role: string | undefined;
+    try {
+      await applyMigrations(owner.db, database.url, {
+        // Secrets stored by earlier releases unbound or unsealed are sealed for their rows before anything reads them.
+        afterMigrations: (db) => resealSubscriptionSecrets(db, secretBox, logger),
+      });
+      role = (await appRoleAvailable(owner.db)) ? APP_ROLE : undefined;
+    } finally {
+      await owner.close();
     }
     if (!role) logger.warn('the hooklane_app role is not available: row-level security is not enforced (see docs/security.md)');
     // The worker's connections are its own (with ROLE=all too): its commits need not wait for the

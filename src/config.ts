@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration, parseDurationList } from './duration.js';
+import { secretsKeyBytes } from './secrets/secret-box.js';
 
 /** HS256 needs a key at least as long as its hash (RFC 7518 §3.2): 256 bits. */
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -52,7 +53,12 @@ const environmentSchema = z.object({
   AUTH_AUDIENCE: optionalText,
   AUTH_AUDIENCE_ANY: booleanFlag.default(false),
   AUTH_TENANT_CLAIM: z.string().default('tenant_id'),
-  SECRETS_KEY: optionalText,
+  SECRETS_KEY: optionalText.pipe(
+    z
+      .string()
+      .refine((text) => secretsKeyBytes(text) !== undefined, { message: 'must be 32 bytes, written as 64 hex characters or base64 (for example `openssl rand -base64 32`)' })
+      .optional(),
+  ),
   DELIVERY_RETRY_SCHEDULE: durationList('5s,5m,30m,2h,5h,10h,10h'),
   DELIVERY_TIMEOUT: duration('15s'),
   DELIVERY_ALLOW_PRIVATE_NETWORKS: booleanFlag.default(false),
@@ -106,7 +112,7 @@ export interface Config {
   dataDir: string;
   host: string;
   port: number;
-  /** SECRETS_KEY: encrypts signing secrets at rest; unset: a development key in DATA_DIR. */
+  /** SECRETS_KEY (checked to be 32 bytes): seals signing secrets at rest; unset: a development key in DATA_DIR. */
   secretsKey: string | undefined;
   auth: {
     jwtSecret: string | undefined;

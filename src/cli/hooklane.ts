@@ -58,6 +58,8 @@ exits 1 if any failed:
   - every migration in drizzle/ is applied and graphile-worker's schema exists
   - authentication: AUTH_JWT_SECRET or AUTH_JWKS_URL with DATABASE_URL; in embedded mode, the
     development secret
+  - secrets: SECRETS_KEY, or in embedded mode the development key in DATA_DIR (a warning with
+    DATABASE_URL)
   - with --url: the receiver URL is allowed (DELIVERY_ALLOW_PRIVATE_NETWORKS) and answers
 
 Options:
@@ -251,6 +253,19 @@ async function checkAuth(config: Config): Promise<CheckResult> {
   return fail(`authentication: no AUTH_JWT_SECRET or AUTH_JWKS_URL, and no development secret in ${config.dataDir} yet (\`hooklane serve\` creates one)`);
 }
 
+async function checkSecrets(config: Config): Promise<CheckResult> {
+  if (config.secretsKey) return pass('secrets: signing secrets are sealed with SECRETS_KEY');
+  const { DEV_KEY_FILE } = await import('../secrets/secret-box.js');
+  const file = path.join(config.dataDir, DEV_KEY_FILE);
+  const where = existsSync(file) ? `the development key in ${file}` : `a development key that start-up creates in ${file}`;
+  if (!config.databaseUrl) return pass(`secrets: signing secrets are sealed with ${where} (embedded mode)`);
+  // Not refused: the key works, but it sits beside the data, and every process needs a copy.
+  return warn(
+    `secrets: SECRETS_KEY is not set, so signing secrets are sealed with ${where}, which is for development: ` +
+      'set SECRETS_KEY, the same in every process (to the contents of that file if secrets are sealed with it already)',
+  );
+}
+
 async function checkReceiver(config: Config, raw: string, method: 'HEAD' | 'POST'): Promise<CheckResult> {
   const { checkSubscriptionUrl, isPublicAddress, literalIp, refusalReason } = await import('../delivery/network-policy.js');
   const allowPrivateNetworks = config.delivery.allowPrivateNetworks;
@@ -315,6 +330,7 @@ async function doctorCommand(args: string[]): Promise<number> {
   let ok = report(pass(`configuration: ROLE=${config.role}, API on ${config.host}:${config.port}, DATA_DIR ${config.dataDir}`));
   for (const result of await checkDatabase(config)) ok = report(result) && ok;
   ok = report(await checkAuth(config)) && ok;
+  ok = report(await checkSecrets(config)) && ok;
   if (values.url !== undefined) ok = report(await checkReceiver(config, values.url, method)) && ok;
   return ok ? 0 : 1;
 }

@@ -79,7 +79,7 @@ describe('hooklane CLI', { timeout: 120_000 }, () => {
 
   it('migrate, then doctor against the migrated database: every check passes', async () => {
     const databaseUrl = await createTestDatabase();
-    const env = { DATABASE_URL: databaseUrl, AUTH_JWT_SECRET: SECRET };
+    const env = { DATABASE_URL: databaseUrl, AUTH_JWT_SECRET: SECRET, SECRETS_KEY: Buffer.alloc(32, 3).toString('base64') };
 
     const before = await hooklane(['doctor'], env);
     expect(before.code).toBe(1);
@@ -98,10 +98,21 @@ describe('hooklane CLI', { timeout: 120_000 }, () => {
       expect(doctor.code).toBe(0);
       const lines = doctor.stdout.trim().split('\n');
       expect(lines.every((line) => line.startsWith('✓ '))).toBe(true);
-      for (const check of ['configuration', 'database', 'migrations', 'job queue', 'authentication', 'receiver']) {
+      for (const check of ['configuration', 'database', 'migrations', 'job queue', 'authentication', 'secrets', 'receiver']) {
         expect(doctor.stdout).toMatch(new RegExp(`^✓ ${check}`, 'm'));
       }
       expect(receiver.requests.map((request) => request.method)).toEqual(['HEAD']);
+
+      // Without SECRETS_KEY beside DATABASE_URL: a warning naming the development key, not a failure.
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hooklane-cli-'));
+      try {
+        const { SECRETS_KEY: _unset, ...withoutKey } = env;
+        const devKey = await hooklane(['doctor'], { ...withoutKey, DATA_DIR: dataDir });
+        expect(devKey.code).toBe(0);
+        expect(devKey.stdout).toMatch(new RegExp(`^! secrets: SECRETS_KEY is not set, so signing secrets are sealed with a development key that start-up creates in ${dataDir}/secrets-key, which is for development`, 'm'));
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
 
       // The same receiver is refused while private networks are not allowed.
       const refused = await hooklane(['doctor', '--url', receiver.url], env);

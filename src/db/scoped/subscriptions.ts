@@ -1,5 +1,4 @@
 import { and, arrayOverlaps, desc, eq, inArray, lt, sql } from 'drizzle-orm';
-import { newId } from '../../ids.js';
 import type { Run } from '../client.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
 import { deliveries, subscriptions, type DisabledReason, type PayloadMode, type SubscriptionRow } from '../schema.js';
@@ -32,11 +31,12 @@ export class SubscriptionStore {
     return and(eq(subscriptions.tenantId, this.tenantId), eq(subscriptions.id, id));
   }
 
-  async create(settings: SubscriptionSettings & { secret: string }): Promise<SubscriptionRow> {
+  /** `id` is the caller's (newId('subscription')): the sealed `secret` is bound to it. */
+  async create(settings: SubscriptionSettings & { id: string; secret: string }): Promise<SubscriptionRow> {
     const { secret, ...rest } = settings;
     const [row] = await this.run((db) => db
       .insert(subscriptions)
-      .values({ id: newId('subscription'), tenantId: this.tenantId, ...rest, secrets: [secret] })
+      .values({ tenantId: this.tenantId, ...rest, secrets: [secret] })
       .returning());
     return row!;
   }
