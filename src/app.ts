@@ -28,7 +28,7 @@ export interface Hooklane {
   /** The GraphQL endpoint, when this process runs the API. */
   graphqlUrl: string | undefined;
   databaseUrl: string;
-  /** The separate metrics endpoint, when METRICS_PORT is set (the API serves /metrics too). */
+  /** The metrics endpoint of its own, when METRICS_PORT is set (the API port then serves none). */
   metricsUrl: string | undefined;
   /** Stops taking work, lets in-flight deliveries finish (at most SHUTDOWN_TIMEOUT), then closes everything. */
   stop(): Promise<void>;
@@ -123,6 +123,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     // One per process: with ROLE=all, the API's publishes and the worker's operational events share it.
     const publisher = new Publisher();
     const metrics = new HooklaneMetrics({
+      tenantLabels: config.metricsTenantLabels,
       queueStats: queueStatsFrom(client.sql),
       onCollectError: (error) => logger.warn({ err: error }, 'reading the job queue for metrics failed'),
     });

@@ -88,6 +88,7 @@ const environmentSchema = z.object({
   METRICS_PORT: optionalText.pipe(
     z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).refine((port) => port <= 65535, 'must be at most 65535').optional(),
   ),
+  METRICS_TENANT_LABELS: booleanFlag.default(false),
 }).superRefine((env, ctx) => {
   // Without an audience, a token the identity provider issued for any of its other applications
   // (admin role included) would be accepted here.
@@ -147,8 +148,10 @@ export interface Config {
   logFormat: Environment['LOG_FORMAT'];
   /** SHUTDOWN_TIMEOUT: how long a stop waits for in-flight requests and deliveries. */
   shutdownTimeoutMs: number;
-  /** METRICS_PORT: a separate HTTP server with only GET /metrics (for ROLE=worker); unset: none. */
+  /** METRICS_PORT: GET /metrics on a listener of its own, and not on the API port; unset: on the API port. */
   metricsPort: number | undefined;
+  /** METRICS_TENANT_LABELS: a `tenant` label on the per-tenant counters; default off. */
+  metricsTenantLabels: boolean;
 }
 
 /** Quota defaults for every tenant; an operator overrides them per tenant with updateTenantQuotas. */
@@ -226,5 +229,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     metricsPort: e.METRICS_PORT,
+    metricsTenantLabels: e.METRICS_TENANT_LABELS,
   };
 }
