@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { effectiveJwtSecret } from './auth/dev-secret.js';
+import { effectiveJwtSecret, missingProductionAuth } from './auth/dev-secret.js';
 import { TokenVerifier } from './auth/jwt.js';
 import type { Config } from './config.js';
 import { connectDatabase, type DatabaseClient } from './db/client.js';
@@ -9,6 +9,7 @@ import { EventExamples } from './domain/event-examples.js';
 import { PayloadSchemas } from './domain/payload-schemas.js';
 import { Publisher } from './publish/publisher.js';
 import { loadOrCreateDevSecretsKey, parseSecretsKey, SecretBox } from './secrets/secret-box.js';
+import { resealSubscriptionSecrets } from './secrets/reseal-secrets.js';
 import { AttemptRecorder } from './delivery/attempt-recorder.js';
 import { ClaimBatcher } from './delivery/claim-batcher.js';
 import { DeliverySlots } from './delivery/delivery-slots.js';
@@ -30,7 +31,7 @@ export interface Hooklane {
   /** The GraphQL endpoint, when this process runs the API. */
   graphqlUrl: string | undefined;
   databaseUrl: string;
-  /** The separate metrics endpoint, when METRICS_PORT is set (the API serves /metrics too). */
+  /** The metrics endpoint of its own, when METRICS_PORT is set (the API port then serves none). */
   metricsUrl: string | undefined;
   /** Stops taking work, lets in-flight deliveries finish (at most SHUTDOWN_TIMEOUT), then closes everything. */
   stop(): Promise<void>;
@@ -58,6 +59,9 @@ export interface HooklaneSeams {
 
 /** Starts what the role asks for against one database; used by `npm start` and by the tests. */
 export async function startHooklane(config: Config, logger: Logger, seams: HooklaneSeams = {}): Promise<Hooklane> {
+  // An API on a real database never starts open; a worker verifies no tokens.
+  const openApi = config.role === 'worker' ? undefined : missingProductionAuth(config);
+  if (openApi) throw openApi;
   // A port taken fails start-up before the embedded PostgreSQL is started for nothing.
   if (config.role !== 'worker') await ensurePortAvailable(config.host, config.port, 'PORT');
   if (config.metricsPort !== undefined) await ensurePortAvailable(config.host, config.metricsPort, 'METRICS_PORT');
@@ -96,19 +100,22 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     })());
 
   try {
-    const owner = connectDatabase(database.url, { max: 1 });
-    let role: string | undefined;
-    try {
-      await applyMigrations(owner.db, database.url);
-      role = (await appRoleAvailable(owner.db)) ? APP_ROLE : undefined;
-    } finally {
-      await owner.close();
-    }
     const secretBox = new SecretBox(
       config.secretsKey ? parseSecretsKey(config.secretsKey) : loadOrCreateDevSecretsKey(config.dataDir),
     );
     if (!config.secretsKey && config.databaseUrl) {
       logger.warn({ dataDir: config.dataDir }, 'SECRETS_KEY is not set: signing secrets are sealed with a development key kept in DATA_DIR');
+    }
+    const owner = connectDatabase(database.url, { max: 1 });
+    let role: string | undefined;
+    try {
+      await applyMigrations(owner.db, database.url, {
+        // Secrets stored by earlier releases unbound or unsealed are sealed for their rows before anything reads them.
+        afterMigrations: (db) => resealSubscriptionSecrets(db, secretBox, logger),
+      });
+      role = (await appRoleAvailable(owner.db)) ? APP_ROLE : undefined;
+    } finally {
+      await owner.close();
     }
     if (!role) logger.warn('the hooklane_app role is not available: row-level security is not enforced (see docs/security.md)');
     // The worker's connections are its own (with ROLE=all too): its commits need not wait for the
@@ -119,6 +126,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     // One per process: with ROLE=all, the API's publishes and the worker's operational events share it.
     const publisher = new Publisher();
     const metrics = new HooklaneMetrics({
+      tenantLabels: config.metricsTenantLabels,
       queueStats: queueStatsFrom(client.sql),
       onCollectError: (error) => logger.warn({ err: error }, 'reading the job queue for metrics failed'),
     });

@@ -2,6 +2,10 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration, parseDurationList } from './duration.js';
 import { parseNoProxy, type ProxySettings } from './delivery/proxy-routing.js';
+import { secretsKeyBytes } from './secrets/secret-box.js';
+
+/** HS256 needs a key at least as long as its hash (RFC 7518 §3.2): 256 bits. */
+export const MIN_JWT_SECRET_BYTES = 32;
 
 const duration = (fallback: string) => z.string().default(fallback).transform((text, ctx) => {
   try {
@@ -37,12 +41,25 @@ const environmentSchema = z.object({
   DATA_DIR: z.string().default('./.data'),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  AUTH_JWT_SECRET: optionalText,
+  AUTH_JWT_SECRET: optionalText.pipe(
+    z
+      .string()
+      .refine((secret) => Buffer.byteLength(secret, 'utf8') >= MIN_JWT_SECRET_BYTES, {
+        message: `must be at least ${MIN_JWT_SECRET_BYTES} bytes (for example \`openssl rand -base64 32\`)`,
+      })
+      .optional(),
+  ),
   AUTH_JWKS_URL: optionalText.pipe(z.string().url().optional()),
   AUTH_ISSUER: optionalText,
   AUTH_AUDIENCE: optionalText,
+  AUTH_AUDIENCE_ANY: booleanFlag.default(false),
   AUTH_TENANT_CLAIM: z.string().default('tenant_id'),
-  SECRETS_KEY: optionalText,
+  SECRETS_KEY: optionalText.pipe(
+    z
+      .string()
+      .refine((text) => secretsKeyBytes(text) !== undefined, { message: 'must be 32 bytes, written as 64 hex characters or base64 (for example `openssl rand -base64 32`)' })
+      .optional(),
+  ),
   DELIVERY_RETRY_SCHEDULE: durationList('5s,5m,30m,2h,5h,10h,10h'),
   DELIVERY_TIMEOUT: duration('15s'),
   DELIVERY_ALLOW_PRIVATE_NETWORKS: booleanFlag.default(false),
@@ -88,6 +105,21 @@ const environmentSchema = z.object({
   METRICS_PORT: optionalText.pipe(
     z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).refine((port) => port <= 65535, 'must be at most 65535').optional(),
   ),
+  METRICS_TENANT_LABELS: booleanFlag.default(false),
+}).superRefine((env, ctx) => {
+  // Without an audience, a token the identity provider issued for any of its other applications
+  // (admin role included) would be accepted here.
+  if (env.AUTH_JWKS_URL && !env.AUTH_AUDIENCE && !env.AUTH_AUDIENCE_ANY) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['AUTH_AUDIENCE'],
+      message:
+        'must be set with AUTH_JWKS_URL, or tokens the identity provider issued for any other application are accepted (AUTH_AUDIENCE_ANY=true accepts any audience on purpose)',
+    });
+  }
+  if (env.AUTH_AUDIENCE && env.AUTH_AUDIENCE_ANY) {
+    ctx.addIssue({ code: 'custom', path: ['AUTH_AUDIENCE_ANY'], message: 'must not be true when AUTH_AUDIENCE is set' });
+  }
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -98,13 +130,15 @@ export interface Config {
   dataDir: string;
   host: string;
   port: number;
-  /** SECRETS_KEY: encrypts signing secrets at rest; unset: a development key in DATA_DIR. */
+  /** SECRETS_KEY (checked to be 32 bytes): seals signing secrets at rest; unset: a development key in DATA_DIR. */
   secretsKey: string | undefined;
   auth: {
     jwtSecret: string | undefined;
     jwksUrl: string | undefined;
     issuer: string | undefined;
     audience: string | undefined;
+    /** AUTH_AUDIENCE_ANY: with AUTH_JWKS_URL and no AUTH_AUDIENCE, tokens of any audience are accepted on purpose. */
+    audienceAny: boolean;
     tenantClaim: string;
   };
   delivery: {
@@ -135,8 +169,10 @@ export interface Config {
   logFormat: Environment['LOG_FORMAT'];
   /** SHUTDOWN_TIMEOUT: how long a stop waits for in-flight requests and deliveries. */
   shutdownTimeoutMs: number;
-  /** METRICS_PORT: a separate HTTP server with only GET /metrics (for ROLE=worker); unset: none. */
+  /** METRICS_PORT: GET /metrics on a listener of its own, and not on the API port; unset: on the API port. */
   metricsPort: number | undefined;
+  /** METRICS_TENANT_LABELS: a `tenant` label on the per-tenant counters; default off. */
+  metricsTenantLabels: boolean;
 }
 
 /** Quota defaults for every tenant; an operator overrides them per tenant with updateTenantQuotas. */
@@ -176,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jwksUrl: e.AUTH_JWKS_URL,
       issuer: e.AUTH_ISSUER,
       audience: e.AUTH_AUDIENCE,
+      audienceAny: e.AUTH_AUDIENCE_ANY,
       tenantClaim: e.AUTH_TENANT_CLAIM,
     },
     delivery: {
@@ -215,5 +252,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logFormat: e.LOG_FORMAT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     metricsPort: e.METRICS_PORT,
+    metricsTenantLabels: e.METRICS_TENANT_LABELS,
   };
 }

@@ -44,6 +44,8 @@ async function serve(config: Config) {
   logger.info({ role: config.role, graphqlUrl: hooklane.graphqlUrl }, 'Hooklane started');
   if (hooklane.graphqlUrl) {
     console.log(`\nHooklane GraphQL API: ${hooklane.graphqlUrl}`);
+    // Only the embedded mode gets here without AUTH_* (startHooklane refuses DATABASE_URL without it).
+    // The token goes to the terminal, never through the logger: log lines are shipped and kept.
     if (!authIsConfigured(config)) {
       const token = await signHs256Token(effectiveJwtSecret(config)!, { sub: 'dev-admin', roles: ['admin'] }, { expiresIn: '30d' });
       console.log(`Development admin token (no AUTH_* variable is set; secret kept in ${config.dataDir}):\n${token}\n`);

@@ -106,7 +106,7 @@ export async function startApiServer(options: {
   verifier: TokenVerifier;
   readiness: Readiness;
   logger: Logger;
-  /** Served at GET /metrics, and fed by the GraphQL operations. */
+  /** Fed by the GraphQL operations, and served at GET /metrics unless METRICS_PORT gives them a listener of their own. */
   metrics?: HooklaneMetrics;
 }): Promise<ApiServer> {
   const { services, verifier, readiness, logger, metrics } = options;
@@ -138,7 +138,7 @@ export async function startApiServer(options: {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
-  if (metrics) app.get('/metrics', metricsHandler(metrics, logger));
+  if (metrics && services.config.metricsPort === undefined) app.get('/metrics', metricsHandler(metrics, logger));
   app.get('/healthz', async (_req, res) => {
     try {
       await services.sql`select 1`;

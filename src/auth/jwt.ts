@@ -21,7 +21,7 @@ export class TokenVerifier {
   private readonly secret: Promise<CryptoKey> | undefined;
   private readonly jwks: JWTVerifyGetKey | undefined;
 
-  constructor(private readonly auth: Config['auth'] & { jwtSecret: string | undefined }) {
+  constructor(private readonly auth: Omit<Config['auth'], 'jwtSecret' | 'audienceAny'> & { jwtSecret: string | undefined }) {
     this.secret = auth.jwtSecret
       ? crypto.subtle.importKey('raw', new TextEncoder().encode(auth.jwtSecret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
       : undefined;

@@ -50,11 +50,16 @@ Options:
 
 const DOCTOR_USAGE = `Usage: hooklane doctor [--url <receiver url>] [--method HEAD|POST]
 
-Checks, printing one ✓ or ✗ line each, and exits 1 if any failed:
-  - the configuration (environment variables) parses
+Checks, printing one line each (✓ passed, ✗ failed, ! passed with a warning, – skipped), and
+exits 1 if any failed:
+  - the configuration (environment variables) parses, AUTH_JWT_SECRET is at least 32 bytes and
+    AUTH_JWKS_URL comes with AUTH_AUDIENCE (or AUTH_AUDIENCE_ANY=true)
   - the database answers (DATABASE_URL), or, in embedded mode, DATA_DIR is writable
   - every migration in drizzle/ is applied and graphile-worker's schema exists
-  - authentication is configured (AUTH_JWT_SECRET or AUTH_JWKS_URL) or a development secret exists
+  - authentication: AUTH_JWT_SECRET or AUTH_JWKS_URL with DATABASE_URL; in embedded mode, the
+    development secret
+  - secrets: SECRETS_KEY, or in embedded mode the development key in DATA_DIR (a warning with
+    DATABASE_URL)
   - with --url: the receiver URL is allowed (DELIVERY_ALLOW_PRIVATE_NETWORKS) and answers
 
 Options:
@@ -120,14 +125,17 @@ interface CheckResult {
   message: string;
   /** Neither passed nor failed: shown with "–". */
   skipped?: boolean;
+  warning?: boolean;
 }
 
 const pass = (message: string): CheckResult => ({ ok: true, message });
+/** Passes, but worth the operator's attention: shown with "!". */
+const warn = (message: string): CheckResult => ({ ok: true, warning: true, message });
 const fail = (message: string): CheckResult => ({ ok: false, message });
 const skip = (message: string): CheckResult => ({ ok: true, skipped: true, message });
 
 function report(result: CheckResult): boolean {
-  console.log(`${result.skipped ? '–' : result.ok ? '✓' : '✗'} ${result.message}`);
+  console.log(`${result.skipped ? '–' : result.warning ? '!' : result.ok ? '✓' : '✗'} ${result.message}`);
   return result.ok;
 }
 
@@ -223,27 +231,39 @@ async function checkDatabase(config: Config): Promise<CheckResult[]> {
 }
 
 async function checkAuth(config: Config): Promise<CheckResult> {
-  const { authIsConfigured } = await import('../auth/dev-secret.js');
-  if (config.auth.jwtSecret) {
-    const short = config.auth.jwtSecret.length < 32 ? ' (shorter than 32 characters: consider a longer secret)' : '';
-    return pass(`authentication: HS256 tokens signed with AUTH_JWT_SECRET${short}`);
-  }
+  const { DEV_SECRET_FILE, missingProductionAuth } = await import('../auth/dev-secret.js');
+  if (config.auth.jwtSecret) return pass('authentication: HS256 tokens signed with AUTH_JWT_SECRET');
   if (config.auth.jwksUrl) {
+    const audience = config.auth.audience ? `audience ${config.auth.audience}` : 'ANY audience (AUTH_AUDIENCE_ANY=true)';
     try {
       const response = await fetch(config.auth.jwksUrl, { signal: AbortSignal.timeout(5000) });
       const body = (await response.json().catch(() => null)) as { keys?: unknown[] } | null;
       if (!response.ok || !Array.isArray(body?.keys)) return fail(`authentication: AUTH_JWKS_URL ${config.auth.jwksUrl} answered HTTP ${response.status} without a key set`);
-      return pass(`authentication: tokens verified with the ${body.keys.length} key(s) at AUTH_JWKS_URL ${config.auth.jwksUrl}`);
+      const verified = `authentication: tokens verified with the ${body.keys.length} key(s) at AUTH_JWKS_URL ${config.auth.jwksUrl}, for ${audience}`;
+      // Any token the identity provider issues for another application, admin role included, is accepted.
+      return config.auth.audience ? pass(verified) : warn(`${verified}: tokens issued for other applications are accepted too`);
     } catch (error) {
       return fail(`authentication: AUTH_JWKS_URL ${config.auth.jwksUrl} is not reachable: ${describeError(error)}`);
     }
   }
-  if (!authIsConfigured(config)) {
-    const file = path.join(config.dataDir, 'dev-jwt-secret');
-    if (existsSync(file)) return pass(`authentication: development secret in ${file} (set AUTH_JWT_SECRET or AUTH_JWKS_URL in production)`);
-    return fail(`authentication: no AUTH_JWT_SECRET or AUTH_JWKS_URL, and no development secret in ${config.dataDir} yet (\`hooklane serve\` creates one)`);
-  }
-  return pass('authentication: configured');
+  const refusal = missingProductionAuth(config);
+  if (refusal) return fail(`authentication: ${refusal.problem}: the API refuses to start; ${refusal.fix}`);
+  const file = path.join(config.dataDir, DEV_SECRET_FILE);
+  if (existsSync(file)) return pass(`authentication: development secret in ${file} (embedded mode only; set AUTH_JWT_SECRET or AUTH_JWKS_URL with DATABASE_URL)`);
+  return fail(`authentication: no AUTH_JWT_SECRET or AUTH_JWKS_URL, and no development secret in ${config.dataDir} yet (\`hooklane serve\` creates one)`);
+}
+
+async function checkSecrets(config: Config): Promise<CheckResult> {
+  if (config.secretsKey) return pass('secrets: signing secrets are sealed with SECRETS_KEY');
+  const { DEV_KEY_FILE } = await import('../secrets/secret-box.js');
+  const file = path.join(config.dataDir, DEV_KEY_FILE);
+  const where = existsSync(file) ? `the development key in ${file}` : `a development key that start-up creates in ${file}`;
+  if (!config.databaseUrl) return pass(`secrets: signing secrets are sealed with ${where} (embedded mode)`);
+  // Not refused: the key works, but it sits beside the data, and every process needs a copy.
+  return warn(
+    `secrets: SECRETS_KEY is not set, so signing secrets are sealed with ${where}, which is for development: ` +
+      'set SECRETS_KEY, the same in every process (to the contents of that file if secrets are sealed with it already)',
+  );
 }
 
 async function checkReceiver(config: Config, raw: string, method: 'HEAD' | 'POST'): Promise<CheckResult> {
@@ -310,6 +330,7 @@ async function doctorCommand(args: string[]): Promise<number> {
   let ok = report(pass(`configuration: ROLE=${config.role}, API on ${config.host}:${config.port}, DATA_DIR ${config.dataDir}`));
   for (const result of await checkDatabase(config)) ok = report(result) && ok;
   ok = report(await checkAuth(config)) && ok;
+  ok = report(await checkSecrets(config)) && ok;
   if (values.url !== undefined) ok = report(await checkReceiver(config, values.url, method)) && ok;
   return ok ? 0 : 1;
 }

@@ -3,10 +3,12 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { effectiveJwtSecret } from '../auth/dev-secret.js';
 import { signHs256Token } from '../auth/jwt.js';
-import { loadConfig } from '../config.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { StartupError } from '../errors.js';
 
 const usage = (command: string) => `Usage: ${command} --admin | --tenant <id> [--scope "events:publish ..."] [--expires 30d]
-Prints an HS256 JWT signed with AUTH_JWT_SECRET, or with the development secret in DATA_DIR.`;
+Prints an HS256 JWT signed with AUTH_JWT_SECRET, or, with the embedded database and no AUTH_*,
+with the development secret in DATA_DIR.`;
 
 /** `npm run token` and `hooklane token`: prints a signed JWT. Returns the exit code. */
 export async function tokenCommand(args: string[], command = 'npm run token --'): Promise<number> {
@@ -26,8 +28,16 @@ export async function tokenCommand(args: string[], command = 'npm run token --')
     return values.help ? 0 : 1;
   }
 
-  const config = loadConfig();
-  const secret = effectiveJwtSecret(config);
+  let config: Config;
+  let secret: string | undefined;
+  try {
+    config = loadConfig();
+    secret = effectiveJwtSecret(config);
+  } catch (error) {
+    if (!(error instanceof StartupError || error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return 1;
+  }
   if (!secret) {
     console.error('AUTH_JWKS_URL is set: tokens come from your identity provider, not from this command.');
     return 1;

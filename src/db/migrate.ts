@@ -96,8 +96,14 @@ interface Journal {
  * 4. In one transaction, every function file (CREATE OR REPLACE, bodies checked; see
  *    createOrReplaceFunction), the retired functions dropped, and the application role's right to
  *    call each function that is not a trigger function.
+ * 5. `afterMigrations`, still under the lock: data upgrades that need the application (start-up
+ *    seals secrets again with SECRETS_KEY, see reseal-secrets.ts).
  */
-export async function applyMigrations(db: Database, databaseUrl: string): Promise<void> {
+export async function applyMigrations(
+  db: Database,
+  databaseUrl: string,
+  options: { afterMigrations?: (db: Database) => Promise<unknown> } = {},
+): Promise<void> {
   const functions = readFunctionFiles();
   await db.execute(sql`select pg_advisory_lock(hashtext('hooklane.migrations'))`);
   try {
@@ -113,6 +119,7 @@ export async function applyMigrations(db: Database, databaseUrl: string): Promis
       for (const signature of RETIRED_FUNCTIONS) await tx.execute(sql.raw(`DROP FUNCTION IF EXISTS public.${signature}`));
       await tx.execute(sql.raw(grantCallsToAppRole(functions.map((f) => f.name))));
     });
+    await options.afterMigrations?.(db);
   } finally {
     await db.execute(sql`select pg_advisory_unlock(hashtext('hooklane.migrations'))`);
   }

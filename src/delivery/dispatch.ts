@@ -234,8 +234,8 @@ function signedRequest(work: DeliveryWork, secretBox: SecretBox, at: Date) {
   });
   const message = { msgId: work.eventId, timestampSeconds: Math.floor(at.getTime() / 1000), body };
   const keys = {
-    hmacSecrets: work.secrets.map((sealed) => secretBox.open(sealed)),
-    ed25519SecretKey: work.ed25519SecretKey === null ? null : secretBox.open(work.ed25519SecretKey),
+    hmacSecrets: work.secrets.map((sealed) => secretBox.open(sealed, work.subscriptionId)),
+    ed25519SecretKey: work.ed25519SecretKey === null ? null : secretBox.open(work.ed25519SecretKey, work.subscriptionId),
   };
   return { url: work.url, body, headers: signedWebhookHeaders(message, keys, USER_AGENT) };
 }

@@ -4,7 +4,6 @@ import type { StoredEndpointSettings } from '../db/scoped/subscriptions.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import type { BasicCredentials, BearerCredentials, OAuth2Credentials } from '../domain/endpoint-settings.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { openSubscriptionSecret } from '../secrets/subscription-secrets.js';
 import type { EndpointTlsMaterial, HttpSender, SendRequest, SendResult } from './http-sender.js';
 import type { OAuth2Tokens } from './oauth2-tokens.js';
 
@@ -20,7 +19,7 @@ export interface OpenedEndpoint {
 const MAX_OPENED = 4096;
 
 export function openEndpoint(stored: StoredEndpointSettings, secretBox: SecretBox, subscriptionId: string): OpenedEndpoint {
-  const open = (sealed: string) => openSubscriptionSecret(secretBox, subscriptionId, sealed);
+  const open = (sealed: string) => secretBox.open(sealed, subscriptionId);
   const headers: Record<string, string> = stored.headers ? (JSON.parse(open(stored.headers)) as Record<string, string>) : {};
   let oauth2: OAuth2Credentials | null = null;
   if (stored.authType !== null && stored.authCredentials !== null) {

@@ -3,7 +3,6 @@ import { BadUserInputError } from '../errors.js';
 import type { EndpointColumns } from '../db/scoped/subscriptions.js';
 import { checkSubscriptionUrl } from '../delivery/network-policy.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { sealSubscriptionSecret } from '../secrets/subscription-secrets.js';
 
 /**
  * A subscription's endpoint settings: extra headers, how deliveries authenticate (bearer, basic,
@@ -284,7 +283,7 @@ export function checkEndpointCombination(
 
 /** The columns that store `changes`, secrets sealed for the subscription `subscriptionId`. */
 export function endpointColumns(changes: EndpointChanges, secretBox: SecretBox, subscriptionId: string): Partial<EndpointColumns> {
-  const seal = (plain: string) => sealSubscriptionSecret(secretBox, subscriptionId, plain);
+  const seal = (plain: string) => secretBox.seal(plain, subscriptionId);
   const columns: Partial<EndpointColumns> = {};
   if (changes.headers !== undefined) {
     columns.headerNames = changes.headers === null ? null : Object.keys(changes.headers);

@@ -32,9 +32,9 @@ export interface SubscriptionRules {
 export const DEFAULT_ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
 const MAX_ROTATION_OVERLAP_MS = 7 * 24 * 60 * 60 * 1000;
 
-function newEd25519Keys(rules: SubscriptionRules) {
+function newEd25519Keys(rules: SubscriptionRules, subscriptionId: string) {
   const pair = generateEd25519KeyPair();
-  return { ed25519SecretKey: rules.secretBox.seal(pair.secretKey), ed25519PublicKey: pair.publicKey };
+  return { ed25519SecretKey: rules.secretBox.seal(pair.secretKey, subscriptionId), ed25519PublicKey: pair.publicKey };
 }
 
 export const MAX_RETRY_SCHEDULE_ENTRIES = 20;
@@ -91,8 +91,11 @@ export function parseRetrySchedule(entries: readonly string[] | null | undefined
   });
 }
 
-/** Checks the settings present in `input`; absent ones stay absent, explicit nulls clear. */
-async function settingsFrom(scope: TenantScope, rules: SubscriptionRules, input: SubscriptionInput): Promise<SubscriptionChanges> {
+/**
+ * Checks the settings present in `input`; absent ones stay absent, explicit nulls clear. Secrets
+ * are sealed for `subscriptionId`, the row they go into.
+ */
+async function settingsFrom(scope: TenantScope, rules: SubscriptionRules, input: SubscriptionInput, subscriptionId: string): Promise<SubscriptionChanges> {
   const changes: SubscriptionChanges = {};
   if (input.url !== undefined && input.url !== null) changes.url = requireUrl(input.url, rules);
   if (input.eventTypes !== undefined && input.eventTypes !== null) changes.eventTypes = await requireKnownEventTypes(scope, input.eventTypes);
@@ -105,7 +108,7 @@ async function settingsFrom(scope: TenantScope, rules: SubscriptionRules, input:
   if (input.maxInFlight !== undefined) {
     changes.maxInFlight = optionalIntegerInRange(input.maxInFlight, 'maxInFlight', 1, MAX_IN_FLIGHT_LIMIT);
   }
-  if (input.ed25519Signing === true) Object.assign(changes, newEd25519Keys(rules));
+  if (input.ed25519Signing === true) Object.assign(changes, newEd25519Keys(rules, subscriptionId));
   if (input.ed25519Signing === false) Object.assign(changes, { ed25519SecretKey: null, ed25519PublicKey: null });
   return changes;
 }
@@ -116,12 +119,12 @@ export async function createSubscription(
   quotas: Quotas,
   input: SubscriptionInput & { url: string; eventTypes: readonly string[] },
 ): Promise<{ subscription: SubscriptionRow; secret: string }> {
-  const settings = await settingsFrom(scope, rules, input);
+  // The id comes first: the secrets are sealed for it.
+  const id = newId('subscription');
+  const settings = await settingsFrom(scope, rules, input, id);
   const filter = input.filter === null || input.filter === undefined ? null : (await checkSubscriptionFilter(scope, input.filter, settings.eventTypes!)).stored;
   const endpoint = endpointChangesFrom(input, rules);
   checkEndpointCombination(endpoint, settings.url!);
-  // Made here: the endpoint secrets are sealed for it.
-  const id = newId('subscription');
   const secret = generateSecret();
   const subscription = await scope.transaction(async (tx) => {
     await assertRoomFor(tx, 'subscriptions', quotas);
@@ -140,7 +143,7 @@ export async function createSubscription(
     maxInFlight: settings.maxInFlight ?? null,
     ed25519SecretKey: settings.ed25519SecretKey ?? null,
     ed25519PublicKey: settings.ed25519PublicKey ?? null,
-    secret: rules.secretBox.seal(secret),
+    secret: rules.secretBox.seal(secret, id),
     });
   });
   return { subscription, secret };
@@ -157,7 +160,7 @@ export async function updateSubscription(
   rules: SubscriptionRules,
   input: SubscriptionInput & { id: string; enabled?: boolean | null },
 ): Promise<SubscriptionRow> {
-  const settings = await settingsFrom(scope, rules, input);
+  const settings = await settingsFrom(scope, rules, input, input.id);
   const endpoint = endpointChangesFrom(input, rules);
   return scope.transaction(async (tx, executor) => {
     let subscription = await tx.subscriptions.findForUpdate(input.id);
@@ -191,7 +194,7 @@ export async function rotateSubscriptionSecret(
     if (overlapMs > MAX_ROTATION_OVERLAP_MS) throw new BadUserInputError('overlap may be at most 7d', 'overlap');
   }
   const secret = generateSecret();
-  const subscription = await scope.subscriptions.replaceSecret(id, rules.secretBox.seal(secret), overlapMs);
+  const subscription = await scope.subscriptions.replaceSecret(id, rules.secretBox.seal(secret, id), overlapMs);
   if (!subscription) throw new NotFoundError('Subscription', id);
   return { subscription, secret };
 }

@@ -29,7 +29,8 @@ export interface MetricsServer {
 
 /**
  * A small HTTP server with only GET /metrics, on METRICS_PORT: how a worker-only process
- * (ROLE=worker, no API server) is scraped. Anything else is 404.
+ * (ROLE=worker, no API server) is scraped, and how metrics stay off the API's port (which then
+ * serves none). Anything else is 404.
  */
 export async function startMetricsServer(options: {
   host: string;

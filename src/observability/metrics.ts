@@ -51,6 +51,11 @@ export interface MetricsOptions {
   queueStats?: QueueStatsSource;
   /** Called when collecting the queue gauges fails; the scrape still succeeds with their last values. */
   onCollectError?: (error: unknown) => void;
+  /**
+   * METRICS_TENANT_LABELS: a `tenant` label on the delivery and publish counters (default false:
+   * no such label, so the metrics name no tenant and their cardinality does not grow with tenants).
+   */
+  tenantLabels?: boolean;
   tenantLabelLimit?: number;
   /** prom-client's process and Node.js metrics (default true). */
   defaultMetrics?: boolean;
@@ -64,7 +69,8 @@ const ATTEMPT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
  */
 export class HooklaneMetrics {
   readonly registry = new Registry();
-  readonly tenants: TenantLabels;
+  /** Labels for the tenant counted, or undefined without METRICS_TENANT_LABELS. */
+  readonly tenants: TenantLabels | undefined;
   readonly deliveries: Counter<'outcome' | 'tenant'>;
   readonly attemptDuration: Histogram<'outcome'>;
   readonly eventsPublished: Counter<'tenant'>;
@@ -73,11 +79,13 @@ export class HooklaneMetrics {
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
-    this.tenants = new TenantLabels(options.tenantLabelLimit);
+    this.tenants = options.tenantLabels ? new TenantLabels(options.tenantLabelLimit) : undefined;
+    const byTenant = this.tenants ? ', by tenant' : '';
+    const tenantLabel = this.tenants ? (['tenant'] as const) : [];
     this.deliveries = new Counter({
       name: 'hooklane_deliveries_total',
-      help: 'Delivery attempts by outcome (SUCCESS, HTTP_ERROR, TIMEOUT, …) and deliveries deferred or held, by tenant',
-      labelNames: ['outcome', 'tenant'],
+      help: `Delivery attempts by outcome (SUCCESS, HTTP_ERROR, TIMEOUT, …) and deliveries deferred or held${byTenant}`,
+      labelNames: ['outcome', ...tenantLabel],
       registers,
     });
     this.attemptDuration = new Histogram({
@@ -89,8 +97,8 @@ export class HooklaneMetrics {
     });
     this.eventsPublished = new Counter({
       name: 'hooklane_events_published_total',
-      help: 'Events accepted by publishEvent and publishEvents, by tenant',
-      labelNames: ['tenant'],
+      help: `Events accepted by publishEvent and publishEvents${byTenant}`,
+      labelNames: tenantLabel,
       registers,
     });
     this.quotaRefusals = new Counter({
@@ -151,16 +159,16 @@ export class HooklaneMetrics {
   }
 
   recordAttempt(tenantId: string, outcome: string, durationMs: number): void {
-    this.deliveries.inc({ outcome, tenant: this.tenants.label(tenantId) });
+    this.deliveries.inc(this.tenants ? { outcome, tenant: this.tenants.label(tenantId) } : { outcome });
     this.attemptDuration.observe({ outcome }, durationMs / 1000);
   }
 
   recordDispatch(tenantId: string, outcome: 'deferred' | 'held'): void {
-    this.deliveries.inc({ outcome, tenant: this.tenants.label(tenantId) });
+    this.deliveries.inc(this.tenants ? { outcome, tenant: this.tenants.label(tenantId) } : { outcome });
   }
 
   recordPublished(tenantId: string | undefined, count: number): void {
-    if (count > 0) this.eventsPublished.inc({ tenant: this.tenants.label(tenantId) }, count);
+    if (count > 0) this.eventsPublished.inc(this.tenants ? { tenant: this.tenants.label(tenantId) } : {}, count);
   }
 
   recordQuotaRefusal(quota: string): void {

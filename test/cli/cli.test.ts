@@ -1,4 +1,9 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -74,7 +79,7 @@ describe('hooklane CLI', { timeout: 120_000 }, () => {
 
   it('migrate, then doctor against the migrated database: every check passes', async () => {
     const databaseUrl = await createTestDatabase();
-    const env = { DATABASE_URL: databaseUrl, AUTH_JWT_SECRET: SECRET };
+    const env = { DATABASE_URL: databaseUrl, AUTH_JWT_SECRET: SECRET, SECRETS_KEY: Buffer.alloc(32, 3).toString('base64') };
 
     const before = await hooklane(['doctor'], env);
     expect(before.code).toBe(1);
@@ -93,10 +98,21 @@ describe('hooklane CLI', { timeout: 120_000 }, () => {
       expect(doctor.code).toBe(0);
       const lines = doctor.stdout.trim().split('\n');
       expect(lines.every((line) => line.startsWith('✓ '))).toBe(true);
-      for (const check of ['configuration', 'database', 'migrations', 'job queue', 'authentication', 'receiver']) {
+      for (const check of ['configuration', 'database', 'migrations', 'job queue', 'authentication', 'secrets', 'receiver']) {
         expect(doctor.stdout).toMatch(new RegExp(`^✓ ${check}`, 'm'));
       }
       expect(receiver.requests.map((request) => request.method)).toEqual(['HEAD']);
+
+      // Without SECRETS_KEY beside DATABASE_URL: a warning naming the development key, not a failure.
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hooklane-cli-'));
+      try {
+        const { SECRETS_KEY: _unset, ...withoutKey } = env;
+        const devKey = await hooklane(['doctor'], { ...withoutKey, DATA_DIR: dataDir });
+        expect(devKey.code).toBe(0);
+        expect(devKey.stdout).toMatch(new RegExp(`^! secrets: SECRETS_KEY is not set, so signing secrets are sealed with a development key that start-up creates in ${dataDir}/secrets-key, which is for development`, 'm'));
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
 
       // The same receiver is refused while private networks are not allowed.
       const refused = await hooklane(['doctor', '--url', receiver.url], env);
@@ -113,6 +129,57 @@ describe('hooklane CLI', { timeout: 120_000 }, () => {
     expect(result.stdout).toMatch(/^✓ configuration/m);
     expect(result.stdout).toMatch(/^✗ database: .*not reachable/m);
     expect(result.stdout).not.toContain('secret@'); // the password is redacted
+  });
+
+  it('token: the development secret is the embedded mode\'s, created once (0600) and reused; refused with DATABASE_URL and no AUTH_*', async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'hooklane-cli-'));
+    try {
+      const dataDir = path.join(folder, 'data');
+      const first = await hooklane(['token', '--admin'], { DATA_DIR: dataDir });
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      const secretFile = path.join(dataDir, 'dev-jwt-secret');
+      expect((await stat(secretFile)).mode & 0o777).toBe(0o600);
+      const secret = new TextEncoder().encode((await readFile(secretFile, 'utf8')).trim());
+      const second = await hooklane(['token', '--tenant', 'ten_1'], { DATA_DIR: dataDir });
+      expect((await jwtVerify(first.stdout.trim(), secret)).payload.roles).toEqual(['admin']);
+      expect((await jwtVerify(second.stdout.trim(), secret)).payload.tenant_id).toBe('ten_1');
+
+      const production = await hooklane(['token', '--admin'], { DATA_DIR: dataDir, DATABASE_URL: 'postgres://hooklane@127.0.0.1:1/hooklane' });
+      expect(production.code).toBe(1);
+      expect(production.stdout).toBe('');
+      expect(production.stderr.trim()).toMatch(/^DATABASE_URL is set but neither AUTH_JWT_SECRET nor AUTH_JWKS_URL is.*\. Fix: /);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('doctor reports a short AUTH_JWT_SECRET, a JWKS without audience, DATABASE_URL without AUTH_*, and AUTH_AUDIENCE_ANY', async () => {
+    const unreachable = 'postgres://hooklane@127.0.0.1:1/hooklane';
+    const short = await hooklane(['doctor'], { DATABASE_URL: unreachable, AUTH_JWT_SECRET: 'short-secret' });
+    expect(short.code).toBe(1);
+    expect(short.stdout).toMatch(/^✗ configuration: .*AUTH_JWT_SECRET: must be at least 32 bytes/m);
+    expect(short.stdout).not.toContain('short-secret');
+
+    const jwks = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys":[]}'));
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    try {
+      const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`;
+      const noAudience = await hooklane(['doctor'], { DATABASE_URL: unreachable, AUTH_JWKS_URL: jwksUrl });
+      expect(noAudience.code).toBe(1);
+      expect(noAudience.stdout).toMatch(/^✗ configuration: .*AUTH_AUDIENCE: must be set with AUTH_JWKS_URL/m);
+
+      const anyAudience = await hooklane(['doctor'], { DATABASE_URL: unreachable, AUTH_JWKS_URL: jwksUrl, AUTH_AUDIENCE_ANY: 'true' });
+      expect(anyAudience.stdout).toMatch(/^! authentication: .*ANY audience \(AUTH_AUDIENCE_ANY=true\).*other applications are accepted/m);
+      const withAudience = await hooklane(['doctor'], { DATABASE_URL: unreachable, AUTH_JWKS_URL: jwksUrl, AUTH_AUDIENCE: 'hooklane' });
+      expect(withAudience.stdout).toMatch(/^✓ authentication: .*for audience hooklane$/m);
+    } finally {
+      await new Promise<void>((resolve) => jwks.close(() => resolve()));
+    }
+
+    const open = await hooklane(['doctor'], { DATABASE_URL: unreachable });
+    expect(open.code).toBe(1);
+    expect(open.stdout).toMatch(/^✗ authentication: DATABASE_URL is set but neither AUTH_JWT_SECRET nor AUTH_JWKS_URL is.*the API refuses to start/m);
   });
 
   it('doctor exits 1 on a configuration error', async () => {

@@ -24,6 +24,7 @@ import { loadConfig } from '../../src/config.js';
 import { connectDatabase } from '../../src/db/client.js';
 import { applyMigrations, MIGRATIONS_FOLDER, RETIRED_FUNCTIONS, SchemaTooOldError } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
+import { loadOrCreateDevSecretsKey, SecretBox } from '../../src/secrets/secret-box.js';
 import { createTestDatabase } from '../support/database.js';
 import { TEST_JWT_SECRET } from '../support/hooklane.js';
 
@@ -384,6 +385,13 @@ describe('migrations of a database that earlier releases built (0000-0020), with
       expect(statuses).toEqual(expect.arrayContaining(['FAILED', 'SUCCEEDED']));
       const other = await ask('ten_old_b', 'evt_a');
       expect(other.data?.event ?? null).toBeNull();
+      // The unsealed secrets of the oldest rows are sealed at start, each bound to its row.
+      const secrets = await sql<{ id: string; secrets: string[] }[]>`select id, secrets from subscriptions order by id`;
+      const box = new SecretBox(loadOrCreateDevSecretsKey(config.dataDir));
+      expect(secrets.map((row) => row.secrets.map((sealed) => box.open(sealed, row.id)))).toEqual([
+        ['whsec_MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE='],
+        ['whsec_MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE='],
+      ]);
     } finally {
       await app.stop();
     }

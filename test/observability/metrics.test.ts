@@ -13,7 +13,7 @@ import { parseSamples, sampleValue, type Sample } from './prometheus-text.js';
 const PUBLISH = 'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } } }';
 const UPDATE_QUOTAS = 'mutation($input: UpdateTenantQuotasInput!) { updateTenantQuotas(input: $input) { __typename } }';
 
-describe('GET /metrics', () => {
+describe('GET /metrics on the API port, with METRICS_TENANT_LABELS=true', () => {
   let hooklane: TestHooklane;
   let metricsUrl: string;
   const receivers: TestReceiver[] = [];
@@ -35,7 +35,7 @@ describe('GET /metrics', () => {
   };
 
   beforeAll(async () => {
-    hooklane = await startTestHooklane();
+    hooklane = await startTestHooklane({ METRICS_TENANT_LABELS: 'true' });
     metricsUrl = hooklane.graphqlUrl.replace(/\/graphql$/, '/metrics');
   });
   afterAll(async () => {
@@ -133,6 +133,53 @@ describe('GET /metrics', () => {
   });
 });
 
+describe('METRICS_PORT and the defaults', () => {
+  let hooklane: TestHooklane;
+  let receiver: TestReceiver;
+  beforeAll(async () => {
+    hooklane = await startTestHooklane({ METRICS_PORT: '0' });
+    receiver = await TestReceiver.start();
+  });
+  afterAll(async () => {
+    await hooklane?.stop();
+    await receiver?.close();
+  });
+
+  it('serves /metrics on its own listener only: the API port answers 404', async () => {
+    expect(hooklane.app.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    expect(new URL(hooklane.app.metricsUrl!).port).not.toBe(new URL(hooklane.graphqlUrl).port);
+    const own = await fetch(hooklane.app.metricsUrl!);
+    expect(own.status).toBe(200);
+    expect(own.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(sampleValue(parseSamples(await own.text()), 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    const onApi = await fetch(hooklane.graphqlUrl.replace(/\/graphql$/, '/metrics'));
+    expect(onApi.status).toBe(404);
+    await onApi.body?.cancel();
+  });
+
+  it('without METRICS_TENANT_LABELS counts deliveries and publishes with no tenant label, and names no tenant', async () => {
+    const tenant = await hooklane.createTenant();
+    await createEventType(hooklane, tenant.token, { name: 'invoice.paid' });
+    await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['invoice.paid'] });
+    const event = await publish(hooklane, tenant.token, { eventType: 'invoice.paid', payload: { n: 1 } });
+    await waitForDelivery(hooklane, tenant.token, event.deliveries[0]!.id, 'SUCCEEDED');
+
+    const { samples, text } = await eventually(async () => {
+      const text = await (await fetch(hooklane.app.metricsUrl!)).text();
+      const samples = parseSamples(text);
+      return sampleValue(samples, 'hooklane_deliveries_total', { outcome: 'SUCCESS' }) === 1 ? { samples, text } : undefined;
+    }, 5_000, 'the delivery in the metrics');
+    const counted = samples.filter((sample) => sample.name === 'hooklane_deliveries_total' || sample.name === 'hooklane_events_published_total');
+    expect(counted.map((sample) => sample.name).sort()).toEqual(['hooklane_deliveries_total', 'hooklane_events_published_total']);
+    for (const sample of counted) expect(Object.keys(sample.labels)).not.toContain('tenant');
+    expect(sampleValue(samples, 'hooklane_events_published_total')).toBe(1);
+    expect(text).not.toContain(tenant.id);
+    expect(text).not.toContain('tenant=');
+    // The GraphQL counters carry on as before (the mutations above succeeded).
+    expect(sampleValue(samples, 'hooklane_graphql_requests_total', { operation_type: 'mutation', outcome: 'success' })).toBeGreaterThanOrEqual(4);
+  });
+});
+
 describe('a worker-only process', () => {
   it('serves /metrics on METRICS_PORT, and nothing else', async () => {
     const config = loadConfig({ ROLE: 'worker', DATABASE_URL: await createTestDatabase(), METRICS_PORT: '0', LOG_LEVEL: 'silent' });
@@ -170,7 +217,7 @@ describe('metric helpers', () => {
   });
 
   it('caps the tenant label of the delivery counter', async () => {
-    const metrics = new HooklaneMetrics({ tenantLabelLimit: 1, defaultMetrics: false });
+    const metrics = new HooklaneMetrics({ tenantLabels: true, tenantLabelLimit: 1, defaultMetrics: false });
     metrics.recordAttempt('t1', 'SUCCESS', 12);
     metrics.recordAttempt('t2', 'SUCCESS', 12);
     metrics.recordAttempt('t3', 'TIMEOUT', 1000);
@@ -179,6 +226,22 @@ describe('metric helpers', () => {
     expect(sampleValue(samples, 'hooklane_deliveries_total', { outcome: 'SUCCESS', tenant: OTHER_TENANTS })).toBe(1);
     expect(sampleValue(samples, 'hooklane_deliveries_total', { outcome: 'TIMEOUT', tenant: OTHER_TENANTS })).toBe(1);
     expect(sampleValue(samples, 'hooklane_queue_depth')).toBeUndefined();
+  });
+
+  it('has no tenant label unless asked for one', async () => {
+    const metrics = new HooklaneMetrics({ defaultMetrics: false });
+    metrics.recordAttempt('t1', 'SUCCESS', 12);
+    metrics.recordAttempt('t2', 'SUCCESS', 12);
+    metrics.recordDispatch('t1', 'held');
+    metrics.recordPublished('t1', 3);
+    metrics.recordPublished(undefined, 2);
+    const text = await metrics.render();
+    const samples = parseSamples(text);
+    expect(sampleValue(samples, 'hooklane_deliveries_total', { outcome: 'SUCCESS' })).toBe(2);
+    expect(sampleValue(samples, 'hooklane_deliveries_total', { outcome: 'held' })).toBe(1);
+    expect(sampleValue(samples, 'hooklane_events_published_total')).toBe(5);
+    expect(text).not.toMatch(/tenant=|"t1"|"t2"/);
+    expect(metrics.tenants).toBeUndefined();
   });
 
   it('names the quota of a QUOTA_EXCEEDED error', () => {

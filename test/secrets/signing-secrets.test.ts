@@ -40,7 +40,7 @@ describe('signing secrets', () => {
     const { createSubscription } = await gqlData(hooklane, tenant.token, CREATE, { input: { url: receiver.url, eventTypes: ['key.test'] } });
     const [row] = await hooklane.sql`select secrets from subscriptions where id = ${createSubscription.subscription.id}`;
     expect(row!.secrets).toHaveLength(1);
-    expect(row!.secrets[0]).toMatch(/^enc1:/);
+    expect(row!.secrets[0]).toMatch(/^enc2:/);
     expect(row!.secrets[0]).not.toContain(createSubscription.secret.slice('whsec_'.length));
   });
 
@@ -93,7 +93,7 @@ describe('signing secrets', () => {
     const publicKey: string = createSubscription.subscription.ed25519PublicKey;
     expect(publicKey).toMatch(/^whpk_/);
     const [row] = await hooklane.sql`select ed25519_secret_key from subscriptions where id = ${createSubscription.subscription.id}`;
-    expect(row!.ed25519_secret_key).toMatch(/^enc1:/);
+    expect(row!.ed25519_secret_key).toMatch(/^enc2:/);
 
     const event = await publish(hooklane, tenant.token, { eventType: 'key.test', payload: { signed: 'ed25519' } });
     await waitForDelivery(hooklane, tenant.token, event.deliveries.find((d) => d.subscription.id === createSubscription.subscription.id)!.id, 'SUCCEEDED');

@@ -48,7 +48,7 @@ export interface ServerProcessOptions {
 export function cleanEnvironment(): Record<string, string> {
   const env: Record<string, string> = {};
   const hooklaneSetting =
-    /^(ROLE|DATABASE_URL|DATA_DIR|HOST|PORT|AUTH_.*|SECRETS_KEY|DELIVERY_.*|SUBSCRIPTION_.*|WORKER_.*|GRAPHQL_.*|QUOTA_.*|LOG_LEVEL|SHUTDOWN_TIMEOUT|METRICS_PORT|VITEST.*|TEST_DATABASE_URL)$/;
+    /^(ROLE|DATABASE_URL|DATA_DIR|HOST|PORT|AUTH_.*|SECRETS_KEY|DELIVERY_.*|SUBSCRIPTION_.*|WORKER_.*|GRAPHQL_.*|QUOTA_.*|LOG_LEVEL|SHUTDOWN_TIMEOUT|METRICS_.*|VITEST.*|TEST_DATABASE_URL)$/;
   for (const [name, value] of Object.entries(process.env)) if (value !== undefined && !hooklaneSetting.test(name)) env[name] = value;
   return env;
 }

@@ -13,7 +13,7 @@ import {
   waitForDelivery,
 } from '../support/graphql-helpers.js';
 import { receiverPool } from '../support/fixtures.js';
-import { eventually, startTestHooklane, tenantIdle, TEST_JWT_SECRET, type GraphQLResponse, type TestHooklane } from '../support/hooklane.js';
+import { eventually, startTestHooklane, tenantIdle, TEST_JWT_SECRET, TEST_SECRETS_KEY, type GraphQLResponse, type TestHooklane } from '../support/hooklane.js';
 
 // Contract: QUOTA_EXCEEDED (with extensions.retryAfter in seconds when waiting helps); a refused
 // mutation writes nothing. Quotas: QUOTA_* defaults, overridden per tenant by updateTenantQuotas.
@@ -356,6 +356,7 @@ describe('publish rate across two API processes', () => {
       PORT: '0',
       ROLE: 'api',
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      SECRETS_KEY: TEST_SECRETS_KEY,
       LOG_LEVEL: 'silent',
     });
     second = await startHooklane(config, createLogger(config.logLevel));

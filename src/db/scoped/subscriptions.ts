@@ -1,5 +1,4 @@
 import { and, arrayOverlaps, desc, eq, inArray, lt, sql } from 'drizzle-orm';
-import { newId } from '../../ids.js';
 import type { Run } from '../client.js';
 import { jobSpecRecord, type JobSpec } from '../jobs.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
@@ -55,12 +54,12 @@ export class SubscriptionStore {
     return and(eq(subscriptions.tenantId, this.tenantId), eq(subscriptions.id, id));
   }
 
-  /** `id`: one made beforehand (newId('subscription')) when values are sealed for it; else a new one. */
-  async create(settings: SubscriptionSettings & Partial<EndpointColumns> & { secret: string; id?: string }): Promise<SubscriptionRow> {
-    const { secret, id, ...rest } = settings;
+  /** `id` is the caller's (newId('subscription')): the sealed values are bound to it. */
+  async create(settings: SubscriptionSettings & Partial<EndpointColumns> & { id: string; secret: string }): Promise<SubscriptionRow> {
+    const { secret, ...rest } = settings;
     const [row] = await this.run((db) => db
       .insert(subscriptions)
-      .values({ id: id ?? newId('subscription'), tenantId: this.tenantId, ...rest, secrets: [secret] })
+      .values({ tenantId: this.tenantId, ...rest, secrets: [secret] })
       .returning());
     return row!;
   }
