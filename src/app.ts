@@ -20,6 +20,7 @@ import { DeliveryTelemetry } from './observability/delivery-telemetry.js';
 import { HooklaneMetrics, queueStatsFrom } from './observability/metrics.js';
 import { startMetricsServer, type MetricsServer } from './observability/metrics-server.js';
 import { settleWithin } from './observability/shutdown.js';
+import { PartitionKeeper } from './retention/partition-keeper.js';
 import path from 'node:path';
 
 export interface Hooklane {
@@ -57,6 +58,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
   let worker: Worker | undefined;
   let sender: HttpSender | undefined;
   let metricsServer: MetricsServer | undefined;
+  let partitionKeeper: PartitionKeeper | undefined;
   let ready = false;
 
   let stopping: Promise<void> | undefined;
@@ -77,6 +79,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         );
       }
       await metricsServer?.close();
+      await partitionKeeper?.stop();
       // Closing the sender waits for its requests: after a timeout, only briefly.
       if (sender) await settleWithin(sender.close(), Date.now() + 1_000, failed('closing the HTTP sender'));
       if (workerClient !== client) await workerClient?.close();
@@ -88,7 +91,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     const owner = connectDatabase(database.url, { max: 1 });
     let role: string | undefined;
     try {
-      await applyMigrations(owner.db, database.url);
+      await applyMigrations(owner.db, database.url, config.retention);
       role = (await appRoleAvailable(owner.db)) ? APP_ROLE : undefined;
     } finally {
       await owner.close();
@@ -132,6 +135,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           concurrency: config.worker.concurrency,
           pollIntervalMs: config.worker.pollIntervalMs,
           asyncCommit: config.worker.asyncCommit,
+          retention: config.retention,
         },
         {
           db: workerClient.db,
@@ -152,6 +156,9 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         new DeliveryTelemetry(metrics, logger),
       );
     }
+
+    // Without a worker here, its retention sweep may not run for a while: windows ahead all the same.
+    if (config.role === 'api') partitionKeeper = new PartitionKeeper(client.sql, config.retention, logger);
 
     if (config.role !== 'worker') {
       const secret = effectiveJwtSecret(config);

@@ -2,6 +2,10 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration, parseDurationList } from './duration.js';
 
+/** A retention, the deployment's or a tenant's, is at least a minute and at most 400 days. */
+export const MIN_RETENTION_MS = 60_000;
+export const MAX_RETENTION_MS = 400 * 86_400_000;
+
 const duration = (fallback: string) => z.string().default(fallback).transform((text, ctx) => {
   try {
     return parseDuration(text);
@@ -67,6 +71,8 @@ const environmentSchema = z.object({
   QUOTA_DELIVERIES_IN_FLIGHT: optionalText.pipe(z.string().regex(/^[1-9]\d*$/, 'must be a positive whole number').transform(Number).optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT: duration('10s'),
+  RETENTION: duration('30d').refine((ms) => ms >= MIN_RETENTION_MS && ms <= MAX_RETENTION_MS, 'must be between 1m and 400d'),
+  RETENTION_SWEEP_INTERVAL: duration('1h').refine((ms) => ms >= 1_000 && ms <= 86_400_000, 'must be between 1s and 1d'),
   METRICS_PORT: optionalText.pipe(
     z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).refine((port) => port <= 65535, 'must be at most 65535').optional(),
   ),
@@ -113,7 +119,18 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** METRICS_PORT: a separate HTTP server with only GET /metrics (for ROLE=worker); unset: none. */
   metricsPort: number | undefined;
+  retention: RetentionSettings;
 }
+
+/** How long events are kept, and how often the sweep that deletes older ones runs (src/retention). */
+export interface RetentionSettings {
+  /** RETENTION: for every tenant without its own (updateTenantQuotas' retention). */
+  defaultMs: number;
+  /** RETENTION_SWEEP_INTERVAL. */
+  sweepIntervalMs: number;
+}
+
+export const DEFAULT_RETENTION: RetentionSettings = { defaultMs: 30 * 86_400_000, sweepIntervalMs: 3_600_000 };
 
 /** Quota defaults for every tenant; an operator overrides them per tenant with updateTenantQuotas. */
 export interface QuotaDefaults {
@@ -187,5 +204,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     metricsPort: e.METRICS_PORT,
+    retention: { defaultMs: e.RETENTION, sweepIntervalMs: e.RETENTION_SWEEP_INTERVAL },
   };
 }

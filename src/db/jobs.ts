@@ -22,7 +22,15 @@ export interface JobCatalogue {
   deliver_stream: { tenantId: string; subscriptionId: string; orderingKey: string | null; drain?: boolean };
   /** Re-send the FAILED deliveries of a subscription created in [since, until). */
   recover_subscription: { tenantId: string; subscriptionId: string; since: string; until: string };
+  /**
+   * Delete what is older than its tenant's retention and create partitions ahead (src/retention).
+   * One job at a time (job key RETENTION_SWEEP_JOB_KEY), which schedules the next when it ends.
+   */
+  retention_sweep: Record<string, never>;
 }
+
+/** The key of the one pending retention sweep. */
+export const RETENTION_SWEEP_JOB_KEY = 'retention-sweep';
 
 export type JobName = keyof JobCatalogue;
 

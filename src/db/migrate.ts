@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { Logger as GraphileLogger, runMigrations } from 'graphile-worker';
 import type { Database } from './client.js';
+import { DEFAULT_RETENTION, type RetentionSettings } from '../config.js';
 
 const moduleFolder = path.dirname(fileURLToPath(import.meta.url));
 
@@ -91,8 +92,10 @@ interface Journal {
  * 4. In one transaction, every function file (CREATE OR REPLACE, bodies checked), the retired
  *    functions dropped, and the application role's right to call each function that is not a
  *    trigger function.
+ * 5. The time windows of the partitioned tables, ahead of now (hooklane_create_partitions), for
+ *    the retention in force: publishing has a partition to write to from the first moment.
  */
-export async function applyMigrations(db: Database, databaseUrl: string): Promise<void> {
+export async function applyMigrations(db: Database, databaseUrl: string, retention: RetentionSettings = DEFAULT_RETENTION): Promise<void> {
   const functions = readFunctionFiles();
   await db.execute(sql`select pg_advisory_lock(hashtext('hooklane.migrations'))`);
   try {
@@ -108,6 +111,9 @@ export async function applyMigrations(db: Database, databaseUrl: string): Promis
       for (const signature of RETIRED_FUNCTIONS) await tx.execute(sql.raw(`DROP FUNCTION IF EXISTS public.${signature}`));
       await tx.execute(sql.raw(grantCallsToAppRole(functions.map((f) => f.name))));
     });
+    await db.execute(
+      sql`select hooklane_create_partitions(${retention.defaultMs}::bigint, ${retention.sweepIntervalMs}::bigint, now())`,
+    );
   } finally {
     await db.execute(sql`select pg_advisory_unlock(hashtext('hooklane.migrations'))`);
   }

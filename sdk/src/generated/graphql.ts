@@ -209,6 +209,8 @@ export type UpdateTenantQuotasInput = {
   publishBurst?: number | null | undefined;
   /** Events per second, sustained. */
   publishRate?: number | null | undefined;
+  /** How long the tenant's events are kept, with their deliveries and attempts: a duration such as `7d` or `12h`, from `1m` to `400d`. Null returns to `RETENTION`. */
+  retention?: string | null | undefined;
   subscriptions?: number | null | undefined;
   tenantId: string | number;
 };
@@ -217,11 +219,11 @@ export type PageInfoFieldsFragment = { hasNextPage: boolean, endCursor: string |
 
 export type TenantFieldsFragment = { id: string, name: string, status: TenantStatus, createdAt: string };
 
-export type TenantQuotasFieldsFragment = { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null };
+export type TenantQuotasFieldsFragment = { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null, retention: string };
 
 export type TenantUsageFieldsFragment = { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number };
 
-export type TenantDetailsFieldsFragment = { id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } };
+export type TenantDetailsFieldsFragment = { id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null, retention: string }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } };
 
 export type AuditLogEntryFieldsFragment = { id: string, action: string, targetId: string | null, actorSubject: string | null, actorRole: string, details: unknown, createdAt: string };
 
@@ -270,7 +272,7 @@ export type UpdateTenantQuotasMutationVariables = Exact<{
 }>;
 
 
-export type UpdateTenantQuotasMutation = { updateTenantQuotas: { tenant: { id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } } };
+export type UpdateTenantQuotasMutation = { updateTenantQuotas: { tenant: { id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null, retention: string }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } } };
 
 export type CreateEventTypeMutationVariables = Exact<{
   input: CreateEventTypeInput;
@@ -352,7 +354,7 @@ export type DiscardHeldDeliveriesMutation = { discardHeldDeliveries: { discarded
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type TenantQuery = { tenant: { id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } | null };
+export type TenantQuery = { tenant: { id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null, retention: string }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } | null };
 
 export type TenantsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -456,6 +458,7 @@ export const TenantQuotasFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentStri
   eventTypes
   payloadBytes
   deliveriesInFlight
+  retention
 }
     `, {"fragmentName":"TenantQuotasFields"}) as unknown as TypedDocumentString<TenantQuotasFieldsFragment, unknown>;
 export const TenantUsageFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
@@ -491,6 +494,7 @@ fragment TenantQuotasFields on TenantQuotas {
   eventTypes
   payloadBytes
   deliveriesInFlight
+  retention
 }
 fragment TenantUsageFields on TenantUsage {
   eventsThisMonth
@@ -707,6 +711,7 @@ fragment TenantQuotasFields on TenantQuotas {
   eventTypes
   payloadBytes
   deliveriesInFlight
+  retention
 }
 fragment TenantUsageFields on TenantUsage {
   eventsThisMonth
@@ -1056,6 +1061,7 @@ fragment TenantQuotasFields on TenantQuotas {
   eventTypes
   payloadBytes
   deliveriesInFlight
+  retention
 }
 fragment TenantUsageFields on TenantUsage {
   eventsThisMonth
