@@ -30,10 +30,9 @@ DECLARE
   v_claimed text[];
   v_attempts integer[];
   v_keys text[];
-  v_events text[];
+  v_deliveries_events text[];
   v_subscriptions text[];
-  v_first_event text;
-  v_last_event text;
+  v_events text[];
 BEGIN
   PERFORM set_config('hooklane.tenant_id', p_tenant, true);
   IF NOT v_counted THEN
@@ -52,21 +51,24 @@ BEGIN
       AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now())
     RETURNING d.id AS delivery_id, d.attempt_count AS attempts, d.ordering_key AS key, d.event_id AS event, d.subscription_id AS subscription
   )
-  SELECT array_agg(c.delivery_id), array_agg(c.attempts), array_agg(c.key), array_agg(c.event), array_agg(c.subscription)
-  INTO v_claimed, v_attempts, v_keys, v_events, v_subscriptions
+  SELECT array_agg(c.delivery_id), array_agg(c.attempts), array_agg(c.key), array_agg(c.event), array_agg(c.subscription),
+    array_agg(DISTINCT c.event)
+  INTO v_claimed, v_attempts, v_keys, v_deliveries_events, v_subscriptions, v_events
   FROM claimed c;
   IF v_claimed IS NULL THEN
     RETURN;
   END IF;
-  SELECT min(v), max(v) INTO v_first_event, v_last_event FROM unnest(v_events) AS v;
   RETURN QUERY
+  -- The events alone by primary key, their ids constants of the plan: only their partitions are read.
+  WITH ev AS MATERIALIZED (
+    SELECT e.id, e.event_type, e.created_at, e.body FROM events e WHERE e.tenant_id = p_tenant AND e.id = ANY (v_events)
+  )
   SELECT c.delivery_id, c.attempts, c.key, c.event, e.event_type, e.created_at, e.body, c.subscription, s.url,
     CASE WHEN s.previous_secrets_expire_at > now() THEN s.secrets ELSE s.secrets[1:1] END,
     s.ed25519_secret_key, s.enabled, (s.failing_since IS NOT NULL OR s.failed_deliveries_in_row > 0),
     s.payload_mode, s.retry_schedule_ms, s.rate_limit, s.max_in_flight, s.ordered, t.quota_deliveries_in_flight
-  FROM unnest(v_claimed, v_attempts, v_keys, v_events, v_subscriptions) AS c(delivery_id, attempts, key, event, subscription)
-  -- The range of the events' ids, constants of the plan, bounds the partitions read; each event by primary key.
-  JOIN events e ON e.tenant_id = p_tenant AND e.id = c.event AND e.id >= v_first_event AND e.id <= v_last_event
+  FROM unnest(v_claimed, v_attempts, v_keys, v_deliveries_events, v_subscriptions) AS c(delivery_id, attempts, key, event, subscription)
+  JOIN ev e ON e.id = c.event
   JOIN subscriptions s ON s.tenant_id = p_tenant AND s.id = c.subscription
   JOIN tenants t ON t.id = p_tenant;
 END $$;
