@@ -160,18 +160,19 @@ export const subscriptions = pgTable(
 );
 
 /**
- * events, deliveries and delivery_attempts are partitioned by time (drizzle/0001_retention, by
- * hand: drizzle-kit does not write PARTITION BY): by RANGE of the time-ordered id (src/ids.ts),
- * attempts by their delivery's id, so that an event's window holds its deliveries and their
- * attempts, a lookup by id reads one partition, and a window past every tenant's retention is
- * dropped whole (src/retention). Every primary key names the tenant and the partition key.
+ * events, deliveries and delivery_attempts are partitioned by time, by the hand-written part of
+ * the migration that made them so (drizzle-kit writes no PARTITION BY): by RANGE of the
+ * time-ordered id (src/ids.ts), attempts by their delivery's id, so that an event's window holds
+ * its deliveries and their attempts, a lookup by id reads one partition, and a window past every
+ * tenant's retention is dropped whole (src/retention). Every primary key names the tenant and the
+ * partition key.
  */
 export const events = pgTable(
   'events',
   {
     id: text('id').notNull(),
-    // Its tenant must exist, and deleting the tenant deletes it: a trigger of drizzle/0000_baseline that
-    // acts once per statement, not a foreign key checked row by row.
+    // Its tenant must exist, and deleting the tenant deletes it: triggers acting once per statement
+    // (hooklane_check_event_references, hooklane_delete_dependents), not a foreign key checked row by row.
     tenantId: text('tenant_id').notNull(),
     eventType: text('event_type').notNull(),
     /** The exact bytes every delivery sends and signs: `{"type","timestamp","data"}`. */
@@ -234,7 +235,8 @@ export const deliveries = pgTable(
   (table) => [
     // A delivery's (tenant_id, event_id) and (tenant_id, subscription_id) must exist, so it cannot
     // point at another tenant's rows; deleting a subscription deletes its deliveries. Both are
-    // triggers of drizzle/0000_baseline that act once per statement, not foreign keys checked row by row.
+    // triggers acting once per statement (hooklane_check_delivery_references, hooklane_delete_dependents),
+    // not foreign keys checked row by row.
     primaryKey({ name: 'deliveries_pkey', columns: [table.tenantId, table.id] }),
     index('deliveries_event_idx').on(table.eventId),
     // Every read by subscription names a status, or only the subscription (a prefix of this index):
@@ -273,8 +275,8 @@ export const deliveryAttempts = pgTable(
   },
   (table) => [
     // Partitioned by delivery_id; its delivery must exist, and deleting the delivery deletes it:
-    // triggers of drizzle/0001_retention acting once per statement (a foreign key to a partitioned
-    // table would have to be checked again whenever a partition is detached).
+    // triggers acting once per statement (hooklane_check_attempt_references, hooklane_delete_dependents);
+    // a foreign key to a partitioned table would be checked again whenever a partition is detached.
     primaryKey({ name: 'delivery_attempts_pkey', columns: [table.tenantId, table.deliveryId, table.id] }),
     check('delivery_attempts_duration_nonnegative', sql`${table.durationMs} >= 0`),
   ],
