@@ -11,9 +11,10 @@
 -- to claim a few when statistics lag behind a fast-growing table, so `status::text` keeps the
 -- partial pending index out, and no hash or merge join and no sequential scan is allowed.
 --
--- deliveries and events are partitioned by id: each statement is planned with its ids as
--- constants (custom plans), so it opens only the partitions that hold them. Hence two statements,
--- the claim and then the read of the claimed deliveries' events, whose ids the first returns.
+-- deliveries and events are partitioned by id: each statement names the range of its ids, sorted,
+-- by which PostgreSQL prunes the partitions of its plan (planned once per connection) when it
+-- starts, so it reads only the partitions that hold them. Hence two statements, the claim and then
+-- the read of the claimed deliveries' events, whose ids the first returns.
 CREATE OR REPLACE FUNCTION public.hooklane_claim_deliveries(p_tenant text, p_ids json, p_claim_ms integer, p_count_every_claim boolean)
 RETURNS TABLE (
   id text, attempt_count integer, ordering_key text, event_id text, event_type text, event_created_at timestamptz,
@@ -21,10 +22,10 @@ RETURNS TABLE (
   payload_mode payload_mode, retry_schedule_ms integer[], rate_limit integer, max_in_flight integer, ordered boolean,
   quota_deliveries_in_flight integer
 ) LANGUAGE plpgsql
-SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off SET plan_cache_mode = force_custom_plan AS $$
+SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
-  v_ids text[] := ARRAY(SELECT DISTINCT w.value FROM json_array_elements_text(p_ids) AS w);
+  v_ids text[] := ARRAY(SELECT DISTINCT w.value FROM json_array_elements_text(p_ids) AS w ORDER BY 1);
   v_until timestamptz := now() + p_claim_ms * interval '1 millisecond';
   v_counted boolean := p_count_every_claim;
   v_claimed text[];
@@ -45,14 +46,14 @@ BEGIN
       counted_claim_until = CASE
         WHEN v_counted OR (SELECT s.max_in_flight IS NOT NULL FROM subscriptions s WHERE s.tenant_id = p_tenant AND s.id = d.subscription_id) THEN v_until
       END
-    WHERE d.tenant_id = p_tenant AND d.id = ANY (v_ids)
+    WHERE d.tenant_id = p_tenant AND d.id = ANY (v_ids) AND d.id >= v_ids[1] AND d.id <= v_ids[cardinality(v_ids)]
       AND d.status::text = 'PENDING'
       AND (d.claimed_until IS NULL OR d.claimed_until < now())
       AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now())
     RETURNING d.id AS delivery_id, d.attempt_count AS attempts, d.ordering_key AS key, d.event_id AS event, d.subscription_id AS subscription
   )
   SELECT array_agg(c.delivery_id), array_agg(c.attempts), array_agg(c.key), array_agg(c.event), array_agg(c.subscription),
-    array_agg(DISTINCT c.event)
+    array_agg(DISTINCT c.event ORDER BY c.event)
   INTO v_claimed, v_attempts, v_keys, v_deliveries_events, v_subscriptions, v_events
   FROM claimed c;
   IF v_claimed IS NULL THEN
@@ -61,7 +62,8 @@ BEGIN
   RETURN QUERY
   -- The events alone by primary key, their ids constants of the plan: only their partitions are read.
   WITH ev AS MATERIALIZED (
-    SELECT e.id, e.event_type, e.created_at, e.body FROM events e WHERE e.tenant_id = p_tenant AND e.id = ANY (v_events)
+    SELECT e.id, e.event_type, e.created_at, e.body FROM events e
+    WHERE e.tenant_id = p_tenant AND e.id = ANY (v_events) AND e.id >= v_events[1] AND e.id <= v_events[cardinality(v_events)]
   )
   SELECT c.delivery_id, c.attempts, c.key, c.event, e.event_type, e.created_at, e.body, c.subscription, s.url,
     CASE WHEN s.previous_secrets_expire_at > now() THEN s.secrets ELSE s.secrets[1:1] END,
