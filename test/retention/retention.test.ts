@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { mutate } from '../support/graphql-helpers.js';
+import { createEventType, mutate, publish } from '../support/graphql-helpers.js';
 import { startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 
 const started: TestHooklane[] = [];
@@ -94,6 +94,38 @@ describe('a tenant’s retention', () => {
       input: { tenantId: tenant.id, retention: '400d' },
     });
     expect(response.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('an idempotency key whose event ages out while a publish uses it', () => {
+  it('is free again: the publish makes a new event; a key that stays taken by an event that is gone is a CONFLICT', async () => {
+    const hooklane = await start({});
+    const tenant = await hooklane.createTenant('aged keys');
+    await createEventType(hooklane, tenant.token, { name: 'aged.key' });
+    // Keys whose event is gone, as between a sweep's deletion of an event and of its key. The
+    // sweep takes 'k-aged' away during the publish's write (a trigger standing for it); 'k-stuck' stays.
+    await hooklane.sql`insert into event_idempotency_keys (tenant_id, idempotency_key, event_id) values
+      (${tenant.id}, 'k-aged', 'evt_gone_1'), (${tenant.id}, 'k-stuck', 'evt_gone_2')`;
+    await hooklane.sql.unsafe(`
+      create function test_sweep_takes_key() returns trigger language plpgsql as $$
+      begin
+        delete from event_idempotency_keys where idempotency_key = 'k-aged' and event_id = 'evt_gone_1';
+        return null;
+      end $$;
+      create trigger test_sweep_takes_key after insert on event_idempotency_keys for each statement execute function test_sweep_takes_key();`);
+
+    const aged = await publish(hooklane, tenant.token, { eventType: 'aged.key', payload: { n: 1 }, idempotencyKey: 'k-aged' });
+    expect(aged.id).not.toBe('evt_gone_1');
+    const [key] = await hooklane.sql<{ event_id: string }[]>`
+      select event_id from event_idempotency_keys where tenant_id = ${tenant.id} and idempotency_key = 'k-aged'`;
+    expect(key!.event_id).toBe(aged.id);
+    const again = await publish(hooklane, tenant.token, { eventType: 'aged.key', payload: { n: 2 }, idempotencyKey: 'k-aged' });
+    expect(again.id).toBe(aged.id);
+
+    const stuck = await hooklane.gql(tenant.token, 'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } } }', {
+      input: { eventType: 'aged.key', payload: { n: 3 }, idempotencyKey: 'k-stuck' },
+    });
+    expect(stuck.errors?.[0]?.extensions?.code).toBe('CONFLICT');
   });
 });
 
