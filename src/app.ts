@@ -25,6 +25,7 @@ import { HooklaneMetrics, queueStatsFrom } from './observability/metrics.js';
 import { startMetricsServer, type MetricsServer } from './observability/metrics-server.js';
 import { settleWithin } from './observability/shutdown.js';
 import { ensureDatabaseReachable, ensurePortAvailable, listenError } from './preflight.js';
+import { PartitionKeeper } from './retention/partition-keeper.js';
 import path from 'node:path';
 
 export interface Hooklane {
@@ -72,6 +73,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
   let worker: Worker | undefined;
   let sender: HttpSender | undefined;
   let metricsServer: MetricsServer | undefined;
+  let partitionKeeper: PartitionKeeper | undefined;
   let ready = false;
 
   let stopping: Promise<void> | undefined;
@@ -92,6 +94,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         );
       }
       await metricsServer?.close();
+      await partitionKeeper?.stop();
       // Closing the sender waits for its requests: after a timeout, only briefly.
       if (sender) await settleWithin(sender.close(), Date.now() + 1_000, failed('closing the HTTP sender'));
       if (workerClient !== client) await workerClient?.close();
@@ -110,6 +113,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     let role: string | undefined;
     try {
       await applyMigrations(owner.db, database.url, {
+        retention: config.retention,
         // Secrets stored by earlier releases unbound or unsealed are sealed for their rows before anything reads them.
         afterMigrations: (db) => resealSubscriptionSecrets(db, secretBox, logger),
       });
@@ -158,6 +162,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           concurrency: config.worker.concurrency,
           pollIntervalMs: config.worker.pollIntervalMs,
           asyncCommit: config.worker.asyncCommit,
+          retention: config.retention,
         },
         {
           db: workerClient.db,
@@ -184,6 +189,9 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         new DeliveryTelemetry(metrics, logger),
       );
     }
+
+    // Without a worker here, its retention sweep may not run for a while: windows ahead all the same.
+    if (config.role === 'api') partitionKeeper = new PartitionKeeper(client.sql, config.retention, logger);
 
     if (config.role !== 'worker') {
       const secret = effectiveJwtSecret(config);

@@ -7,6 +7,10 @@ import { secretsKeyBytes } from './secrets/secret-box.js';
 /** HS256 needs a key at least as long as its hash (RFC 7518 §3.2): 256 bits. */
 export const MIN_JWT_SECRET_BYTES = 32;
 
+/** A retention, the deployment's or a tenant's, is at least a minute and at most 400 days. */
+export const MIN_RETENTION_MS = 60_000;
+export const MAX_RETENTION_MS = 400 * 86_400_000;
+
 const duration = (fallback: string) => z.string().default(fallback).transform((text, ctx) => {
   try {
     return parseDuration(text);
@@ -102,6 +106,8 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FORMAT: z.enum(['auto', 'pretty', 'json']).default('auto'),
   SHUTDOWN_TIMEOUT: duration('10s'),
+  RETENTION: duration('30d').refine((ms) => ms >= MIN_RETENTION_MS && ms <= MAX_RETENTION_MS, 'must be between 1m and 400d'),
+  RETENTION_SWEEP_INTERVAL: duration('1h').refine((ms) => ms >= 1_000 && ms <= 86_400_000, 'must be between 1s and 1d'),
   METRICS_PORT: optionalText.pipe(
     z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).refine((port) => port <= 65535, 'must be at most 65535').optional(),
   ),
@@ -173,7 +179,18 @@ export interface Config {
   metricsPort: number | undefined;
   /** METRICS_TENANT_LABELS: a `tenant` label on the per-tenant counters; default off. */
   metricsTenantLabels: boolean;
+  retention: RetentionSettings;
 }
+
+/** How long events are kept, and how often the sweep that deletes older ones runs (src/retention). */
+export interface RetentionSettings {
+  /** RETENTION: for every tenant without its own (updateTenantQuotas' retention). */
+  defaultMs: number;
+  /** RETENTION_SWEEP_INTERVAL. */
+  sweepIntervalMs: number;
+}
+
+export const DEFAULT_RETENTION: RetentionSettings = { defaultMs: 30 * 86_400_000, sweepIntervalMs: 3_600_000 };
 
 /** Quota defaults for every tenant; an operator overrides them per tenant with updateTenantQuotas. */
 export interface QuotaDefaults {
@@ -253,5 +270,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
     metricsPort: e.METRICS_PORT,
     metricsTenantLabels: e.METRICS_TENANT_LABELS,
+    retention: { defaultMs: e.RETENTION, sweepIntervalMs: e.RETENTION_SWEEP_INTERVAL },
   };
 }

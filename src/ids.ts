@@ -60,3 +60,17 @@ export function newId(kind: IdKind): string {
   uuidv7({ msecs: lastMs, seq: sequence, random }, idBytes);
   return `${ID_PREFIX[kind]}_${idBytes.toString('hex')}`;
 }
+
+/**
+ * The smallest id of a kind made at `at` or later: an id's first 12 hex digits after its prefix are
+ * the UUIDv7 milliseconds, so ids compare in time order. Partitions of events and deliveries are
+ * bounded by such ids (hooklane_create_partitions).
+ */
+export function idAt(kind: IdKind, at: Date): string {
+  return `${ID_PREFIX[kind]}_${Math.max(0, Math.floor(at.getTime())).toString(16).padStart(12, '0')}`;
+}
+
+/** When an id made by newId was made (its UUIDv7 milliseconds). */
+export function idTime(id: string): Date {
+  return new Date(parseInt(id.slice(id.indexOf('_') + 1, id.indexOf('_') + 13), 16));
+}

@@ -17,7 +17,7 @@ async function migrateOnly(config: Config) {
   const database = await openDatabase(config, logger);
   const client = connectDatabase(database.url, { max: 2 });
   try {
-    await applyMigrations(client.db, database.url);
+    await applyMigrations(client.db, database.url, { retention: config.retention });
     console.log('Migrations applied.');
   } finally {
     await client.close();

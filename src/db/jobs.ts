@@ -25,7 +25,15 @@ export interface JobCatalogue {
    * the tenant's publish rate; `after`: the last delivery an earlier run of the recovery reopened.
    */
   recover_subscription: { tenantId: string; subscriptionId: string; since: string; until: string; after?: string };
+  /**
+   * Delete what is older than its tenant's retention and create partitions ahead (src/retention).
+   * One job at a time (job key RETENTION_SWEEP_JOB_KEY), which schedules the next when it ends.
+   */
+  retention_sweep: Record<string, never>;
 }
+
+/** The key of the one pending retention sweep. */
+export const RETENTION_SWEEP_JOB_KEY = 'retention-sweep';
 
 export type JobName = keyof JobCatalogue;
 

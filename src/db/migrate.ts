@@ -6,6 +6,7 @@ import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { Logger as GraphileLogger, runMigrations } from 'graphile-worker';
 import { findInErrorChain } from '../errors.js';
 import type { Database } from './client.js';
+import { DEFAULT_RETENTION, type RetentionSettings } from '../config.js';
 
 const moduleFolder = path.dirname(fileURLToPath(import.meta.url));
 
@@ -96,14 +97,17 @@ interface Journal {
  * 4. In one transaction, every function file (CREATE OR REPLACE, bodies checked; see
  *    createOrReplaceFunction), the retired functions dropped, and the application role's right to
  *    call each function that is not a trigger function.
- * 5. `afterMigrations`, still under the lock: data upgrades that need the application (start-up
+ * 5. The time windows of the partitioned tables, ahead of now (hooklane_create_partitions), for
+ *    the retention in force: publishing has a partition to write to from the first moment.
+ * 6. `afterMigrations`, still under the lock: data upgrades that need the application (start-up
  *    seals secrets again with SECRETS_KEY, see reseal-secrets.ts).
  */
 export async function applyMigrations(
   db: Database,
   databaseUrl: string,
-  options: { afterMigrations?: (db: Database) => Promise<unknown> } = {},
+  options: { retention?: RetentionSettings; afterMigrations?: (db: Database) => Promise<unknown> } = {},
 ): Promise<void> {
+  const retention = options.retention ?? DEFAULT_RETENTION;
   const functions = readFunctionFiles();
   await db.execute(sql`select pg_advisory_lock(hashtext('hooklane.migrations'))`);
   try {
@@ -119,6 +123,9 @@ export async function applyMigrations(
       for (const signature of RETIRED_FUNCTIONS) await tx.execute(sql.raw(`DROP FUNCTION IF EXISTS public.${signature}`));
       await tx.execute(sql.raw(grantCallsToAppRole(functions.map((f) => f.name))));
     });
+    await db.execute(
+      sql`select hooklane_create_partitions(${retention.defaultMs}::bigint, ${retention.sweepIntervalMs}::bigint, now())`,
+    );
     await options.afterMigrations?.(db);
   } finally {
     await db.execute(sql`select pg_advisory_unlock(hashtext('hooklane.migrations'))`);

@@ -4,7 +4,6 @@ import {
   boolean,
   doublePrecision,
   check,
-  foreignKey,
   index,
   integer,
   jsonb,
@@ -13,7 +12,6 @@ import {
   primaryKey,
   text,
   timestamp,
-  unique,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
@@ -33,6 +31,8 @@ export const tenants = pgTable('tenants', {
   quotaEventTypes: integer('quota_event_types'),
   quotaPayloadBytes: integer('quota_payload_bytes'),
   quotaDeliveriesInFlight: integer('quota_deliveries_in_flight'),
+  /** How long the tenant's events are kept (RETENTION overridden), in milliseconds. */
+  quotaRetentionMs: bigint('quota_retention_ms', { mode: 'number' }),
   /** The publish-rate token bucket, shared by every API process. */
   publishTokens: doublePrecision('publish_tokens'),
   publishTokensAt: timestamp('publish_tokens_at', { withTimezone: true, mode: 'date' }),
@@ -56,13 +56,15 @@ export const tenantUsage = pgTable(
   (table) => [primaryKey({ columns: [table.tenantId, table.period] }), check('tenant_usage_events_nonnegative', sql`${table.events} >= 0`)],
 );
 
-/** Every management mutation: who, what, when, from which token subject. */
+/** Every management mutation of a tenant: who, what, when, from which token subject. */
 export const auditLog = pgTable(
   'audit_log',
   {
-    id: text('id').primaryKey(),
-    /** The tenant acted on; null for platform actions that outlive their tenant (its deletion). */
-    tenantId: text('tenant_id').references(() => tenants.id, { onDelete: 'cascade' }),
+    id: text('id').notNull(),
+    /** The tenant acted on; platform actions that outlive their tenant go to platform_audit_log. */
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
     actorSubject: text('actor_subject'),
     actorRole: text('actor_role').notNull(),
     action: text('action').notNull(),
@@ -70,13 +72,28 @@ export const auditLog = pgTable(
     details: jsonb('details'),
     createdAt: createdAt(),
   },
-  (table) => [index('audit_log_tenant_idx').on(table.tenantId, table.id)],
+  // The primary key serves the tenant's log, newest first.
+  (table) => [primaryKey({ name: 'audit_log_pkey', columns: [table.tenantId, table.id] })],
 );
+
+/**
+ * Platform actions that outlive their tenant (its deletion): audit_log's rows belong to a tenant
+ * and go with it.
+ */
+export const platformAuditLog = pgTable('platform_audit_log', {
+  id: text('id').primaryKey(),
+  actorSubject: text('actor_subject'),
+  actorRole: text('actor_role').notNull(),
+  action: text('action').notNull(),
+  targetId: text('target_id'),
+  details: jsonb('details'),
+  createdAt: createdAt(),
+});
 
 export const eventTypes = pgTable(
   'event_types',
   {
-    id: text('id').primaryKey(),
+    id: text('id').notNull(),
     tenantId: text('tenant_id')
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
@@ -92,8 +109,8 @@ export const eventTypes = pgTable(
     createdAt: createdAt(),
   },
   (table) => [
+    primaryKey({ name: 'event_types_pkey', columns: [table.tenantId, table.id] }),
     uniqueIndex('event_types_tenant_name_key').on(table.tenantId, table.name),
-    unique('event_types_tenant_id_key').on(table.tenantId, table.id),
     check('event_types_name_format', sql`${table.name} ~ '^[a-zA-Z0-9_-]+(\\.[a-zA-Z0-9_-]+)*$'`),
   ],
 );
@@ -106,7 +123,7 @@ export const endpointAuthType = pgEnum('endpoint_auth_type', ['BEARER', 'BASIC',
 export const subscriptions = pgTable(
   'subscriptions',
   {
-    id: text('id').primaryKey(),
+    id: text('id').notNull(),
     tenantId: text('tenant_id')
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
@@ -171,7 +188,7 @@ export const subscriptions = pgTable(
   (table) => [
     check('subscriptions_rate_limit_positive', sql`${table.rateLimit} is null or ${table.rateLimit} > 0`),
     check('subscriptions_max_in_flight_positive', sql`${table.maxInFlight} is null or ${table.maxInFlight} > 0`),
-    unique('subscriptions_tenant_id_key').on(table.tenantId, table.id),
+    primaryKey({ name: 'subscriptions_pkey', columns: [table.tenantId, table.id] }),
     index('subscriptions_event_types_idx').using('gin', table.eventTypes),
     check('subscriptions_has_secret', sql`cardinality(${table.secrets}) >= 1`),
     check('subscriptions_headers_complete', sql`(${table.headerNames} is null) = (${table.headers} is null)`),
@@ -180,16 +197,25 @@ export const subscriptions = pgTable(
   ],
 );
 
+/**
+ * events, deliveries and delivery_attempts are partitioned by time, by the hand-written part of
+ * the migration that made them so (drizzle-kit writes no PARTITION BY): by RANGE of the
+ * time-ordered id (src/ids.ts), attempts by their delivery's id, so that an event's window holds
+ * its deliveries and their attempts, a lookup by id reads one partition, and a window past every
+ * tenant's retention is dropped whole (src/retention). Every primary key names the tenant and the
+ * partition key.
+ */
 export const events = pgTable(
   'events',
   {
-    id: text('id').primaryKey(),
-    // Its tenant must exist, and deleting the tenant deletes it: a trigger of drizzle/0000_baseline that
-    // acts once per statement, not a foreign key checked row by row.
+    id: text('id').notNull(),
+    // Its tenant must exist, and deleting the tenant deletes it: triggers acting once per statement
+    // (hooklane_check_event_references, hooklane_delete_dependents), not a foreign key checked row by row.
     tenantId: text('tenant_id').notNull(),
     eventType: text('event_type').notNull(),
     /** The exact bytes every delivery sends and signs: `{"type","timestamp","data"}`. */
     body: text('body').notNull(),
+    /** Unique per tenant through event_idempotency_keys (a partitioned table has no such index). */
     idempotencyKey: text('idempotency_key'),
     orderingKey: text('ordering_key'),
     channels: text('channels').array(),
@@ -200,11 +226,30 @@ export const events = pgTable(
     createdAt: createdAt(),
   },
   (table) => [
-    unique('events_tenant_id_key').on(table.tenantId, table.id),
-    // Partial: an event without a key (most) costs no entry; NULLs never conflict anyway.
-    uniqueIndex('events_tenant_idempotency_key').on(table.tenantId, table.idempotencyKey).where(sql`${table.idempotencyKey} is not null`),
+    primaryKey({ name: 'events_pkey', columns: [table.tenantId, table.id] }),
     // The last events of given types (previewSubscriptionFilter): newest first within each type.
     index('events_tenant_type_idx').on(table.tenantId, table.eventType, table.id),
+  ],
+);
+
+/**
+ * Each idempotency key a tenant used, and its event: unique per tenant across every partition of
+ * events. Written with the event (hooklane_write_event_columns, hooklane_check_event_references),
+ * deleted with it.
+ */
+export const eventIdempotencyKeys = pgTable(
+  'event_idempotency_keys',
+  {
+    tenantId: text('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    idempotencyKey: text('idempotency_key').notNull(),
+    eventId: text('event_id').notNull(),
+  },
+  (table) => [
+    primaryKey({ name: 'event_idempotency_keys_pkey', columns: [table.tenantId, table.idempotencyKey] }),
+    // The retention sweep deletes the keys of a window of events before dropping it.
+    index('event_idempotency_keys_event_idx').on(table.eventId),
   ],
 );
 
@@ -214,7 +259,7 @@ export const deliveryStatus = pgEnum('delivery_status', ['PENDING', 'SUCCEEDED',
 export const deliveries = pgTable(
   'deliveries',
   {
-    id: text('id').primaryKey(),
+    id: text('id').notNull(),
     tenantId: text('tenant_id').notNull(),
     eventId: text('event_id').notNull(),
     subscriptionId: text('subscription_id').notNull(),
@@ -236,8 +281,9 @@ export const deliveries = pgTable(
   (table) => [
     // A delivery's (tenant_id, event_id) and (tenant_id, subscription_id) must exist, so it cannot
     // point at another tenant's rows; deleting a subscription deletes its deliveries. Both are
-    // triggers of drizzle/0000_baseline that act once per statement, not foreign keys checked row by row.
-    unique('deliveries_tenant_id_key').on(table.tenantId, table.id),
+    // triggers acting once per statement (hooklane_check_delivery_references, hooklane_delete_dependents),
+    // not foreign keys checked row by row.
+    primaryKey({ name: 'deliveries_pkey', columns: [table.tenantId, table.id] }),
     index('deliveries_event_idx').on(table.eventId),
     // Every read by subscription names a status, or only the subscription (a prefix of this index):
     // no (subscription_id, id) index, one index entry less per delivery written.
@@ -265,7 +311,7 @@ export const attemptOutcome = pgEnum('attempt_outcome', [
 export const deliveryAttempts = pgTable(
   'delivery_attempts',
   {
-    id: text('id').primaryKey(),
+    id: text('id').notNull(),
     tenantId: text('tenant_id').notNull(),
     deliveryId: text('delivery_id').notNull(),
     statusCode: integer('status_code'),
@@ -276,11 +322,10 @@ export const deliveryAttempts = pgTable(
     createdAt: createdAt(),
   },
   (table) => [
-    foreignKey({
-      columns: [table.tenantId, table.deliveryId],
-      foreignColumns: [deliveries.tenantId, deliveries.id],
-    }).onDelete('cascade'),
-    index('delivery_attempts_delivery_idx').on(table.deliveryId, table.id),
+    // Partitioned by delivery_id; its delivery must exist, and deleting the delivery deletes it:
+    // triggers acting once per statement (hooklane_check_attempt_references, hooklane_delete_dependents);
+    // a foreign key to a partitioned table would be checked again whenever a partition is detached.
+    primaryKey({ name: 'delivery_attempts_pkey', columns: [table.tenantId, table.deliveryId, table.id] }),
     check('delivery_attempts_duration_nonnegative', sql`${table.durationMs} >= 0`),
   ],
 );
@@ -296,6 +341,7 @@ export const workerHeartbeats = pgTable('hooklane_worker_heartbeats', {
 
 export type TenantRow = typeof tenants.$inferSelect;
 export type AuditLogRow = typeof auditLog.$inferSelect;
+export type PlatformAuditLogRow = typeof platformAuditLog.$inferSelect;
 export type TenantStatus = (typeof tenantStatus.enumValues)[number];
 export type EventTypeRow = typeof eventTypes.$inferSelect;
 export type SubscriptionRow = typeof subscriptions.$inferSelect;

@@ -3,7 +3,7 @@ import { newId } from '../ids.js';
 import type { Database } from './client.js';
 import { platformTransaction } from './tenant-scope.js';
 import { toPage, type Page, type PageRequest } from './pagination.js';
-import { auditLog, tenants, type AuditLogRow, type TenantRow, type TenantStatus } from './schema.js';
+import { auditLog, platformAuditLog, tenants, type AuditLogRow, type TenantRow, type TenantStatus } from './schema.js';
 
 /** The tenants table is the one table above tenant scope: only platform operators reach it. */
 export async function createTenant(db: Database, name: string): Promise<TenantRow> {
@@ -58,6 +58,7 @@ export type QuotaOverrides = Partial<
     | 'quotaEventTypes'
     | 'quotaPayloadBytes'
     | 'quotaDeliveriesInFlight'
+    | 'quotaRetentionMs'
   >
 >;
 
@@ -68,20 +69,29 @@ export async function updateTenantQuotas(db: Database, id: string, overrides: Qu
 }
 
 /**
- * Erasure: deletes the tenant; foreign keys cascade to every row it owns (event types,
- * subscriptions, events, deliveries, attempts, usage, audit log). Its queued jobs find nothing and end.
+ * Erasure: deletes the tenant; foreign keys and hooklane_delete_dependents cascade to every row it
+ * owns (event types, subscriptions, events, deliveries, attempts, idempotency keys, usage, audit
+ * log). Its queued jobs find nothing and end.
  */
 export async function deleteTenant(db: Database, id: string): Promise<boolean> {
   const rows = await platformTransaction(db, (tx) => tx.delete(tenants).where(eq(tenants.id, id)).returning({ id: tenants.id }));
   return rows.length > 0;
 }
 
-/** Records a management mutation; platform-level entries (tenant deleted) carry no tenant. */
+/**
+ * Records a management mutation in its tenant's audit log, or, without a tenant (a tenant's
+ * deletion, which must outlive the tenant's own log), in the platform's.
+ */
 export async function writeAuditEntry(
   db: Database,
-  entry: Omit<typeof auditLog.$inferInsert, 'id' | 'createdAt'>,
+  entry: Omit<typeof auditLog.$inferInsert, 'id' | 'createdAt' | 'tenantId'> & { tenantId: string | null },
 ): Promise<void> {
-  await platformTransaction(db, (tx) => tx.insert(auditLog).values({ id: newId('audit'), ...entry }));
+  const { tenantId, ...rest } = entry;
+  await platformTransaction(db, (tx) =>
+    tenantId === null
+      ? tx.insert(platformAuditLog).values({ id: newId('audit'), ...rest })
+      : tx.insert(auditLog).values({ id: newId('audit'), tenantId, ...rest }),
+  );
 }
 
 export async function listAuditEntries(db: Database, tenantId: string, page: PageRequest): Promise<Page<AuditLogRow>> {

@@ -2,6 +2,7 @@ import type { Executor } from '../db/client.js';
 import { enqueueJobs, type JobSpec } from '../db/jobs.js';
 import { BACKLOG_COUNT_CAP, deliverJob, drainJob, fairPriority, streamJob, type FirstAttempt } from './job-policy.js';
 import { StreamJobs, type EventWrite, type FanOutSubscription, type NewEvent, type PlannedDelivery } from '../db/scoped/events.js';
+import { ConflictError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { FirstAttemptHandoff } from './first-attempt-handoff.js';
 import type { Publisher } from './publisher.js';
@@ -61,7 +62,14 @@ export async function writeEvents(
   publisher: Publisher,
   scope: TenantScope,
   events: readonly NewEvent[],
-  options: { context?: FanOutContext; quota?: EventWrite['quota']; contextVersion?: number | null; handoff?: FirstAttemptHandoff } = {},
+  options: {
+    context?: FanOutContext;
+    quota?: EventWrite['quota'];
+    contextVersion?: number | null;
+    handoff?: FirstAttemptHandoff;
+    /** Publishing again events whose key's event aged out meanwhile: a key lost again is a conflict. */
+    republishing?: boolean;
+  } = {},
 ): Promise<WrittenEvent[]> {
   const firstByKey = new Map<string, NewEvent>();
   const toInsert: NewEvent[] = [];
@@ -94,14 +102,26 @@ export async function writeEvents(
     test: event.test === true,
     createdAt: event.createdAt,
   });
-  const byKey = new Map<string, EventRow>();
-  for (const event of toInsert) if (event.idempotencyKey !== null && insertedIds.has(event.id)) byKey.set(event.idempotencyKey, row(event));
+  const byKey = new Map<string, WrittenEvent>();
+  for (const event of toInsert) if (event.idempotencyKey !== null && insertedIds.has(event.id)) byKey.set(event.idempotencyKey, { event: row(event), created: true });
   const lostKeys = toInsert.filter((event) => event.idempotencyKey !== null && !insertedIds.has(event.id)).map((event) => event.idempotencyKey!);
-  for (const event of await scope.events.findByIdempotencyKeys(lostKeys)) byKey.set(event.idempotencyKey!, event);
+  for (const event of await scope.events.findByIdempotencyKeys(lostKeys)) byKey.set(event.idempotencyKey!, { event, created: false });
+  // The event that held a key can age out (the retention sweep) between the write and this read:
+  // the key is free again, and the event is published anew (its quota is taken already).
+  const agedOut = toInsert.filter((event) => event.idempotencyKey !== null && !byKey.has(event.idempotencyKey));
+  if (agedOut.length > 0) {
+    if (options.republishing) throw new ConflictError('An idempotency key of this publish belongs to an event that is being deleted: publish again');
+    for (const written of await writeEvents(publisher, scope, agedOut, { handoff: options.handoff, republishing: true })) {
+      byKey.set(written.event.idempotencyKey!, written);
+    }
+  }
 
-  return events.map((event) =>
-    insertedIds.has(event.id) ? { event: row(event), created: true } : { event: byKey.get(event.idempotencyKey!)!, created: false },
-  );
+  return events.map((event) => {
+    if (insertedIds.has(event.id)) return { event: row(event), created: true };
+    const first = byKey.get(event.idempotencyKey!)!;
+    // A later event of the batch with the key of an earlier one is that event, not created.
+    return firstByKey.get(event.idempotencyKey!) === event ? first : { event: first.event, created: false };
+  });
 }
 
 /** What a payload filter looks at: the event's body as an object (from the published payload when at hand). */

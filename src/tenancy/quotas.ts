@@ -20,6 +20,11 @@ export function effectiveQuotas(tenant: TenantRow, defaults: QuotaDefaults): Quo
   };
 }
 
+/** How long a tenant's events are kept: its own retention, else RETENTION. */
+export function effectiveRetentionMs(tenant: TenantRow, defaultMs: number): number {
+  return tenant.quotaRetentionMs ?? defaultMs;
+}
+
 /** The publish budget that publishing `count` events takes from, in the statement that writes them. */
 export function publishBudget(count: number, quotas: Quotas): NonNullable<EventWrite['quota']> {
   return { count, rate: quotas.publishRate, burst: quotas.publishBurst, monthlyLimit: quotas.eventsPerMonth, period: usagePeriod() };

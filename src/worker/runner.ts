@@ -7,7 +7,8 @@ import { claimDurationMs, type DispatchDependencies } from '../delivery/dispatch
 import type { FirstAttemptHandoff } from '../publish/first-attempt-handoff.js';
 import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
 import { WorkerHandoff } from './worker-handoff.js';
-import { firstAttemptsRunner, taskList } from './tasks.js';
+import { firstAttemptsRunner, retentionSweepJob, taskList } from './tasks.js';
+import type { RetentionSettings } from '../config.js';
 
 export interface WorkerSettings {
   databaseUrl: string;
@@ -15,6 +16,8 @@ export interface WorkerSettings {
   pollIntervalMs: number;
   /** WORKER_ASYNC_COMMIT: graphile-worker's connections commit without waiting for the WAL flush. */
   asyncCommit: boolean;
+  /** RETENTION, RETENTION_SWEEP_INTERVAL: the sweep's job (src/retention). */
+  retention: RetentionSettings;
 }
 
 /** How often a worker says it is alive, and after how long without a word its jobs are unlocked. */
@@ -94,7 +97,7 @@ async function startRunner(
       pollInterval: settings.pollIntervalMs,
       noHandleSignals: true,
       logger: new GraphileLogger(toPino(logger)),
-      taskList: taskList(deps, telemetry),
+      taskList: taskList(deps, telemetry, { retention: settings.retention, logger }),
       events,
       preset: {
         worker: {
@@ -116,6 +119,11 @@ async function startRunner(
   }
   // Ended once the runner has stopped, whichever way: a restart makes a new pool.
   runner.promise.then(endPool, endPool);
+  // A sweep now, which schedules the next (replacing one that is waiting: one pending at a time).
+  const sweep = retentionSweepJob(0);
+  await runner
+    .addJob(sweep.task, sweep.payload, { jobKey: sweep.jobKey, runAt: sweep.runAt, priority: sweep.priority })
+    .catch((error: unknown) => logger.warn({ err: error }, 'scheduling the retention sweep failed: the next start schedules it'));
   return runner;
 }
 

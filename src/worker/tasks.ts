@@ -1,6 +1,9 @@
-import type { Task, TaskList } from 'graphile-worker';
+import type { JobHelpers, Task, TaskList } from 'graphile-worker';
+import type { Logger } from 'pino';
+import type { RetentionSettings } from '../config.js';
 import { z } from 'zod';
-import { enqueueJobs, type JobCatalogue, type JobName, type JobSpec } from '../db/jobs.js';
+import { enqueueJobs, RETENTION_SWEEP_JOB_KEY, type JobCatalogue, type JobName, type JobSpec } from '../db/jobs.js';
+import { sweepRetention } from '../retention/sweep.js';
 import { deliverBatchJob, deliverJob, drainJob, streamJob } from '../publish/job-policy.js';
 import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
@@ -26,11 +29,12 @@ const payloadSchemas: { [Name in JobName]: z.ZodType<JobCatalogue[Name]> } = {
     until: z.string(),
     after: z.string().optional(),
   }),
+  retention_sweep: z.object({}).strict() as z.ZodType<Record<string, never>>,
 };
 
 function typedTask<Name extends JobName>(
   name: Name,
-  handler: (payload: JobCatalogue[Name], job: { priority: number }) => Promise<unknown>,
+  handler: (payload: JobCatalogue[Name], job: { priority: number }, helpers: JobHelpers) => Promise<unknown>,
 ): Task {
   return async (payload, helpers) => {
     const parsed = payloadSchemas[name].safeParse(payload);
@@ -39,8 +43,28 @@ function typedTask<Name extends JobName>(
       helpers.logger.error(`${name} job ${helpers.job.id} has a malformed payload; dropped`);
       return;
     }
-    await handler(parsed.data, helpers.job);
+    await handler(parsed.data, helpers.job, helpers);
   };
+}
+
+/** The retention sweep runs before deliveries waiting in the queue (theirs are 0 and up). */
+const RETENTION_SWEEP_PRIORITY = -10;
+
+/** The next retention sweep, `delayMs` from now; a pending one is replaced (the job key). */
+export function retentionSweepJob(delayMs: number): JobSpec {
+  return {
+    task: 'retention_sweep',
+    payload: {},
+    runAt: new Date(Date.now() + delayMs),
+    jobKey: RETENTION_SWEEP_JOB_KEY,
+    priority: RETENTION_SWEEP_PRIORITY,
+  };
+}
+
+/** What the maintenance tasks need beside the delivery engine. */
+export interface MaintenanceDependencies {
+  retention: RetentionSettings;
+  logger: Logger;
 }
 
 /** Attempts deliveries of one tenant side by side: a `deliver_batch` job's work, or first attempts handed over in-process. */
@@ -99,7 +123,7 @@ export function firstAttemptsRunner(deps: DispatchDependencies, telemetry?: Deli
  * The task handlers: thin, each handing its checked payload to the delivery engine. With
  * `telemetry`, delivery jobs are wrapped to record metrics and debug logs (see DeliveryTelemetry).
  */
-export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemetry): TaskList {
+export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemetry, maintenance?: MaintenanceDependencies): TaskList {
   const deliver = deliverOne(deps, telemetry);
   const deliverFirstAttempts = firstAttemptsRunner(deps, telemetry);
   /**
@@ -129,5 +153,18 @@ export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemet
     recover_subscription: typedTask('recover_subscription', (job) =>
       recoverFailedDeliveries(new TenantScope(deps.db, job.tenantId), job, deps.resendBudget),
     ),
+    // On graphile-worker's connection, which is the tables' owner's and in no transaction (the sweep
+    // detaches partitions CONCURRENTLY). A failed sweep is logged and the next one still scheduled:
+    // it starts over from what is there.
+    retention_sweep: typedTask('retention_sweep', async (_job, _priority, helpers) => {
+      if (!maintenance) return;
+      try {
+        await helpers.withPgClient((client) => sweepRetention(client, maintenance.retention, maintenance.logger));
+      } catch (error) {
+        maintenance.logger.error({ err: error }, 'the retention sweep failed: it runs again at the next interval');
+      } finally {
+        await enqueueJobs(deps.db, [retentionSweepJob(maintenance.retention.sweepIntervalMs)]);
+      }
+    }),
   };
 }

@@ -7,7 +7,7 @@ import { TestReceiver } from '../support/receiver.js';
 // Operators: suspend, resume and delete tenants (erasure), list them with their usage; the audit
 // log records every management mutation of a tenant, who made it, and never a secret.
 
-const TENANT_TABLES = ['events', 'deliveries', 'delivery_attempts', 'subscriptions', 'event_types', 'tenant_usage', 'audit_log'] as const;
+const TENANT_TABLES = ['events', 'event_idempotency_keys', 'deliveries', 'delivery_attempts', 'subscriptions', 'event_types', 'tenant_usage', 'audit_log'] as const;
 
 let hooklane: TestHooklane;
 let receiver: TestReceiver;
@@ -33,12 +33,12 @@ async function rowsOf(tenantId: string): Promise<Record<string, number>> {
   return counts;
 }
 
-/** A tenant with an event type, a subscription, a delivered event and audit entries. */
+/** A tenant with an event type, a subscription, a delivered event (with an idempotency key) and audit entries. */
 async function populated(name: string) {
   const tenant = await hooklane.createTenant(name);
   await createEventType(hooklane, tenant.token, { name: 'admin.test' });
   const { subscription } = await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['admin.test'] });
-  const event = await publish(hooklane, tenant.token, { eventType: 'admin.test', payload: { name } });
+  const event = await publish(hooklane, tenant.token, { eventType: 'admin.test', payload: { name }, idempotencyKey: `${name}-key` });
   await waitForDelivery(hooklane, tenant.token, event.deliveries[0]!.id, 'SUCCEEDED');
   return { ...tenant, subscriptionId: subscription.id, eventId: event.id };
 }
@@ -61,10 +61,11 @@ describe('admin-only tenant operations', () => {
   });
 
   it.each(OPERATIONS)('%s answers NOT_FOUND for an unknown tenant and audits nothing', async (_name, mutation) => {
-    const [before] = await hooklane.sql`select count(*)::int as count from audit_log`;
+    const entries = () => hooklane.sql`select ((select count(*) from audit_log) + (select count(*) from platform_audit_log))::int as count`;
+    const [before] = await entries();
     const response = await hooklane.gql(hooklane.adminToken, mutation, byId('tenant_doesnotexist'));
     expect(response.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    const [after] = await hooklane.sql`select count(*)::int as count from audit_log`;
+    const [after] = await entries();
     expect(after!.count).toBe(before!.count);
   });
 
@@ -140,9 +141,9 @@ describe('deleteTenant (erasure)', () => {
     expect(twice.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 
     // A platform-level entry outlives the tenant's own log.
-    const entries = await hooklane.sql`select tenant_id, target_id, action, actor_role, actor_subject from audit_log where action = 'deleteTenant' and target_id = ${doomed.id}`;
+    const entries = await hooklane.sql`select target_id, action, actor_role, actor_subject from platform_audit_log where action = 'deleteTenant' and target_id = ${doomed.id}`;
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toEqual({ tenant_id: null, target_id: doomed.id, action: 'deleteTenant', actor_role: 'admin', actor_subject: 'test-admin' });
+    expect(entries[0]).toEqual({ target_id: doomed.id, action: 'deleteTenant', actor_role: 'admin', actor_subject: 'test-admin' });
   });
 });
 

@@ -99,7 +99,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
   ...fields('Tenant', same(['id', 'name', 'status', 'quotas', 'usage', 'tokensRevokedBefore', 'createdAt'], EVERY_TOKEN)),
   ...fields(
     'TenantQuotas',
-    same(['publishRate', 'publishBurst', 'eventsPerMonth', 'subscriptions', 'eventTypes', 'payloadBytes', 'deliveriesInFlight'], EVERY_TOKEN),
+    same(['publishRate', 'publishBurst', 'eventsPerMonth', 'subscriptions', 'eventTypes', 'payloadBytes', 'deliveriesInFlight', 'retention'], EVERY_TOKEN),
   ),
   ...fields('TenantUsage', same(['eventsThisMonth', 'subscriptions', 'eventTypes', 'pendingDeliveries', 'deliveriesInFlight'], EVERY_TOKEN)),
   ...fields('PageInfo', same(['hasNextPage', 'endCursor'], EVERY_TOKEN)),

@@ -10,6 +10,9 @@
  *
  * The ledger (every published delivery received exactly once or more) must balance, or the run
  * is VOID and exits non-zero. Child processes and PostgreSQL are stopped on every exit path.
+ *
+ * `--soak` runs the retention soak instead (test/bench/soak.ts): a steady load for several minutes
+ * with RETENTION=1m, the size of every table and index over time, and storageBytesPerDelivery.
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -48,21 +51,39 @@ import { databaseName, enableStatements, startBenchPostgres, type BenchPostgres 
 import { RssSampler } from './proc.js';
 import { Receiver } from './receiver.js';
 import { renderStatements, renderTable, writeJson, type BenchResult } from './report.js';
+import { runSoak } from './soak.js';
 
 interface Options {
   quick: boolean;
   json: string | undefined;
   /** Benchmark this committed revision instead of the working tree. */
   ref: string | undefined;
+  /** The retention soak instead of the benchmark, with its minutes, events per second and seconds between samples. */
+  soak: boolean;
+  soakMinutes: number;
+  soakRate: number;
+  soakSample: number;
 }
 
-const USAGE = 'usage: npm run bench -- [--quick] [--json <file>] [--ref <git-ref>]';
+const USAGE =
+  'usage: npm run bench -- [--quick] [--json <file>] [--ref <git-ref>]\n' +
+  '       npm run bench -- --soak [--soak-minutes 5] [--soak-rate 100] [--soak-sample 5] [--json <file>]';
+
+function positive(name: string, value: string | undefined): number {
+  const number = Number(value);
+  if (!value || !Number.isFinite(number) || number <= 0) throw new Error(`${name} needs a positive number`);
+  return number;
+}
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { quick: false, json: undefined, ref: undefined };
+  const options: Options = { quick: false, json: undefined, ref: undefined, soak: false, soakMinutes: 5, soakRate: 100, soakSample: 5 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') options.quick = true;
+    else if (arg === '--soak') options.soak = true;
+    else if (arg === '--soak-minutes') options.soakMinutes = positive(arg, argv[++i]);
+    else if (arg === '--soak-rate') options.soakRate = positive(arg, argv[++i]);
+    else if (arg === '--soak-sample') options.soakSample = positive(arg, argv[++i]);
     else if (arg === '--json') {
       const file = argv[++i];
       if (!file) throw new Error('--json needs a file name');
@@ -113,6 +134,9 @@ async function vacuumBeforeTimedRuns(sql: Sql): Promise<void> {
 
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
+  if (options.soak) {
+    return runSoak({ minutes: options.soakMinutes, rate: options.soakRate, sampleSeconds: options.soakSample, json: options.json });
+  }
   const size = sizes(options.quick);
   const runStarted = nowMs();
   const loadAtStart = os.loadavg();

@@ -17,9 +17,9 @@ interface PlanNode {
   Plans?: PlanNode[];
 }
 
-/** Every scan of `deliveries` in the plan: the index it uses, or the node type when it uses none. */
+/** Every scan of a partition of `deliveries` in the plan: the index it uses, or the node type when it uses none. */
 function deliveriesScans(node: PlanNode): string[] {
-  const scan = node['Relation Name'] === 'deliveries' && node['Node Type'].endsWith('Scan');
+  const scan = /^deliveries(_|$)/.test(node['Relation Name'] ?? '') && node['Node Type'].endsWith('Scan');
   const own = scan ? [node['Index Name'] ?? node['Node Type']] : [];
   return [...own, ...(node.Plans ?? []).flatMap(deliveriesScans)];
 }
@@ -45,7 +45,12 @@ describe('indexes of deliveries', () => {
     return sql.begin(async (tx) => {
       await tx`set local enable_seqscan = off`;
       const [row] = await tx.unsafe<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(`explain (format json) ${statement}`);
-      return deliveriesScans(row!['QUERY PLAN'][0].Plan);
+      // deliveries is partitioned: each partition's index, by the index of deliveries it is part of.
+      const parents = await tx<{ child: string; parent: string }[]>`
+        select c.relname as child, p.relname as parent from pg_inherits i join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent
+        where c.relkind = 'i'`;
+      const parentOf = new Map(parents.map((row) => [row.child, row.parent]));
+      return [...new Set(deliveriesScans(row!['QUERY PLAN'][0].Plan).map((index) => parentOf.get(index) ?? index))];
     });
   }
 

@@ -57,7 +57,9 @@ describe('the SQL function files', () => {
     for (const file of files) {
       const definitions = [...file.sql.matchAll(/\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\s+([\w.]+)/gi)].map((m) => m[1]);
       expect(definitions, file.name).toEqual([`public.${file.name}`]);
-      expect(file.sql, file.name).not.toMatch(/\b(CREATE|ALTER|DROP)\s+(TABLE|INDEX|TRIGGER|TYPE|POLICY)\b/i);
+      // Applying the file creates no other object; a body may (hooklane_create_partitions makes partitions when called).
+      const outsideBodies = file.sql.replace(/(\$\w*\$)[\s\S]*?\1/g, '');
+      expect(outsideBodies, file.name).not.toMatch(/\b(CREATE|ALTER|DROP)\s+(TABLE|INDEX|TRIGGER|TYPE|POLICY)\b/i);
     }
   });
 

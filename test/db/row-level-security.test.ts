@@ -8,7 +8,7 @@ import { TestReceiver } from '../support/receiver.js';
 // (hooklane_app, taken on at connection start-up): without a declared tenant nothing is visible,
 // with one only that tenant's rows are, and writes for another tenant are refused.
 
-const TENANT_TABLES = ['events', 'subscriptions', 'deliveries', 'delivery_attempts', 'event_types', 'tenant_usage', 'audit_log'] as const;
+const TENANT_TABLES = ['events', 'event_idempotency_keys', 'subscriptions', 'deliveries', 'delivery_attempts', 'event_types', 'tenant_usage', 'audit_log'] as const;
 const ALL_TABLES = [...TENANT_TABLES, 'tenants'] as const;
 
 let hooklane: TestHooklane;
@@ -21,7 +21,7 @@ async function seed(name: string) {
   const tenant = await hooklane.createTenant(name);
   await createEventType(hooklane, tenant.token, { name: 'rls.test' });
   const { subscription } = await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['rls.test'] });
-  const event = await publish(hooklane, tenant.token, { eventType: 'rls.test', payload: { tenant: name } });
+  const event = await publish(hooklane, tenant.token, { eventType: 'rls.test', payload: { tenant: name }, idempotencyKey: `${name}-key` });
   await waitForDelivery(hooklane, tenant.token, event.deliveries[0]!.id, 'SUCCEEDED');
   return { ...tenant, subscriptionId: subscription.id };
 }
@@ -135,6 +135,29 @@ describe('row-level security for hooklane_app', () => {
     );
     const [row] = await hooklane.sql`select count(*)::int as count from event_types where name in ('intruder.type', 'nobody.type')`;
     expect(row!.count).toBe(0);
+  });
+
+  it('cannot read or write a partition directly: rows are reached through their parent, under its policies', async () => {
+    const partitions = await hooklane.sql<{ name: string }[]>`
+      select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
+      where i.inhparent in ('events'::regclass, 'deliveries'::regclass, 'delivery_attempts'::regclass)`;
+    expect(partitions.length).toBeGreaterThanOrEqual(9);
+    for (const { name } of partitions) {
+      await expect(app.unsafe(`select count(*) from ${name}`), name).rejects.toThrow(/permission denied/);
+      await expect(app.unsafe(`delete from ${name}`), name).rejects.toThrow(/permission denied/);
+    }
+  });
+
+  it('sees the platform audit log only as platform work', async () => {
+    await hooklane.sql`insert into platform_audit_log (id, actor_role, action, target_id) values ('aud_rls_platform', 'admin', 'deleteTenant', 'ten_gone')`;
+    await app.begin(async (tx) => {
+      await tx`select set_config('hooklane.tenant_id', ${a.id}, true)`;
+      expect(await tx`select id from platform_audit_log`).toHaveLength(0);
+    });
+    await app.begin(async (tx) => {
+      await tx`select set_config('hooklane.platform', 'on', true)`;
+      expect((await tx`select id from platform_audit_log`).map((row) => row.id)).toContain('aud_rls_platform');
+    });
   });
 
   it('hooklane.platform = on sees every tenant (operator work)', async () => {

@@ -44,10 +44,13 @@ async function deliverOne(hooklane: TestHooklane, receiver: TestReceiver) {
   await createSubscription(hooklane, tenant.token, { url: receiver.url, eventTypes: ['order.created'] });
   const event = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 1 } });
   await receiver.waitForRequests(1);
-  // Recorded and its job completed: the last of the worker's writes for this delivery.
+  // Recorded and its job completed: the last of the worker's writes for this delivery (the
+  // retention sweep's next run waits in the queue meanwhile).
   await eventually(async () => {
     const [row] = await hooklane.sql<{ done: boolean }[]>`
-      select d.status = 'SUCCEEDED' and not exists (select 1 from graphile_worker._private_jobs) as done
+      select d.status = 'SUCCEEDED' and not exists (
+        select 1 from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+        where t.identifier <> 'retention_sweep') as done
       from deliveries d where d.event_id = ${event.id}`;
     return row?.done ? true : undefined;
   });

@@ -352,6 +352,8 @@ export type UpdateTenantQuotasInput = {
   publishBurst?: number | null | undefined;
   /** Events per second, sustained. */
   publishRate?: number | null | undefined;
+  /** How long the tenant's events are kept, with their deliveries and attempts: a duration such as `7d` or `12h`, from `1m` to `400d`. Null returns to `RETENTION`. */
+  retention?: string | null | undefined;
   subscriptions?: number | null | undefined;
   tenantId: string | number;
 };
@@ -360,11 +362,11 @@ export type PageInfoFieldsFragment = { hasNextPage: boolean, endCursor: string |
 
 export type TenantFieldsFragment = { id: string, name: string, status: TenantStatus, createdAt: string };
 
-export type TenantQuotasFieldsFragment = { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null };
+export type TenantQuotasFieldsFragment = { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null, retention: string };
 
 export type TenantUsageFieldsFragment = { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number };
 
-export type TenantDetailsFieldsFragment = { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } };
+export type TenantDetailsFieldsFragment = { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null, retention: string }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } };
 
 export type AuditLogEntryFieldsFragment = { id: string, action: string, targetId: string | null, actorSubject: string | null, actorRole: string, details: unknown, createdAt: string };
 
@@ -417,7 +419,7 @@ export type UpdateTenantQuotasMutationVariables = Exact<{
 }>;
 
 
-export type UpdateTenantQuotasMutation = { updateTenantQuotas: { tenant: { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } } };
+export type UpdateTenantQuotasMutation = { updateTenantQuotas: { tenant: { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null, retention: string }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } } };
 
 export type RevokeTokensMutationVariables = Exact<{
   input: RevokeTokensInput;
@@ -534,7 +536,7 @@ export type SendTestEventMutation = { sendTestEvent: { delivery: { id: string, s
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type TenantQuery = { tenant: { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } | null };
+export type TenantQuery = { tenant: { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null, retention: string }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } | null };
 
 export type TenantsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -644,6 +646,7 @@ export const TenantQuotasFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentStri
   eventTypes
   payloadBytes
   deliveriesInFlight
+  retention
 }
     `, {"fragmentName":"TenantQuotasFields"}) as unknown as TypedDocumentString<TenantQuotasFieldsFragment, unknown>;
 export const TenantUsageFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
@@ -680,6 +683,7 @@ fragment TenantQuotasFields on TenantQuotas {
   eventTypes
   payloadBytes
   deliveriesInFlight
+  retention
 }
 fragment TenantUsageFields on TenantUsage {
   eventsThisMonth
@@ -939,6 +943,7 @@ fragment TenantQuotasFields on TenantQuotas {
   eventTypes
   payloadBytes
   deliveriesInFlight
+  retention
 }
 fragment TenantUsageFields on TenantUsage {
   eventsThisMonth
@@ -1397,6 +1402,7 @@ fragment TenantQuotasFields on TenantQuotas {
   eventTypes
   payloadBytes
   deliveriesInFlight
+  retention
 }
 fragment TenantUsageFields on TenantUsage {
   eventsThisMonth

@@ -870,6 +870,8 @@ export type TenantQuotas = {
   payloadBytes: Scalars['Int']['output'];
   publishBurst: Scalars['Int']['output'];
   publishRate: Scalars['Int']['output'];
+  /** How long the tenant's events are kept, with their deliveries and attempts (a delivery still pending or held keeps its event until it ends), e.g. `30d`. */
+  retention: Scalars['String']['output'];
   subscriptions: Scalars['Int']['output'];
 };
 
@@ -957,6 +959,8 @@ export type UpdateTenantQuotasInput = {
   publishBurst?: InputMaybe<Scalars['Int']['input']>;
   /** Events per second, sustained. */
   publishRate?: InputMaybe<Scalars['Int']['input']>;
+  /** How long the tenant's events are kept, with their deliveries and attempts: a duration such as `7d` or `12h`, from `1m` to `400d`. Null returns to `RETENTION`. */
+  retention?: InputMaybe<Scalars['String']['input']>;
   subscriptions?: InputMaybe<Scalars['Int']['input']>;
   tenantId: Scalars['ID']['input'];
 };
@@ -1504,6 +1508,7 @@ export type TenantQuotasResolvers<ContextType = RequestContext, ParentType exten
   payloadBytes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   publishBurst?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   publishRate?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  retention?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   subscriptions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 

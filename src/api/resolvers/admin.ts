@@ -11,7 +11,9 @@ import {
 } from '../../db/tenants.js';
 import { BadUserInputError, NotFoundError } from '../../errors.js';
 import { MAX_NAME_LENGTH, optionalIntegerInRange, requireText } from '../../domain/input-rules.js';
-import { effectiveQuotas } from '../../tenancy/quotas.js';
+import { effectiveQuotas, effectiveRetentionMs } from '../../tenancy/quotas.js';
+import { MAX_RETENTION_MS, MIN_RETENTION_MS } from '../../config.js';
+import { formatDuration, parseDuration } from '../../duration.js';
 import { requireAdmin, requireAdminOrUnscopedOwnTenant, tenantScopeFor } from '../access.js';
 import { CLOCK_SKEW_SECONDS } from '../../auth/jwt.js';
 import { pageRequest, toConnection } from '../connection.js';
@@ -34,6 +36,7 @@ function quotaOverrides(input: UpdateTenantQuotasInput): QuotaOverrides {
     const value = input[field];
     if (value !== undefined) overrides[column] = optionalIntegerInRange(value, field, 1, MAX_QUOTA);
   }
+  if (input.retention !== undefined) overrides.quotaRetentionMs = input.retention === null ? null : retentionMs(input.retention);
   return overrides;
 }
 
@@ -49,6 +52,18 @@ function revocationCutoff(issuedBefore: Date | string | null | undefined, now = 
     throw new BadUserInputError(`issuedBefore must not be more than ${CLOCK_SKEW_SECONDS} seconds in the future`, 'issuedBefore');
   }
   return cutoff;
+}
+
+/** A tenant's retention: a duration from 1m to 400d. */
+function retentionMs(text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch {
+    throw new BadUserInputError('retention must be a duration such as 7d, 12h or 90m', 'retention');
+  }
+  if (ms < MIN_RETENTION_MS || ms > MAX_RETENTION_MS) throw new BadUserInputError('retention must be between 1m and 400d', 'retention');
+  return ms;
 }
 
 /** Tenants and operators: creating, listing, suspending, erasing tenants and setting their quotas. */
@@ -112,7 +127,10 @@ export const adminResolvers: Resolvers = {
     },
   },
   Tenant: {
-    quotas: (tenant, _args, context) => effectiveQuotas(tenant, context.services.config.quotas),
+    quotas: (tenant, _args, context) => ({
+      ...effectiveQuotas(tenant, context.services.config.quotas),
+      retention: formatDuration(effectiveRetentionMs(tenant, context.services.config.retention.defaultMs)),
+    }),
     usage: async (tenant, _args, context) => {
       const usage = await context.platformLoaders().tenantUsage.load(tenant.id);
       return usage ?? { eventsThisMonth: 0, subscriptions: 0, eventTypes: 0, pendingDeliveries: 0, deliveriesInFlight: 0 };

@@ -2,6 +2,7 @@
 -- the tenant's row is locked only until this statement commits) the publish quota. The caller
 -- plans the deliveries and jobs of every event; only those of events actually inserted are written
 -- (an event whose idempotency key was used before is skipped). Returns the inserted events' ids.
+-- Every row goes to the partition of events and deliveries its id's time names.
 -- Refused, with nothing written: a publish context read at another version than the tenant's
 -- (HL409), and a quota exceeded (HL429, the bucket's state as JSON in the detail).
 --
@@ -48,15 +49,23 @@ BEGIN
     FROM unnest(v_event_ids, string_to_array(p_event_types, E'\n'),
       string_to_array(p_event_bodies, E'\n'), string_to_array(p_event_created_at, E'\n'), string_to_array(p_event_type_versions, E'\n'))
       WITH ORDINALITY AS c(id, event_type, body, created_at, event_type_version, n)
+  ), keyed AS (
+    -- An idempotency key is taken in event_idempotency_keys (unique per tenant, whatever partition
+    -- its event is in), in the events' order: of two events with one key, the first is written.
+    INSERT INTO event_idempotency_keys (tenant_id, idempotency_key, event_id)
+    SELECT p_tenant, e.options ->> 0, e.id FROM e WHERE e.options ->> 0 IS NOT NULL
+    ORDER BY e.n
+    ON CONFLICT DO NOTHING
+    RETURNING event_idempotency_keys.event_id
   ), inserted AS (
     INSERT INTO events (id, tenant_id, event_type, body, idempotency_key, ordering_key, channels, event_type_version, test, created_at)
     SELECT e.id, p_tenant, e.event_type, e.body, e.options ->> 0, e.options ->> 1,
       CASE WHEN jsonb_typeof(e.options -> 2) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(e.options -> 2)) END,
       e.event_type_version, coalesce((e.options ->> 3)::boolean, false), e.created_at
     FROM e
-    -- In the events' order: of two events with one idempotency key, the first is written.
+    -- Without a key, or with the key just taken for it.
+    WHERE e.options ->> 0 IS NULL OR e.id IN (SELECT k.event_id FROM keyed k)
     ORDER BY e.n
-    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING events.id
   )
   SELECT coalesce(jsonb_object_agg(inserted.id, true), '{}'), count(*) INTO v_inserted, v_inserted_count FROM inserted;

@@ -4,7 +4,7 @@ import type { Executor, Run } from '../client.js';
 import { jobSpecRecord, type JobSpec } from '../jobs.js';
 import { deliverBatchJobs, type FirstAttempt, type HandedOffJobs } from '../../publish/job-policy.js';
 import { toPage, type Page, type PageRequest } from '../pagination.js';
-import { events, type EventRow, type EventTypeRow, type SubscriptionRow } from '../schema.js';
+import { eventIdempotencyKeys, events, type EventRow, type EventTypeRow, type SubscriptionRow } from '../schema.js';
 import { toDeliveryWork, type DeliveryWork, type WorkRow } from './deliveries.js';
 
 export interface NewEvent {
@@ -254,12 +254,20 @@ export class EventStore {
       .limit(limit));
   }
 
+  /** The events that took these idempotency keys: through event_idempotency_keys, then each event in its partition. */
   async findByIdempotencyKeys(keys: readonly string[]): Promise<EventRow[]> {
     if (keys.length === 0) return [];
-    return this.run((db) => db
-      .select()
-      .from(events)
-      .where(and(eq(events.tenantId, this.tenantId), inArray(events.idempotencyKey, [...keys]))));
+    return this.run(async (db) => {
+      const taken = await db
+        .select({ eventId: eventIdempotencyKeys.eventId })
+        .from(eventIdempotencyKeys)
+        .where(and(eq(eventIdempotencyKeys.tenantId, this.tenantId), inArray(eventIdempotencyKeys.idempotencyKey, [...keys])));
+      if (taken.length === 0) return [];
+      return db
+        .select()
+        .from(events)
+        .where(and(eq(events.tenantId, this.tenantId), inArray(events.id, taken.map((row) => row.eventId))));
+    });
   }
 
   async find(id: string): Promise<EventRow | undefined> {
