@@ -85,7 +85,7 @@ describe('extra headers', () => {
     expect(read.data?.subscription.headerNames).toEqual(['X-Secret-Header']);
     expect(JSON.stringify(read)).not.toContain('value-nobody-reads');
     const [row] = await hooklane.sql<{ headers: string; header_names: string[] }[]>`select headers, header_names from subscriptions where id = ${subscription.id}`;
-    expect(row!.headers).toMatch(/^enc1:/);
+    expect(row!.headers).toMatch(/^enc2:/);
     expect(row!.headers).not.toContain('value-nobody-reads');
     const audit = await gqlData<{ auditLog: { edges: { node: { action: string; targetId: string; details: unknown } }[] } }>(
       hooklane,
@@ -180,7 +180,7 @@ describe('endpoint authentication', () => {
     const receiver = await receivers.start();
     const subscription = await subscribe(receiver, { auth: { basic: { username: 'u', password: 'the-password' } } });
     const [row] = await hooklane.sql<{ auth_credentials: string }[]>`select auth_credentials from subscriptions where id = ${subscription.id}`;
-    expect(row!.auth_credentials).toMatch(/^enc1:/);
+    expect(row!.auth_credentials).toMatch(/^enc2:/);
     expect(row!.auth_credentials).not.toContain('the-password');
     const audit = await hooklane.gql(tenant.token, '{ auditLog(first: 50) { edges { node { details } } } }');
     expect(JSON.stringify(audit)).not.toContain('the-password');

@@ -128,7 +128,7 @@ describe('a subscription with a client certificate and its own CA', () => {
     const subscription = await subscribe(receiver.url(), fullTls());
     const [row] = await hooklane.sql<{ tls_client_key: string; tls_client_certificate: string; tls_ca_certificate: string }[]>`
       select tls_client_key, tls_client_certificate, tls_ca_certificate from subscriptions where id = ${subscription.id}`;
-    expect(row!.tls_client_key).toMatch(/^enc1:/);
+    expect(row!.tls_client_key).toMatch(/^enc2:/);
     expect(row!.tls_client_key).not.toContain('PRIVATE KEY');
     expect(row!.tls_client_certificate).toContain('BEGIN CERTIFICATE');
     expect(row!.tls_ca_certificate).toContain('BEGIN CERTIFICATE');
