@@ -29,6 +29,12 @@ type Rule = RightName | readonly RightName[];
  * it created); events:publish reads back what it published, retried or replayed, but not payloads,
  * subscriptions or attempts (receivers' answers), which an event id alone must not reveal.
  */
+/**
+ * Delivery statistics: counts and response times, no payload, URL or answer. Endpoint health (what
+ * subscriptions:read shows beside them) or deliveries in aggregate (what events:read lists one by one).
+ */
+const STATS: Rule = ['subscriptions:read', 'events:read'];
+
 export const TYPE_RULES: Record<string, Rule> = {
   // The caller's own tenant, its limits and where it stands against them: any token of the tenant.
   Tenant: 'token',
@@ -51,6 +57,8 @@ export const TYPE_RULES: Record<string, Rule> = {
   EventEdge: 'events:read',
   Delivery: 'events:read',
   DeliveryAttempt: 'events:read',
+  DeliveryStats: STATS,
+  StatsBucket: STATS,
   // A mutation's payload: the mutation's own right.
   CreateTenantPayload: 'admin',
   SuspendTenantPayload: 'admin',
@@ -99,6 +107,8 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Mutation.retryDelivery': 'events:publish',
   'Mutation.replayEvent': 'events:publish',
   'Mutation.recoverSubscription': 'events:publish',
+  'Tenant.stats': STATS,
+  'WebhookSubscription.stats': STATS,
   // What a publishing token reads back: the event's identity and its deliveries' progress.
   'Event.id': PUBLISHED,
   'Event.eventType': PUBLISHED,

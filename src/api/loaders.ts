@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { DeliveryAttemptRow, DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { Database } from '../db/client.js';
+import { TENANT_SUBJECT, type CurrentCounts, type StatsBucketRow, type StatsRange, type StatsSubjects, type StatsTotals } from '../db/scoped/delivery-stats.js';
 import { usagePeriod } from '../db/scoped/tenant.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { usageOfTenants, type TenantUsageRow } from '../db/tenants.js';
@@ -12,6 +13,16 @@ export interface Loaders {
   deliveriesOfEvent: DataLoader<ChildrenOf, DeliveryRow[], string>;
   attemptsOfDelivery: DataLoader<ChildrenOf, DeliveryAttemptRow[], string>;
   heldCount: DataLoader<string, number>;
+  statsTotals: DataLoader<StatsRequest, StatsTotals, string>;
+  statsBuckets: DataLoader<StatsRequest & { intervalSeconds: number }, StatsBucketRow[], string>;
+  /** PENDING and HELD now, per subscription id (null: the whole tenant's). */
+  currentCounts: DataLoader<string | null, CurrentCounts, string>;
+}
+
+/** A `stats` field asked for: a subscription's (or, with a null subscriptionId, the tenant's) over a window. */
+export interface StatsRequest extends StatsRange {
+  tenantId: string;
+  subscriptionId: string | null;
 }
 
 /** The first `first` children (oldest first) of one parent row. */
@@ -41,6 +52,42 @@ function childrenLoader<T>(
       });
     },
     { cacheKeyFn: childrenKey },
+  );
+}
+
+/**
+ * Stats of many subjects in one query per window (and interval): a list of N subscriptions asking
+ * for their stats over the same window costs one query, not N.
+ */
+function statsLoader<K extends StatsRequest & { intervalSeconds?: number }, T>(
+  load: (subjects: StatsSubjects, range: StatsRange, intervalSeconds: number) => Promise<Map<string, T>>,
+): DataLoader<K, T, string> {
+  const windowKey = (key: K) => `${key.since.getTime()}:${key.until.getTime()}:${key.intervalSeconds ?? 0}`;
+  const cacheKey = (key: K) => `${windowKey(key)}:${key.subscriptionId ?? ''}`;
+  return new DataLoader(
+    async (keys) => {
+      const windows = new Map<string, { key: K; subscriptionIds: string[]; tenant: boolean }>();
+      for (const key of keys) {
+        const window = windows.get(windowKey(key)) ?? { key, subscriptionIds: [], tenant: false };
+        if (key.subscriptionId === null) window.tenant = true;
+        else window.subscriptionIds.push(key.subscriptionId);
+        windows.set(windowKey(key), window);
+      }
+      const found = new Map<string, T>();
+      await Promise.all(
+        [...windows].flatMap(([prefix, { key, subscriptionIds, tenant }]) => {
+          const loads: Promise<void>[] = [];
+          const keep = (results: Map<string, T>) => {
+            for (const [subject, value] of results) found.set(`${prefix}:${subject}`, value);
+          };
+          if (subscriptionIds.length > 0) loads.push(load({ subscriptionIds }, key, key.intervalSeconds ?? 0).then(keep));
+          if (tenant) loads.push(load('tenant', key, key.intervalSeconds ?? 0).then(keep));
+          return loads;
+        }),
+      );
+      return keys.map((key) => found.get(cacheKey(key)) ?? new Error(`no stats for ${key.subscriptionId ?? 'the tenant'}`));
+    },
+    { cacheKeyFn: cacheKey },
   );
 }
 
@@ -74,6 +121,19 @@ export function createLoaders(scope: TenantScope): Loaders {
       const counts = await scope.subscriptions.countHeld(subscriptionIds);
       return subscriptionIds.map((id) => counts.get(id) ?? 0);
     }),
+    statsTotals: statsLoader((subjects, range) => scope.stats.totals(subjects, range)),
+    statsBuckets: statsLoader((subjects, range, intervalSeconds) => scope.stats.buckets(subjects, range, intervalSeconds)),
+    currentCounts: new DataLoader(
+      async (subjects) => {
+        const subscriptionIds = subjects.filter((subject): subject is string => subject !== null);
+        const [bySubscription, ofTenant] = await Promise.all([
+          subscriptionIds.length > 0 ? scope.stats.currentCounts({ subscriptionIds }) : new Map<string, CurrentCounts>(),
+          subjects.includes(null) ? scope.stats.currentCounts('tenant') : new Map<string, CurrentCounts>(),
+        ]);
+        return subjects.map((subject) => (subject === null ? ofTenant.get(TENANT_SUBJECT) : bySubscription.get(subject)) ?? { pending: 0, held: 0 });
+      },
+      { cacheKeyFn: (subject) => subject ?? '' },
+    ),
   };
 }
 

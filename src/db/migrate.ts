@@ -26,6 +26,7 @@ export const RETIRED_FUNCTIONS = [
   'hooklane_write_events(text, json, json, json, json, boolean, json)',
   'hooklane_write_events(text, json, json, json, json, boolean, json, bigint)',
   'hooklane_claim_deliveries(text, json, integer)',
+  'hooklane_record_successes(text, json)',
 ];
 
 // graphile-worker logs each of its migrations; start-up prints its own summary instead.
