@@ -30,8 +30,9 @@ type Rule = RightName | readonly RightName[];
  * subscriptions or attempts (receivers' answers), which an event id alone must not reveal.
  */
 /**
- * Delivery statistics: counts and response times, no payload, URL or answer. Endpoint health (what
- * subscriptions:read shows beside them) or deliveries in aggregate (what events:read lists one by one).
+ * Delivery statistics: counts and response times, no payload, URL or answer: endpoint health (what
+ * subscriptions:read sees beside them) or deliveries in aggregate (what events:read lists one by
+ * one). A subscription's own stats need subscriptions:read (see WebhookSubscription.stats).
  */
 const STATS: Rule = ['subscriptions:read', 'events:read'];
 
@@ -108,7 +109,8 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Mutation.replayEvent': 'events:publish',
   'Mutation.recoverSubscription': 'events:publish',
   'Tenant.stats': STATS,
-  'WebhookSubscription.stats': STATS,
+  // Only where the subscription is readable: events:read does not reach a delivery's subscription through it.
+  'WebhookSubscription.stats': 'subscriptions:read',
   // What a publishing token reads back: the event's identity and its deliveries' progress.
   'Event.id': PUBLISHED,
   'Event.eventType': PUBLISHED,

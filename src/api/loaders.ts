@@ -15,8 +15,8 @@ export interface Loaders {
   heldCount: DataLoader<string, number>;
   statsTotals: DataLoader<StatsRequest, StatsTotals, string>;
   statsBuckets: DataLoader<StatsRequest & { intervalSeconds: number }, StatsBucketRow[], string>;
-  /** PENDING and HELD now, per subscription id (null: the whole tenant's). */
-  currentCounts: DataLoader<string | null, CurrentCounts, string>;
+  /** PENDING and HELD now, per subscription id (TENANT_SUBJECT: the whole tenant's). */
+  currentCounts: DataLoader<string, CurrentCounts>;
 }
 
 /** A `stats` field asked for: a subscription's (or, with a null subscriptionId, the tenant's) over a window. */
@@ -123,17 +123,14 @@ export function createLoaders(scope: TenantScope): Loaders {
     }),
     statsTotals: statsLoader((subjects, range) => scope.stats.totals(subjects, range)),
     statsBuckets: statsLoader((subjects, range, intervalSeconds) => scope.stats.buckets(subjects, range, intervalSeconds)),
-    currentCounts: new DataLoader(
-      async (subjects) => {
-        const subscriptionIds = subjects.filter((subject): subject is string => subject !== null);
-        const [bySubscription, ofTenant] = await Promise.all([
-          subscriptionIds.length > 0 ? scope.stats.currentCounts({ subscriptionIds }) : new Map<string, CurrentCounts>(),
-          subjects.includes(null) ? scope.stats.currentCounts('tenant') : new Map<string, CurrentCounts>(),
-        ]);
-        return subjects.map((subject) => (subject === null ? ofTenant.get(TENANT_SUBJECT) : bySubscription.get(subject)) ?? { pending: 0, held: 0 });
-      },
-      { cacheKeyFn: (subject) => subject ?? '' },
-    ),
+    currentCounts: new DataLoader(async (subjects) => {
+      const subscriptionIds = subjects.filter((subject) => subject !== TENANT_SUBJECT);
+      const [bySubscription, ofTenant] = await Promise.all([
+        subscriptionIds.length > 0 ? scope.stats.currentCounts({ subscriptionIds }) : new Map<string, CurrentCounts>(),
+        subjects.includes(TENANT_SUBJECT) ? scope.stats.currentCounts('tenant') : new Map<string, CurrentCounts>(),
+      ]);
+      return subjects.map((subject) => (subject === TENANT_SUBJECT ? ofTenant : bySubscription).get(subject) ?? { pending: 0, held: 0 });
+    }),
   };
 }
 

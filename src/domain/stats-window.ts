@@ -8,10 +8,13 @@ export const DEFAULT_STATS_WINDOW_MS = 24 * 3_600_000;
  * hooklane_sweep_delivery_stats).
  */
 export const STATS_RETENTION_DAYS = 400;
-/** The most buckets `buckets(interval)` returns; an interval that would give more is refused. */
-export const MAX_STATS_BUCKETS = 1_440;
-/** Without `interval`, the finest one that gives at most this many buckets (a chart's worth). */
-export const DEFAULT_STATS_BUCKETS = 720;
+/**
+ * The longest window `buckets(interval)` covers, in intervals (1,440 minutes: a day at `1m`); a
+ * longer one is refused. It gets one bucket more when it does not start on a bucket's start.
+ */
+export const MAX_STATS_INTERVALS = 1_440;
+/** Without `interval`, the finest one that covers the window in at most this many intervals (a chart's worth). */
+export const DEFAULT_STATS_INTERVALS = 720;
 
 /** A stats window: from `since` (counted from the start of its minute) to `until` (when it was asked for). */
 export type StatsWindow = StatsRange;
@@ -27,28 +30,27 @@ export function statsWindow(since: Date | string | null | undefined, now: Date =
   return { since: start, until: now };
 }
 
-/** How many buckets of `seconds` cover the window: from the one holding `since` to the one holding `until`. */
-export function bucketCount(window: StatsWindow, seconds: number): number {
-  const widthMs = seconds * 1000;
-  return Math.floor(window.until.getTime() / widthMs) - Math.floor(window.since.getTime() / widthMs) + 1;
+/** How many intervals of `seconds` the window lasts (its buckets: one more when it starts inside one). */
+export function intervalsIn(window: StatsWindow, seconds: number): number {
+  return Math.ceil((window.until.getTime() - window.since.getTime()) / (seconds * 1000));
 }
 
 /** The bucket width in seconds: `interval` when given (one of STATS_INTERVALS), else chosen by the window's length. */
 export function bucketSeconds(interval: string | null | undefined, window: StatsWindow): number {
   const names = Object.keys(STATS_INTERVALS) as StatsInterval[];
   if (interval === null || interval === undefined) {
-    const fitting = names.find((name) => bucketCount(window, STATS_INTERVALS[name]) <= DEFAULT_STATS_BUCKETS);
+    const fitting = names.find((name) => intervalsIn(window, STATS_INTERVALS[name]) <= DEFAULT_STATS_INTERVALS);
     return STATS_INTERVALS[fitting ?? '1d'];
   }
   if (!(names as string[]).includes(interval)) {
     throw new BadUserInputError(`interval must be one of ${names.join(', ')}`, 'interval');
   }
   const seconds = STATS_INTERVALS[interval as StatsInterval];
-  const count = bucketCount(window, seconds);
-  if (count > MAX_STATS_BUCKETS) {
-    const coarser = names.find((name) => bucketCount(window, STATS_INTERVALS[name]) <= MAX_STATS_BUCKETS);
+  const count = intervalsIn(window, seconds);
+  if (count > MAX_STATS_INTERVALS) {
+    const coarser = names.find((name) => intervalsIn(window, STATS_INTERVALS[name]) <= MAX_STATS_INTERVALS);
     throw new BadUserInputError(
-      `interval ${interval} gives ${count} buckets over this window, more than ${MAX_STATS_BUCKETS}: use ${coarser ?? '1d'} or a later since`,
+      `interval ${interval} divides this window into ${count} intervals, more than ${MAX_STATS_INTERVALS}: use ${coarser ?? '1d'} or a later since`,
       'interval',
     );
   }

@@ -1,3 +1,4 @@
+import { TENANT_SUBJECT } from '../../db/scoped/delivery-stats.js';
 import { bucketSeconds, statsWindow } from '../../domain/stats-window.js';
 import type { RequestContext } from '../context.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
@@ -5,7 +6,7 @@ import type { StatsRequest } from '../loaders.js';
 
 const totals = (request: StatsRequest, context: RequestContext) => context.loaders(request.tenantId).statsTotals.load(request);
 const counts = (request: StatsRequest, context: RequestContext) =>
-  context.loaders(request.tenantId).currentCounts.load(request.subscriptionId);
+  context.loaders(request.tenantId).currentCounts.load(request.subscriptionId ?? TENANT_SUBJECT);
 
 /**
  * `stats` of a subscription and of a tenant. The window is fixed when the field is resolved; each
