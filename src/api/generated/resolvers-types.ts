@@ -201,6 +201,8 @@ export type DeliveryStats = {
   /**
    * The window as a time series, oldest first, one bucket per `interval` from the one holding `since`
    * to the one holding now, empty ones included: their `succeeded` and `failed` add up to the window's.
+   * `interval` is `1m`, `5m`, `1h` or `1d` (buckets start on its multiples in UTC), for a window of at
+   * most 1,440 intervals; when omitted, the finest that covers the window in at most 720.
    */
   buckets: Array<StatsBucket>;
   /** Deliveries whose first attempt was made in the window (a delivery not yet attempted is counted when it is). */
@@ -671,7 +673,7 @@ export type Tenant = {
   name: Scalars['String']['output'];
   /** The limits in force: the tenant's own where an operator set them, else the configured defaults. */
   quotas: TenantQuotas;
-  /** What the deliveries of all the tenant's subscriptions came to since `since` (see `DeliveryStats`). */
+  /** What the deliveries of all the tenant's subscriptions came to since `since`: 24 hours ago when omitted, at most 400 days ago (see `DeliveryStats`). */
   stats: DeliveryStats;
   status: TenantStatus;
   /** Where the tenant stands against its quotas. */
@@ -798,7 +800,7 @@ export type WebhookSubscription = {
   rateLimit: Maybe<Scalars['Int']['output']>;
   /** The retry delays in force for this subscription, e.g. `["5s", "5m"]`. */
   retrySchedule: Array<Scalars['String']['output']>;
-  /** What this subscription's deliveries came to since `since` (see `DeliveryStats`). */
+  /** What this subscription's deliveries came to since `since`: 24 hours ago when omitted, at most 400 days ago (see `DeliveryStats`). */
   stats: DeliveryStats;
   updatedAt: Scalars['DateTime']['output'];
   url: Scalars['String']['output'];
