@@ -13,6 +13,8 @@ export interface Loaders {
   deliveriesOfEvent: DataLoader<ChildrenOf, DeliveryRow[], string>;
   attemptsOfDelivery: DataLoader<ChildrenOf, DeliveryAttemptRow[], string>;
   heldCount: DataLoader<string, number>;
+  /** Where every stats window of this request ends: one moment, so that the stats of a list share their queries. */
+  statsUntil: Date;
   statsTotals: DataLoader<StatsRequest, StatsTotals, string>;
   statsBuckets: DataLoader<StatsRequest & { intervalSeconds: number }, StatsBucketRow[], string>;
   /** PENDING and HELD now, per subscription id (TENANT_SUBJECT: the whole tenant's). */
@@ -121,6 +123,7 @@ export function createLoaders(scope: TenantScope): Loaders {
       const counts = await scope.subscriptions.countHeld(subscriptionIds);
       return subscriptionIds.map((id) => counts.get(id) ?? 0);
     }),
+    statsUntil: new Date(),
     statsTotals: statsLoader((subjects, range) => scope.stats.totals(subjects, range)),
     statsBuckets: statsLoader((subjects, range, intervalSeconds) => scope.stats.buckets(subjects, range, intervalSeconds)),
     currentCounts: new DataLoader(async (subjects) => {

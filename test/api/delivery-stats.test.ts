@@ -4,6 +4,10 @@
  * the stats read back what happened, per subscription and per tenant, never another tenant's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLoaders } from '../../src/api/loaders.js';
+import { connectDatabase } from '../../src/db/client.js';
+import { APP_ROLE } from '../../src/db/migrate.js';
+import { TenantScope } from '../../src/db/tenant-scope.js';
 import { createEventType, createSubscription, gqlData, gqlErrorCode, publish, updateSubscription, waitForDelivery } from '../support/graphql-helpers.js';
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 import { Hold, TestReceiver } from '../support/receiver.js';
@@ -222,6 +226,35 @@ describe('a tenant\'s stats', () => {
     const byId = new Map(data.tenants.edges.map((edge) => [edge.node.id, edge.node.stats]));
     expect(byId.get(b.id)).toEqual({ deliveries: 3, failed: 0 });
     expect(byId.get(a.id)!.failed).toBe(4);
+  });
+});
+
+describe('a list of subscriptions asking for their stats', () => {
+  it('costs one query per part, whatever its length', async () => {
+    const client = connectDatabase(hooklane.databaseUrl, { max: 2, role: APP_ROLE });
+    try {
+      const scope = new TenantScope(client.db, a.id);
+      const calls = { totals: 0, buckets: 0, currentCounts: 0 };
+      const stats = scope.stats as unknown as Record<keyof typeof calls, (...args: unknown[]) => Promise<unknown>>;
+      for (const name of Object.keys(calls) as (keyof typeof calls)[]) {
+        const read = stats[name].bind(scope.stats);
+        stats[name] = (...args) => {
+          calls[name]++;
+          return read(...args);
+        };
+      }
+      const loaders = createLoaders(scope);
+      const until = loaders.statsUntil;
+      const since = new Date(until.getTime() - 3_600_000);
+      const requests = [okId, failingId, okId].map((subscriptionId) => ({ tenantId: a.id, subscriptionId, since, until }));
+      const [ok, failing] = await Promise.all(requests.map((request) => loaders.statsTotals.load(request)));
+      await Promise.all(requests.map((request) => loaders.statsBuckets.load({ ...request, intervalSeconds: 300 })));
+      await Promise.all(requests.map((request) => loaders.currentCounts.load(request.subscriptionId)));
+      expect(calls).toEqual({ totals: 1, buckets: 1, currentCounts: 1 });
+      expect([ok!.succeeded, failing!.failed]).toEqual([4, 4]);
+    } finally {
+      await client.close();
+    }
   });
 });
 

@@ -9,16 +9,24 @@ const counts = (request: StatsRequest, context: RequestContext) =>
   context.loaders(request.tenantId).currentCounts.load(request.subscriptionId ?? TENANT_SUBJECT);
 
 /**
- * `stats` of a subscription and of a tenant. The window is fixed when the field is resolved; each
- * part (totals, buckets, current counts) is one query, shared by every subscription of a list that
- * asks for the same window (see statsLoader).
+ * `stats` of a subscription and of a tenant. Every window of a request ends at the same moment, and
+ * each part (totals, buckets, current counts) is one query shared by every subscription of a list
+ * that asks for the same window (see statsLoader).
  */
 export const statsResolvers: Resolvers = {
   WebhookSubscription: {
-    stats: (subscription, { since }) => ({ tenantId: subscription.tenantId, subscriptionId: subscription.id, ...statsWindow(since) }),
+    stats: (subscription, { since }, context) => ({
+      tenantId: subscription.tenantId,
+      subscriptionId: subscription.id,
+      ...statsWindow(since, context.loaders(subscription.tenantId).statsUntil),
+    }),
   },
   Tenant: {
-    stats: (tenant, { since }) => ({ tenantId: tenant.id, subscriptionId: null, ...statsWindow(since) }),
+    stats: (tenant, { since }, context) => ({
+      tenantId: tenant.id,
+      subscriptionId: null,
+      ...statsWindow(since, context.loaders(tenant.id).statsUntil),
+    }),
   },
   DeliveryStats: {
     deliveries: async (request, _args, context) => (await totals(request, context)).deliveries,
