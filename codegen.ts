@@ -18,6 +18,8 @@ const config: Types.Config = {
           Event: '../../db/schema.js#EventRow',
           Delivery: '../../db/schema.js#DeliveryRow',
           DeliveryAttempt: '../../db/schema.js#DeliveryAttemptRow',
+          DeliveryStats: '../loaders.js#StatsRequest',
+          StatsBucket: '../../db/scoped/delivery-stats.js#StatsBucketRow',
         },
         enumsAsTypes: true,
         avoidOptionals: { field: true, inputValue: false, object: false },

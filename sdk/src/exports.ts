@@ -47,4 +47,6 @@ export type {
   TenantQuotasFieldsFragment as TenantQuotas,
   TenantUsageFieldsFragment as TenantUsage,
   AuditLogEntryFieldsFragment as AuditLogEntry,
+  DeliveryStatsFieldsFragment as DeliveryStats,
+  StatsBucketFieldsFragment as StatsBucket,
 } from './generated/graphql.js';

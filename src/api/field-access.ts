@@ -29,6 +29,13 @@ type Rule = RightName | readonly RightName[];
  * it created); events:publish reads back what it published, retried or replayed, but not payloads,
  * subscriptions or attempts (receivers' answers), which an event id alone must not reveal.
  */
+/**
+ * Delivery statistics: counts and response times, no payload, URL or answer: endpoint health (what
+ * subscriptions:read sees beside them) or deliveries in aggregate (what events:read lists one by
+ * one). A subscription's own stats need subscriptions:read (see WebhookSubscription.stats).
+ */
+const STATS: Rule = ['subscriptions:read', 'events:read'];
+
 export const TYPE_RULES: Record<string, Rule> = {
   // The caller's own tenant, its limits and where it stands against them: any token of the tenant.
   Tenant: 'token',
@@ -52,6 +59,8 @@ export const TYPE_RULES: Record<string, Rule> = {
   EventEdge: 'events:read',
   Delivery: 'events:read',
   DeliveryAttempt: 'events:read',
+  DeliveryStats: STATS,
+  StatsBucket: STATS,
   // A mutation's payload: the mutation's own right.
   CreateTenantPayload: 'admin',
   SuspendTenantPayload: 'admin',
@@ -112,6 +121,9 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Mutation.sendTestEvent': 'subscriptions:write',
   'Query.eventCatalog': 'events:read',
   'Mutation.revokeTokens': 'all-tenant-rights',
+  'Tenant.stats': STATS,
+  // Only where the subscription is readable: events:read does not reach a delivery's subscription through it.
+  'WebhookSubscription.stats': 'subscriptions:read',
   // What a publishing token reads back: the event's identity and its deliveries' progress.
   'Event.id': PUBLISHED,
   'Event.eventType': PUBLISHED,

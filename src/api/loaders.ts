@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { DeliveryAttemptRow, DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { Database } from '../db/client.js';
+import { TENANT_SUBJECT, type CurrentCounts, type StatsBucketRow, type StatsRange, type StatsSubjects, type StatsTotals } from '../db/scoped/delivery-stats.js';
 import { usagePeriod } from '../db/scoped/tenant.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { usageOfTenants, type TenantUsageRow } from '../db/tenants.js';
@@ -12,6 +13,18 @@ export interface Loaders {
   deliveriesOfEvent: DataLoader<ChildrenOf, DeliveryRow[], string>;
   attemptsOfDelivery: DataLoader<ChildrenOf, DeliveryAttemptRow[], string>;
   heldCount: DataLoader<string, number>;
+  /** Where every stats window of this request ends: one moment, so that the stats of a list share their queries. */
+  statsUntil: Date;
+  statsTotals: DataLoader<StatsRequest, StatsTotals, string>;
+  statsBuckets: DataLoader<StatsRequest & { intervalSeconds: number }, StatsBucketRow[], string>;
+  /** PENDING and HELD now, per subscription id (TENANT_SUBJECT: the whole tenant's). */
+  currentCounts: DataLoader<string, CurrentCounts>;
+}
+
+/** A `stats` field asked for: a subscription's (or, with a null subscriptionId, the tenant's) over a window. */
+export interface StatsRequest extends StatsRange {
+  tenantId: string;
+  subscriptionId: string | null;
 }
 
 /** The first `first` children (oldest first) of one parent row. */
@@ -44,6 +57,42 @@ function childrenLoader<T>(
   );
 }
 
+/**
+ * Stats of many subjects in one query per window (and interval): a list of N subscriptions asking
+ * for their stats over the same window costs one query, not N.
+ */
+function statsLoader<K extends StatsRequest & { intervalSeconds?: number }, T>(
+  load: (subjects: StatsSubjects, range: StatsRange, intervalSeconds: number) => Promise<Map<string, T>>,
+): DataLoader<K, T, string> {
+  const windowKey = (key: K) => `${key.since.getTime()}:${key.until.getTime()}:${key.intervalSeconds ?? 0}`;
+  const cacheKey = (key: K) => `${windowKey(key)}:${key.subscriptionId ?? ''}`;
+  return new DataLoader(
+    async (keys) => {
+      const windows = new Map<string, { key: K; subscriptionIds: string[]; tenant: boolean }>();
+      for (const key of keys) {
+        const window = windows.get(windowKey(key)) ?? { key, subscriptionIds: [], tenant: false };
+        if (key.subscriptionId === null) window.tenant = true;
+        else window.subscriptionIds.push(key.subscriptionId);
+        windows.set(windowKey(key), window);
+      }
+      const found = new Map<string, T>();
+      await Promise.all(
+        [...windows].flatMap(([prefix, { key, subscriptionIds, tenant }]) => {
+          const loads: Promise<void>[] = [];
+          const keep = (results: Map<string, T>) => {
+            for (const [subject, value] of results) found.set(`${prefix}:${subject}`, value);
+          };
+          if (subscriptionIds.length > 0) loads.push(load({ subscriptionIds }, key, key.intervalSeconds ?? 0).then(keep));
+          if (tenant) loads.push(load('tenant', key, key.intervalSeconds ?? 0).then(keep));
+          return loads;
+        }),
+      );
+      return keys.map((key) => found.get(cacheKey(key)) ?? new Error(`no stats for ${key.subscriptionId ?? 'the tenant'}`));
+    },
+    { cacheKeyFn: cacheKey },
+  );
+}
+
 function byKey<T>(rows: T[], key: (row: T) => string): Map<string, T> {
   return new Map(rows.map((row) => [key(row), row]));
 }
@@ -73,6 +122,17 @@ export function createLoaders(scope: TenantScope): Loaders {
     heldCount: new DataLoader(async (subscriptionIds) => {
       const counts = await scope.subscriptions.countHeld(subscriptionIds);
       return subscriptionIds.map((id) => counts.get(id) ?? 0);
+    }),
+    statsUntil: new Date(),
+    statsTotals: statsLoader((subjects, range) => scope.stats.totals(subjects, range)),
+    statsBuckets: statsLoader((subjects, range, intervalSeconds) => scope.stats.buckets(subjects, range, intervalSeconds)),
+    currentCounts: new DataLoader(async (subjects) => {
+      const subscriptionIds = subjects.filter((subject) => subject !== TENANT_SUBJECT);
+      const [bySubscription, ofTenant] = await Promise.all([
+        subscriptionIds.length > 0 ? scope.stats.currentCounts({ subscriptionIds }) : new Map<string, CurrentCounts>(),
+        subjects.includes(TENANT_SUBJECT) ? scope.stats.currentCounts('tenant') : new Map<string, CurrentCounts>(),
+      ]);
+      return subjects.map((subject) => (subject === TENANT_SUBJECT ? ofTenant : bySubscription).get(subject) ?? { pending: 0, held: 0 });
     }),
   };
 }

@@ -29,6 +29,7 @@ export const RETIRED_FUNCTIONS = [
   'hooklane_write_events(text, json, json, json, json, boolean, json, bigint)',
   'hooklane_claim_deliveries(text, json, integer)',
   'hooklane_write_event_columns(text, text, text, text, text, jsonb, text, text, text, text, jsonb, json, boolean, json, bigint)',
+  'hooklane_record_successes(text, json)',
 ];
 
 /** PostgreSQL's invalid_function_definition: among others, CREATE OR REPLACE changing a result type. */

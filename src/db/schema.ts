@@ -331,6 +331,43 @@ export const deliveryAttempts = pgTable(
 );
 
 /**
+ * Per subscription and minute, what the attempts recorded in that minute came to: the rollup that
+ * `stats` reads, kept by the statement that records attempts (hooklane_record_attempts), so that
+ * reading stats never scans deliveries. Rows older than a week are folded into one row per hour,
+ * and rows past the rollup's retention deleted, by hooklane_sweep_delivery_stats.
+ */
+export const deliveryStats = pgTable(
+  'delivery_stats',
+  {
+    tenantId: text('tenant_id').notNull(),
+    subscriptionId: text('subscription_id').notNull(),
+    /** The minute (UTC), or the hour once folded. */
+    bucketStart: timestamp('bucket_start', { withTimezone: true, mode: 'date' }).notNull(),
+    /** Deliveries whose first attempt was recorded in the bucket. */
+    deliveries: integer('deliveries').notNull().default(0),
+    /** Deliveries that became SUCCEEDED (each by a successful attempt) or FAILED in the bucket. */
+    succeeded: integer('succeeded').notNull().default(0),
+    failed: integer('failed').notNull().default(0),
+    attempts: integer('attempts').notNull().default(0),
+    /**
+     * Response times of the attempts that got an HTTP answer: element i counts those that took
+     * [1.2^i, 1.2^(i+1)) ms (hooklane_latency_bin), the last element open-ended; trailing empty bins left out.
+     */
+    latencyHistogram: integer('latency_histogram').array().notNull().default(sql`'{}'::integer[]`),
+    lastSuccessAt: timestamp('last_success_at', { withTimezone: true, mode: 'date' }),
+    /** The last attempt that failed, whether or not its delivery is retried. */
+    lastFailureAt: timestamp('last_failure_at', { withTimezone: true, mode: 'date' }),
+  },
+  (table) => [
+    // No foreign keys: a subscription's rows go with it (hooklane_delete_dependents), and only
+    // hooklane_record_attempts writes them, from the deliveries it updates.
+    primaryKey({ columns: [table.tenantId, table.subscriptionId, table.bucketStart] }),
+    // The tenant's stats, and the sweep, read a tenant's rows by time.
+    index('delivery_stats_tenant_bucket_idx').on(table.tenantId, table.bucketStart),
+  ],
+);
+
+/**
  * Worker liveness: each worker pool's last heartbeat. The application role reaches it only through
  * functions (src/db/functions/hooklane_worker_*.sql, hooklane_unlock_dead_workers.sql).
  */
@@ -348,6 +385,7 @@ export type SubscriptionRow = typeof subscriptions.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
 export type DeliveryAttemptRow = typeof deliveryAttempts.$inferSelect;
+export type DeliveryStatsRow = typeof deliveryStats.$inferSelect;
 export type DeliveryStatus = (typeof deliveryStatus.enumValues)[number];
 export type PayloadMode = (typeof payloadMode.enumValues)[number];
 export type DisabledReason = (typeof disabledReason.enumValues)[number];

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Database, Executor, Run } from './client.js';
 import { DeliveryStore } from './scoped/deliveries.js';
+import { DeliveryStatsStore } from './scoped/delivery-stats.js';
 import { EventStore } from './scoped/events.js';
 import { EventTypeStore } from './scoped/event-types.js';
 import { SubscriptionStore } from './scoped/subscriptions.js';
@@ -18,6 +19,7 @@ export class TenantScope {
   readonly subscriptions: SubscriptionStore;
   readonly events: EventStore;
   readonly deliveries: DeliveryStore;
+  readonly stats: DeliveryStatsStore;
   readonly tenant: TenantStore;
 
   /**
@@ -36,6 +38,7 @@ export class TenantScope {
     this.subscriptions = new SubscriptionStore(run, tenantId);
     this.events = new EventStore(run, tenantId, executor);
     this.deliveries = new DeliveryStore(run, tenantId, executor);
+    this.stats = new DeliveryStatsStore(run, tenantId);
     this.tenant = new TenantStore(run, tenantId);
   }
 

@@ -268,9 +268,11 @@ async function record(
   const retryAt = decision.action === 'retry' ? new Date(Date.now() + decision.delayMs) : null;
   const status = decision.action === 'succeed' ? 'SUCCEEDED' : decision.action === 'fail' ? 'FAILED' : 'PENDING';
   await scope.transaction(async (tx, executor) => {
-    await tx.deliveries.recordAttempt(work.id, attempt, { status, nextAttemptAt: retryAt });
     if (retryAt) await enqueueJobs(executor, [nextJob(work, scope.tenantId, next, retryAt)]);
     await updateEndpointHealth(tx, deps, work, attempt, decision);
+    // Last: its statement also adds to the subscription's stats row of the minute, which every
+    // attempt of the subscription updates, so that row stays locked only until the commit.
+    await tx.deliveries.recordAttempt(work.id, attempt, { status, nextAttemptAt: retryAt });
   });
 }
 

@@ -75,6 +75,9 @@ const DDL_LOCK_TIMEOUT = '5s';
 /** Detached in this order: what refers to a row goes before it. */
 const DROP_ORDER = ['delivery_attempts', 'deliveries', 'events'] as const;
 
+/** Batches of delivery_stats rows one sweep folds or deletes per tenant, at most; the rest waits for the next. */
+const STATS_BATCHES_PER_SWEEP = 10;
+
 export async function sweepRetention(connection: SweepConnection, options: SweepOptions, logger?: Logger): Promise<SweepReport> {
   const report: SweepReport = {
     partitionsCreated: 0,
@@ -113,6 +116,7 @@ export async function sweepRetention(connection: SweepConnection, options: Sweep
       (w) => w.table_name === 'events' && w.attached && w.window_name !== 'before' && w.from_at !== null && w.to_at !== null && w.from_at <= horizon && horizon < w.to_at,
     );
     await expireWithinPartitions(connection, tenants, longestMs, now, straddling?.from_id ?? null, options, report);
+    await sweepDeliveryStats(connection, tenants);
     if (report.windowsDropped.length > 0 || report.eventsDeleted > 0 || report.windowsKept.length > 0) {
       logger?.info(
         {
@@ -128,6 +132,19 @@ export async function sweepRetention(connection: SweepConnection, options: Sweep
   } finally {
     await connection.query('reset lock_timeout').catch(() => {});
     await connection.query(`select pg_advisory_unlock(hashtext('hooklane.retention_sweep'))`).catch(() => {});
+  }
+}
+
+/**
+ * Step 4: each tenant's delivery_stats rows, folded into hourly rows after a week and deleted after
+ * 400 days (hooklane_sweep_delivery_stats), a bounded batch at a time.
+ */
+async function sweepDeliveryStats(connection: SweepConnection, tenants: readonly TenantRetention[]): Promise<void> {
+  for (const tenant of tenants) {
+    for (let batch = 0; batch < STATS_BATCHES_PER_SWEEP; batch++) {
+      const [done] = (await connection.query<{ changed: number }>('select hooklane_sweep_delivery_stats($1) as changed', [tenant.id])).rows;
+      if (!done?.changed) break;
+    }
   }
 }
 

@@ -38,6 +38,8 @@ const ADMINS: readonly TokenKind[] = [ADMIN, ADMIN_FOR_TENANT];
 const scoped = (...scopes: TokenKind[]): readonly TokenKind[] => [...scopes, UNSCOPED, ADMIN_FOR_TENANT];
 const EVENT_READERS = scoped(READ, READ_BOTH);
 const SUBSCRIPTION_READERS = scoped(SUBS_READ, READ_BOTH);
+/** Delivery stats: either read right (an admin token reaches a tenant's through `tenants`). */
+const STATS_READERS: readonly TokenKind[] = [...scoped(READ, SUBS_READ, READ_BOTH), ADMIN];
 
 function fields(type: string, readers: Record<string, readonly TokenKind[]>): Record<string, readonly TokenKind[]> {
   return Object.fromEntries(Object.entries(readers).map(([field, tokens]) => [`${type}.${field}`, tokens]));
@@ -96,7 +98,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
   ...fields('SendTestEventPayload', { delivery: scoped() }),
   ...fields('PreviewSubscriptionFilterPayload', same(['examined', 'matched'], EVENT_READERS)),
   ...fields('RecoverSubscriptionPayload', { subscription: scoped(), deliveryCount: scoped(PUBLISH) }),
-  ...fields('Tenant', same(['id', 'name', 'status', 'quotas', 'usage', 'tokensRevokedBefore', 'createdAt'], EVERY_TOKEN)),
+  ...fields('Tenant', { ...same(['id', 'name', 'status', 'quotas', 'usage', 'tokensRevokedBefore', 'createdAt'], EVERY_TOKEN), stats: STATS_READERS }),
   ...fields(
     'TenantQuotas',
     same(['publishRate', 'publishBurst', 'eventsPerMonth', 'subscriptions', 'eventTypes', 'payloadBytes', 'deliveriesInFlight', 'retention'], EVERY_TOKEN),
@@ -115,9 +117,8 @@ const READERS: Record<string, readonly TokenKind[]> = {
   ...fields('WebhookSubscriptionConnection', same(CONNECTION, SUBSCRIPTION_READERS)),
   ...fields('WebhookSubscriptionEdge', same(EDGE, SUBSCRIPTION_READERS)),
   // Read with subscriptions:read; subscriptions:write reads back what it creates and changes.
-  ...fields(
-    'WebhookSubscription',
-    same(
+  ...fields('WebhookSubscription', {
+    ...same(
       [
         'id',
         'url',
@@ -145,7 +146,10 @@ const READERS: Record<string, readonly TokenKind[]> = {
       ],
       scoped(SUBS_READ, READ_BOTH, SUBS_WRITE),
     ),
-  ),
+    // subscriptions:read only: subscriptions:write reads back the subscription, not its stats, and
+    // events:read reaches no subscription through a delivery.
+    stats: SUBSCRIPTION_READERS,
+  }),
   ...fields('SubscriptionTls', same(['clientCertificateExpiresAt', 'caConfigured'], scoped(SUBS_READ, READ_BOTH, SUBS_WRITE))),
   ...fields('EventConnection', same(CONNECTION, EVENT_READERS)),
   ...fields('EventEdge', same(EDGE, EVENT_READERS)),
@@ -161,6 +165,14 @@ const READERS: Record<string, readonly TokenKind[]> = {
     attempts: EVENT_READERS,
   }),
   ...fields('DeliveryAttempt', same(['id', 'statusCode', 'outcome', 'error', 'durationMs', 'responseBody', 'createdAt'], EVENT_READERS)),
+  ...fields(
+    'DeliveryStats',
+    same(
+      ['deliveries', 'succeeded', 'failed', 'pending', 'held', 'attempts', 'successRate', 'latencyP50Ms', 'latencyP95Ms', 'lastSuccessAt', 'lastFailureAt', 'buckets'],
+      STATS_READERS,
+    ),
+  ),
+  ...fields('StatsBucket', same(['start', 'succeeded', 'failed', 'latencyP50Ms'], STATS_READERS)),
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ async function tenantRows(tenantId: string) {
     events: await sql`select * from events where tenant_id = ${tenantId} order by id`,
     deliveries: await sql`select * from deliveries where tenant_id = ${tenantId} order by id`,
     attempts: await sql`select * from delivery_attempts where tenant_id = ${tenantId} order by id`,
+    stats: await sql`select * from delivery_stats where tenant_id = ${tenantId} order by subscription_id, bucket_start`,
   };
 }
 
@@ -104,9 +105,10 @@ const EVENT_FIELDS = 'id eventType payload deliveries(first: 10) { id status sub
  */
 const queryCases: Record<string, () => Promise<void>> = {
   async tenant() {
-    const own = await hooklane.gql(b.token, '{ tenant { id name } }');
+    const own = await hooklane.gql(b.token, '{ tenant { id name stats { deliveries succeeded attempts } } }');
     expect(own.errors).toBeUndefined();
-    expect(own.data!.tenant).toEqual({ id: b.id, name: 'Tenant B' });
+    // B's one delivery, never A's.
+    expect(own.data!.tenant).toEqual({ id: b.id, name: 'Tenant B', stats: { deliveries: 1, succeeded: 1, attempts: 1 } });
   },
 
   async tenants() {
@@ -138,7 +140,7 @@ const queryCases: Record<string, () => Promise<void>> = {
   },
 
   async subscription() {
-    const foreign = await hooklane.gql(b.token, `query($id: ID!) { subscription(id: $id) { ${SUBSCRIPTION_FIELDS} } }`, {
+    const foreign = await hooklane.gql(b.token, `query($id: ID!) { subscription(id: $id) { ${SUBSCRIPTION_FIELDS} stats { deliveries } } }`, {
       id: a.subscriptionId,
     });
     expect(foreign).toEqual({ status: 200, data: { subscription: null } });

@@ -115,7 +115,7 @@ describe('the SQL functions of a started database', () => {
       CREATE OR REPLACE FUNCTION hooklane_job_queue_stats()
       RETURNS TABLE (due_jobs bigint, oldest_due_age_seconds double precision)
       LANGUAGE sql STABLE SECURITY DEFINER AS $$ SELECT 0::bigint, 0::double precision $$;
-      REVOKE EXECUTE ON FUNCTION hooklane_record_successes(text, json) FROM ${APP_ROLE};`);
+      REVOKE EXECUTE ON FUNCTION hooklane_record_attempts(text, json) FROM ${APP_ROLE};`);
     const broken = await hooklaneFunctions(sql);
     expect(broken.map((f) => f.name)).not.toContain('hooklane_publish_context');
     expect(broken.find((f) => f.name === 'hooklane_job_queue_stats')!.source).not.toBe(before.find((f) => f.name === 'hooklane_job_queue_stats')!.source);

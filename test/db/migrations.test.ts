@@ -29,8 +29,8 @@ import { loadOrCreateDevSecretsKey, SecretBox } from '../../src/secrets/secret-b
 import { createTestDatabase } from '../support/database.js';
 import { TEST_JWT_SECRET } from '../support/hooklane.js';
 
-const TABLES = ['tenants', 'event_types', 'subscriptions', 'events', 'deliveries', 'delivery_attempts', 'tenant_usage', 'audit_log', 'hooklane_worker_heartbeats'];
-const RLS_TABLES = ['tenants', 'tenant_usage', 'audit_log', 'event_types', 'subscriptions', 'events', 'deliveries', 'delivery_attempts'];
+const TABLES = ['tenants', 'event_types', 'subscriptions', 'events', 'deliveries', 'delivery_attempts', 'tenant_usage', 'audit_log', 'delivery_stats', 'hooklane_worker_heartbeats'];
+const RLS_TABLES = ['tenants', 'tenant_usage', 'audit_log', 'event_types', 'subscriptions', 'events', 'deliveries', 'delivery_attempts', 'delivery_stats'];
 /** Ids as the earlier releases made them: their time (1 March 2024) in the first 12 hex digits. */
 const MARCH = new Date('2024-03-01T00:00:00Z');
 const MARCH_EVENT = `${idAt('event', MARCH)}7abc8def01234567890`;

@@ -8,7 +8,7 @@ import { TestReceiver } from '../support/receiver.js';
 // (hooklane_app, taken on at connection start-up): without a declared tenant nothing is visible,
 // with one only that tenant's rows are, and writes for another tenant are refused.
 
-const TENANT_TABLES = ['events', 'event_idempotency_keys', 'subscriptions', 'deliveries', 'delivery_attempts', 'event_types', 'tenant_usage', 'audit_log'] as const;
+const TENANT_TABLES = ['events', 'event_idempotency_keys', 'subscriptions', 'deliveries', 'delivery_attempts', 'delivery_stats', 'event_types', 'tenant_usage', 'audit_log'] as const;
 const ALL_TABLES = [...TENANT_TABLES, 'tenants'] as const;
 
 let hooklane: TestHooklane;

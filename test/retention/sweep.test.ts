@@ -336,8 +336,18 @@ describe('the sweep itself', () => {
       await event(tenantId, at + 3 * MINUTE + 500);
       const claimed = await sql`select id from hooklane_claim_deliveries(${tenantId}, ${JSON.stringify([pending])}::text::json, 60000, false)`;
       expect(claimed.map((row) => row.id)).toEqual([pending]);
-      await sql`select hooklane_record_successes(${tenantId}, ${JSON.stringify([
-        { id: idMadeAt('attempt', at + 3 * MINUTE + 600), delivery_id: pending, status_code: 200, outcome: 'SUCCESS', error: null, duration_ms: 1, response_body: '' },
+      await sql`select hooklane_record_attempts(${tenantId}, ${JSON.stringify([
+        {
+          id: idMadeAt('attempt', at + 3 * MINUTE + 600),
+          delivery_id: pending,
+          status_code: 200,
+          outcome: 'SUCCESS',
+          error: null,
+          duration_ms: 1,
+          response_body: '',
+          status: 'SUCCEEDED',
+          next_attempt_at: null,
+        },
       ])}::text::json)`;
       expect(swept).toBe(false);
       await reader.query('commit');

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createClient,
   HooklaneError,
+  SubscriptionStatsDocument,
   TenantsDocument,
+  TenantStatsDocument,
   verifyWebhook,
   WebhookVerificationError,
   type HooklaneClient,
@@ -92,6 +94,7 @@ describe('@hooklane/sdk client', () => {
     expect(delivery.attempts).toMatchObject([{ statusCode: 200, outcome: 'SUCCESS', error: null }]);
     expect((await client.event({ id: event.id }))?.deliveries[0]?.status).toBe('SUCCEEDED');
     expect((await client.events({ first: 5 })).edges.map((edge) => edge.node.id)).toEqual([event.id]);
+
 
     const { events } = await client.publishEvents({ events: [{ eventType: 'invoice.paid', payload: { amount: 1 } }] });
     expect(events).toHaveLength(1);
@@ -200,6 +203,21 @@ describe('@hooklane/sdk client', () => {
     const patient = createClient({ url: hooklane.graphqlUrl, token: tenant.token, fetch: tooLong.fetchImpl, retryQuotaExceeded: { maxRetries: 5, maxWaitSeconds: 10 } });
     expect((await caught(patient.tenant())).retryAfter).toBe(3600);
     expect(tooLong.calls).toHaveLength(1);
+  });
+
+  it('reads delivery stats with SubscriptionStatsDocument and TenantStatsDocument', async () => {
+    const { tenant } = await admin.createTenant({ name: 'SDK Stats' });
+    const client = createClient({ url: hooklane.graphqlUrl, token: await hooklane.tenantToken(tenant.id) });
+    await client.createEventType({ name: 'stats.sdk' });
+    const { subscription } = await client.createSubscription({ url: receiver.url, eventTypes: ['stats.sdk'] });
+    const { event } = await client.publishEvent({ eventType: 'stats.sdk', payload: {} });
+    await eventually(async () => ((await client.delivery({ id: event.deliveries[0]!.id }))?.status === 'SUCCEEDED' ? true : undefined));
+
+    const { subscription: found } = await client.request(SubscriptionStatsDocument, { id: subscription.id, interval: '1h' });
+    expect(found?.stats).toMatchObject({ deliveries: 1, succeeded: 1, failed: 0, attempts: 1, successRate: 1, pending: 0, held: 0 });
+    expect(found!.stats.buckets.reduce((sum, bucket) => sum + bucket.succeeded, 0)).toBe(1);
+    const { tenant: own } = await client.request(TenantStatsDocument, { since: new Date(Date.now() - 3_600_000).toISOString() });
+    expect(own?.stats).toMatchObject({ deliveries: 1, succeeded: 1 });
   });
 
   it('runs a custom document through request(): its text, a typed document string or a parsed document', async () => {

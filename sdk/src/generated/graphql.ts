@@ -374,6 +374,10 @@ export type EventTypeFieldsFragment = { id: string, name: string, description: s
 
 export type WebhookSubscriptionFieldsFragment = { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } };
 
+export type DeliveryStatsFieldsFragment = { deliveries: number, succeeded: number, failed: number, pending: number, held: number, attempts: number, successRate: number | null, latencyP50Ms: number | null, latencyP95Ms: number | null, lastSuccessAt: string | null, lastFailureAt: string | null };
+
+export type StatsBucketFieldsFragment = { start: string, succeeded: number, failed: number, latencyP50Ms: number | null };
+
 export type DeliveryAttemptFieldsFragment = { id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string };
 
 export type DeliverySummaryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string };
@@ -538,6 +542,14 @@ export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type TenantQuery = { tenant: { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string, quotas: { publishRate: number, publishBurst: number, eventsPerMonth: number, subscriptions: number, eventTypes: number, payloadBytes: number, deliveriesInFlight: number | null, retention: string }, usage: { eventsThisMonth: number, subscriptions: number, eventTypes: number, pendingDeliveries: number, deliveriesInFlight: number } } | null };
 
+export type TenantStatsQueryVariables = Exact<{
+  since?: string | null | undefined;
+  interval?: string | null | undefined;
+}>;
+
+
+export type TenantStatsQuery = { tenant: { id: string, stats: { deliveries: number, succeeded: number, failed: number, pending: number, held: number, attempts: number, successRate: number | null, latencyP50Ms: number | null, latencyP95Ms: number | null, lastSuccessAt: string | null, lastFailureAt: string | null, buckets: Array<{ start: string, succeeded: number, failed: number, latencyP50Ms: number | null }> } } | null };
+
 export type TenantsQueryVariables = Exact<{
   first?: number | null | undefined;
   after?: string | null | undefined;
@@ -561,6 +573,15 @@ export type SubscriptionQueryVariables = Exact<{
 
 
 export type SubscriptionQuery = { subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } | null };
+
+export type SubscriptionStatsQueryVariables = Exact<{
+  id: string | number;
+  since?: string | null | undefined;
+  interval?: string | null | undefined;
+}>;
+
+
+export type SubscriptionStatsQuery = { subscription: { id: string, stats: { deliveries: number, succeeded: number, failed: number, pending: number, held: number, attempts: number, successRate: number | null, latencyP50Ms: number | null, latencyP95Ms: number | null, lastSuccessAt: string | null, lastFailureAt: string | null, buckets: Array<{ start: string, succeeded: number, failed: number, latencyP50Ms: number | null }> } } | null };
 
 export type SubscriptionsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -716,6 +737,29 @@ export const EventTypeFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(
   createdAt
 }
     `, {"fragmentName":"EventTypeFields"}) as unknown as TypedDocumentString<EventTypeFieldsFragment, unknown>;
+export const DeliveryStatsFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
+    fragment DeliveryStatsFields on DeliveryStats {
+  deliveries
+  succeeded
+  failed
+  pending
+  held
+  attempts
+  successRate
+  latencyP50Ms
+  latencyP95Ms
+  lastSuccessAt
+  lastFailureAt
+}
+    `, {"fragmentName":"DeliveryStatsFields"}) as unknown as TypedDocumentString<DeliveryStatsFieldsFragment, unknown>;
+export const StatsBucketFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
+    fragment StatsBucketFields on StatsBucket {
+  start
+  succeeded
+  failed
+  latencyP50Ms
+}
+    `, {"fragmentName":"StatsBucketFields"}) as unknown as TypedDocumentString<StatsBucketFieldsFragment, unknown>;
 export const DeliveryProgressFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
     fragment DeliveryProgressFields on Delivery {
   id
@@ -1421,6 +1465,37 @@ fragment TenantDetailsFields on Tenant {
   }
   tokensRevokedBefore
 }`) as unknown as TypedDocumentString<TenantQuery, TenantQueryVariables>;
+export const TenantStatsDocument = /*#__PURE__*/ new TypedDocumentString(`
+    query TenantStats($since: DateTime, $interval: String) {
+  tenant {
+    id
+    stats(since: $since) {
+      ...DeliveryStatsFields
+      buckets(interval: $interval) {
+        ...StatsBucketFields
+      }
+    }
+  }
+}
+    fragment DeliveryStatsFields on DeliveryStats {
+  deliveries
+  succeeded
+  failed
+  pending
+  held
+  attempts
+  successRate
+  latencyP50Ms
+  latencyP95Ms
+  lastSuccessAt
+  lastFailureAt
+}
+fragment StatsBucketFields on StatsBucket {
+  start
+  succeeded
+  failed
+  latencyP50Ms
+}`) as unknown as TypedDocumentString<TenantStatsQuery, TenantStatsQueryVariables>;
 export const TenantsDocument = /*#__PURE__*/ new TypedDocumentString(`
     query Tenants($first: Int, $after: String) {
   tenants(first: $first, after: $after) {
@@ -1506,6 +1581,37 @@ export const SubscriptionDocument = /*#__PURE__*/ new TypedDocumentString(`
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<SubscriptionQuery, SubscriptionQueryVariables>;
+export const SubscriptionStatsDocument = /*#__PURE__*/ new TypedDocumentString(`
+    query SubscriptionStats($id: ID!, $since: DateTime, $interval: String) {
+  subscription(id: $id) {
+    id
+    stats(since: $since) {
+      ...DeliveryStatsFields
+      buckets(interval: $interval) {
+        ...StatsBucketFields
+      }
+    }
+  }
+}
+    fragment DeliveryStatsFields on DeliveryStats {
+  deliveries
+  succeeded
+  failed
+  pending
+  held
+  attempts
+  successRate
+  latencyP50Ms
+  latencyP95Ms
+  lastSuccessAt
+  lastFailureAt
+}
+fragment StatsBucketFields on StatsBucket {
+  start
+  succeeded
+  failed
+  latencyP50Ms
+}`) as unknown as TypedDocumentString<SubscriptionStatsQuery, SubscriptionStatsQueryVariables>;
 export const SubscriptionsDocument = /*#__PURE__*/ new TypedDocumentString(`
     query Subscriptions($first: Int, $after: String) {
   subscriptions(first: $first, after: $after) {

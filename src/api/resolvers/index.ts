@@ -7,9 +7,10 @@ import { adminResolvers } from './admin.js';
 import { deliveryResolvers } from './deliveries.js';
 import { eventTypeResolvers } from './event-types.js';
 import { eventResolvers } from './events.js';
+import { statsResolvers } from './stats.js';
 import { subscriptionResolvers } from './subscriptions.js';
 
-const domains: Resolvers[] = [adminResolvers, eventTypeResolvers, subscriptionResolvers, eventResolvers, deliveryResolvers];
+const domains: Resolvers[] = [adminResolvers, eventTypeResolvers, subscriptionResolvers, eventResolvers, deliveryResolvers, statsResolvers];
 
 type Input = { input: Record<string, unknown> };
 const ownTenant = (_args: Input, result: unknown, context: RequestContext): AuditTarget => ({

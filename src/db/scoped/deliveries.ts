@@ -258,26 +258,25 @@ export class DeliveryStore {
       .where(this.owned(id)));
   }
 
-  /** Stores one attempt and the delivery's new state; the claim ends. */
+  /** Stores one attempt and the delivery's new state; the claim ends (hooklane_record_attempts). */
   async recordAttempt(id: string, attempt: AttemptRecord, next: { status: DeliveryStatus; nextAttemptAt: Date | null }): Promise<void> {
-    await this.run((db) => db.insert(deliveryAttempts).values({ id: newId('attempt'), tenantId: this.tenantId, deliveryId: id, ...attempt }));
-    await this.run((db) => db
-      .update(deliveries)
-      .set({
-        status: next.status,
-        nextAttemptAt: next.nextAttemptAt,
-        claimedUntil: null,
-        countedClaimUntil: null,
-        attemptCount: sql`${deliveries.attemptCount} + 1`,
-        updatedAt: sql`now()`,
-      })
-      .where(this.owned(id)));
+    await this.recordAttempts([{ deliveryId: id, attempt, ...next }]);
   }
 
-  /** Records many successful attempts at once, in one statement (hooklane_record_successes). */
+  /** Records many successful attempts at once, in one statement (hooklane_record_attempts). */
   async recordSuccesses(entries: readonly { deliveryId: string; attempt: AttemptRecord }[]): Promise<void> {
+    await this.recordAttempts(entries.map((entry) => ({ ...entry, status: 'SUCCEEDED', nextAttemptAt: null })));
+  }
+
+  /**
+   * Attempts, their deliveries' new states and the delivery_stats rollup of this minute, in one
+   * statement: in the caller's transaction when this scope is bound to one.
+   */
+  private async recordAttempts(
+    entries: readonly { deliveryId: string; attempt: AttemptRecord; status: DeliveryStatus; nextAttemptAt: Date | null }[],
+  ): Promise<void> {
     if (entries.length === 0) return;
-    const attempts = entries.map(({ deliveryId, attempt }) => ({
+    const attempts = entries.map(({ deliveryId, attempt, status, nextAttemptAt }) => ({
       id: newId('attempt'),
       delivery_id: deliveryId,
       status_code: attempt.statusCode,
@@ -285,8 +284,10 @@ export class DeliveryStore {
       error: attempt.error,
       duration_ms: attempt.durationMs,
       response_body: attempt.responseBody,
+      status,
+      next_attempt_at: nextAttemptAt?.toISOString() ?? null,
     }));
-    await this.direct.execute(sql`select hooklane_record_successes(${this.tenantId}, ${JSON.stringify(attempts)}::json)`);
+    await this.direct.execute(sql`select hooklane_record_attempts(${this.tenantId}, ${JSON.stringify(attempts)}::json)`);
   }
 
   /** Makes a delivery due now (manual retry); an attempt in flight keeps its claim. */
