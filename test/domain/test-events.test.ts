@@ -139,7 +139,8 @@ describe('sendTestEvent', () => {
     expect(held.deliveries.map((d) => d.status)).toEqual(['HELD']);
 
     const delivery = await sent(tenant.token, { subscriptionId: tenant.subscription.id });
-    expect(delivery.status).toBe('PENDING');
+    // Not HELD: the worker may already have sent it by the time the answer is read.
+    expect(['PENDING', 'SUCCEEDED']).toContain(delivery.status);
     expect(delivery.subscription.enabled).toBe(false);
     await waitForDelivery(hooklane, tenant.token, delivery.id, 'SUCCEEDED');
     await receivedOnce(tenant.receiver, tenant.id, delivery.event.id, tenant.secret);
