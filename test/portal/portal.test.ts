@@ -1,32 +1,24 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '@hooklane/sdk';
 import { PORTAL_CSP } from '../../src/portal/server.js';
 import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
+import { launchPortalBrowser, type PortalBrowser } from '../support/portal-browser.js';
 import { TestReceiver } from '../support/receiver.js';
 
-// Debian's chromium (`apt-get install chromium`; .ci/run installs it), driven by playwright-core.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'screenshots');
-const UI_TIMEOUT = 15_000;
 
 describe('portal', () => {
   let hooklane: TestHooklane;
   let receiver: TestReceiver;
   let tenant: { id: string; token: string };
-  let browser: Browser;
-  let context: BrowserContext;
+  let portal: PortalBrowser;
   let page: Page;
   let portalUrl: string;
-  const pageErrors: string[] = [];
-  const cspViolations: string[] = [];
+  let pageErrors: string[];
+  let cspViolations: string[];
 
-  const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  /** Waits until no request the portal started is running. */
-  const idle = () => page.locator('#busy').waitFor({ state: 'hidden', timeout: UI_TIMEOUT });
+  const shot = (name: string) => portal.shot(name);
+  const idle = () => portal.idle();
   const alert = () => page.getByRole('alert');
 
   async function publish(payload: Record<string, unknown>): Promise<string> {
@@ -57,39 +49,16 @@ describe('portal', () => {
   }
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
-    }
-    mkdirSync(SCREENSHOTS, { recursive: true });
     hooklane = await startTestHooklane();
     receiver = await TestReceiver.start();
     tenant = await hooklane.createTenant('Acme Portal');
     portalUrl = hooklane.graphqlUrl.replace(/\/graphql$/, '/portal/');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--headless',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-    context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(portalUrl).origin });
-    page = await context.newPage();
-    page.setDefaultTimeout(UI_TIMEOUT);
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) cspViolations.push(message.text());
-    });
+    portal = await launchPortalBrowser(portalUrl);
+    ({ page, pageErrors, cspViolations } = portal);
   });
 
   afterAll(async () => {
-    await browser?.close();
+    await portal?.close();
     await receiver?.close();
     await hooklane?.stop();
   });
