@@ -177,7 +177,7 @@ export async function waitForDelivery(
   token: string,
   id: string,
   status?: DeliveryData['status'],
-  timeoutMs = 10_000,
+  timeoutMs = 20_000,
 ): Promise<DeliveryData> {
   return eventually(
     async () => {
