@@ -15,6 +15,20 @@ import { testSendSection } from './test-send.js';
 /** Fields the SDK's subscription fragment leaves out. */
 const SIGNING_QUERY = 'query SubscriptionSigning($id: ID!) { subscription(id: $id) { ed25519PublicKey previousSecretExpiresAt } }';
 
+/** The page's sections, in order, for its table of contents (links would change the route). */
+const PAGE_SECTIONS: readonly (readonly [id: string, label: string])[] = [
+  ['subscription-endpoint', 'Endpoint'],
+  ['subscription-delivery', 'Delivery'],
+  ['subscription-signing', 'Signing'],
+  ['subscription-filter', 'Filter'],
+  ['subscription-headers', 'Headers'],
+  ['subscription-auth', 'Auth'],
+  ['subscription-tls', 'TLS'],
+  ['subscription-test', 'Test send'],
+  ['subscription-stats', 'Stats'],
+  ['subscription-deliveries', 'Deliveries'],
+];
+
 interface Signing {
   ed25519PublicKey: string | null;
   previousSecretExpiresAt: string | null;
@@ -79,8 +93,8 @@ export async function showSubscriptionPage(view: ViewContext, id: string): Promi
     h(
       'nav',
       { class: 'page-toc', 'aria-label': 'On this page' },
-      ['subscription-endpoint', 'subscription-delivery', 'subscription-signing', 'subscription-filter', 'subscription-headers', 'subscription-auth', 'subscription-tls', 'subscription-test', 'subscription-stats', 'subscription-deliveries'].map(
-        (sectionId) => h('button', { type: 'button', class: 'link', onclick: () => document.getElementById(sectionId)?.scrollIntoView() }, tocLabel(sectionId)),
+      PAGE_SECTIONS.map(([sectionId, label]) =>
+        h('button', { type: 'button', class: 'link', onclick: () => document.getElementById(sectionId)?.scrollIntoView() }, label),
       ),
     ),
     sections,
@@ -89,22 +103,6 @@ export async function showSubscriptionPage(view: ViewContext, id: string): Promi
     sectionCard('subscription-deliveries', 'Deliveries'),
     dangerSection(page),
   );
-}
-
-function tocLabel(sectionId: string): string {
-  const labels: Record<string, string> = {
-    'subscription-endpoint': 'Endpoint',
-    'subscription-delivery': 'Delivery',
-    'subscription-signing': 'Signing',
-    'subscription-filter': 'Filter',
-    'subscription-headers': 'Headers',
-    'subscription-auth': 'Auth',
-    'subscription-tls': 'TLS',
-    'subscription-test': 'Test send',
-    'subscription-stats': 'Stats',
-    'subscription-deliveries': 'Deliveries',
-  };
-  return labels[sectionId] ?? sectionId;
 }
 
 function renderSummary(summary: HTMLElement, subscription: WebhookSubscription): void {

@@ -17,12 +17,14 @@ export function testSendSection(page: SubscriptionPage, types: readonly EventTyp
   const errors = new FieldErrors();
   const received = () => types.filter((type) => page.current().eventTypes.some((pattern) => eventTypeMatches(pattern, type.name)));
   const eventType = h('select', { id: 'test-event-type', name: 'eventType' });
-  const fillTypes = () =>
+  const fillTypes = () => {
+    const chosen = eventType.value;
     replaceChildren(
       eventType,
       h('option', { value: '' }, 'The first event type it receives'),
-      received().map((type) => h('option', { value: type.name }, type.name)),
+      received().map((type) => h('option', { value: type.name, selected: type.name === chosen }, type.name)),
     );
+  };
   fillTypes();
   eventType.onfocus = fillTypes; // the event types may have been saved since
   const send = h('button', { type: 'submit', class: 'primary', 'data-mutates': true }, 'Send test event');

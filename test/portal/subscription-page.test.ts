@@ -461,7 +461,7 @@ describe('portal: the subscription page', () => {
     receiver.replyWith({ status: 200, body: 'ok' });
     await portal.shot('14-test-send');
 
-    // An event type the subscription does not receive: the API's error next to the picker.
+    // An event type the subscription does not receive (a list gone stale): the API's error next to the picker.
     await page.locator('#test-event-type').evaluate((select) => {
       select.append(new Option('invoice.voided', 'invoice.voided'));
     });
@@ -469,6 +469,7 @@ describe('portal: the subscription page', () => {
     await section('subscription-test').getByRole('button', { name: 'Send test event' }).click();
     await alert().waitFor();
     expect(await alert().textContent()).toContain('BAD_USER_INPUT');
+    await section('subscription-test').locator('.field-error[data-field="eventType"]').waitFor();
   });
 
   it('deletes the subscription and returns to the list; no error was thrown and the CSP held', async () => {
