@@ -9,6 +9,8 @@ import { showDelivery } from './delivery.js';
 import { byId, h, replaceChildren } from './dom.js';
 import { showEvents } from './events.js';
 import { Feedback, PortalError } from './feedback.js';
+import { showCatalog } from './catalog.js';
+import { showSubscriptionPage } from './subscription-page.js';
 import { showSubscriptions } from './subscriptions.js';
 
 const TOKEN_KEY = 'hooklane.portal.token';
@@ -104,6 +106,8 @@ function route(): void {
   let shown: Promise<void>;
   if (page === 'events') shown = showEvents(view);
   else if (page === 'deliveries' && id) shown = showDelivery(view, decodeURIComponent(id));
+  else if (page === 'subscriptions' && id) shown = showSubscriptionPage(view, decodeURIComponent(id));
+  else if (page === 'catalog') shown = showCatalog(view);
   else shown = showSubscriptions(view);
   shown.catch((error: unknown) => feedback.showError(error, 'Showing the page'));
   main.focus({ preventScroll: true });

@@ -8,6 +8,8 @@ export interface DescribedError {
   code: string;
   message: string;
   field?: string;
+  /** Where in the field's value the problem is, when the API says (`extensions.details.path`, e.g. a filter's `data.amount`). */
+  path?: string;
 }
 
 /** A failure the portal itself detects (e.g. a token that names no tenant), shown like an API error. */
@@ -16,14 +18,20 @@ export class PortalError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The input at fault, for input the portal refuses before asking the API. */
+    readonly field?: string,
   ) {
     super(message);
   }
 }
 
 export function describeError(error: unknown): DescribedError {
-  if (error instanceof HooklaneError) return { code: error.code, message: error.message, field: error.field };
-  if (error instanceof PortalError) return { code: error.code, message: error.message };
+  if (error instanceof HooklaneError) {
+    const details = error.extensions.details as { path?: unknown } | null | undefined;
+    const path = typeof details?.path === 'string' && details.path !== '' ? details.path : undefined;
+    return { code: error.code, message: error.message, field: error.field, path };
+  }
+  if (error instanceof PortalError) return { code: error.code, message: error.message, field: error.field };
   if (error instanceof Error) return { code: error.name === 'Error' ? 'CLIENT_ERROR' : error.name, message: error.message };
   return { code: 'CLIENT_ERROR', message: String(error) };
 }
@@ -35,6 +43,8 @@ export interface RunOptions {
   quiet?: boolean;
   /** Leave the current alert in place (default: a new action clears it). */
   keepAlert?: boolean;
+  /** Also told of a failure (after the alert shows it), e.g. to mark the field at fault. */
+  onError?: (error: DescribedError) => void;
 }
 
 export class Feedback {
@@ -58,6 +68,7 @@ export class Feedback {
       return await task();
     } catch (error) {
       this.showError(error, label);
+      options.onError?.(describeError(error));
       return undefined;
     } finally {
       if (options.control) options.control.disabled = false;

@@ -1,5 +1,6 @@
 /// <reference lib="dom" />
-// The Subscriptions page: list, create, edit event types, disable/enable, rotate the secret.
+// The Subscriptions page: list, create, edit event types, disable/enable, rotate the secret; each
+// row links to the subscription's own page (subscription-page.ts) for every other setting.
 import type { EventType, WebhookSubscription } from '@hooklane/sdk';
 import { PAGE_SIZE, type ViewContext } from './context.js';
 import { badge, h, replaceChildren, time } from './dom.js';
@@ -9,7 +10,7 @@ import { parseEventTypeList, unique } from './filters.js';
 let pickerCount = 0;
 
 /** Checkboxes for the tenant's event types plus a text field for wildcards and other names. */
-function eventTypePicker(types: readonly EventType[], selected: readonly string[] = []) {
+export function eventTypePicker(types: readonly EventType[], selected: readonly string[] = []) {
   const id = `picker-${pickerCount++}`;
   const known = new Set(types.map((type) => type.name));
   const boxes = types.map((type) =>
@@ -46,7 +47,7 @@ function eventTypePicker(types: readonly EventType[], selected: readonly string[
   };
 }
 
-function statusBadge(subscription: WebhookSubscription): HTMLElement {
+export function statusBadge(subscription: WebhookSubscription): HTMLElement {
   if (subscription.enabled) {
     return subscription.failingSince ? badge('Failing', 'failed') : badge('Enabled', 'succeeded');
   }
@@ -67,12 +68,12 @@ export async function showSubscriptions(view: ViewContext): Promise<void> {
   };
 
   // ---- create form
-  const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'create-heading' });
+  const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'create-heading', 'data-mutates': true });
   const renderForm = () => {
     const url = h('input', { id: 'new-url', name: 'url', type: 'url', required: true, placeholder: 'https://example.com/webhooks', autocomplete: 'off' });
     const description = h('input', { id: 'new-description', name: 'description', type: 'text', autocomplete: 'off' });
     const picker = eventTypePicker(types);
-    const submit = h('button', { type: 'submit', class: 'primary' }, 'Create subscription');
+    const submit = h('button', { type: 'submit', class: 'primary', 'data-mutates': true }, 'Create subscription');
     replaceChildren(
       form,
       h('h3', { id: 'create-heading' }, 'New subscription'),
@@ -109,9 +110,10 @@ export async function showSubscriptions(view: ViewContext): Promise<void> {
   const row = (subscription: WebhookSubscription): HTMLTableRowElement => {
     const tr = h('tr', { 'data-subscription-id': subscription.id });
     const render = (current: WebhookSubscription) => {
-      const toggle = h('button', { type: 'button' }, current.enabled ? 'Disable' : 'Enable');
-      const edit = h('button', { type: 'button' }, 'Edit event types');
-      const rotate = h('button', { type: 'button' }, 'Rotate secret');
+      const toggle = h('button', { type: 'button', 'data-mutates': true }, current.enabled ? 'Disable' : 'Enable');
+      const edit = h('button', { type: 'button', 'data-mutates': true }, 'Edit event types');
+      const rotate = h('button', { type: 'button', 'data-mutates': true }, 'Rotate secret');
+      const settings = h('a', { href: `#/subscriptions/${encodeURIComponent(current.id)}`, class: 'button-link' }, 'Settings');
       toggle.onclick = async () => {
         const payload = await feedback.run(
           current.enabled ? 'Disabling the subscription' : 'Enabling the subscription',
@@ -133,7 +135,7 @@ export async function showSubscriptions(view: ViewContext): Promise<void> {
       };
       edit.onclick = () => {
         const picker = eventTypePicker(types, current.eventTypes);
-        const save = h('button', { type: 'button', class: 'primary' }, 'Save event types');
+        const save = h('button', { type: 'button', class: 'primary', 'data-mutates': true }, 'Save event types');
         const cancel = h('button', { type: 'button', class: 'link' }, 'Cancel');
         cancel.onclick = () => render(current);
         save.onclick = async () => {
@@ -152,7 +154,7 @@ export async function showSubscriptions(view: ViewContext): Promise<void> {
         h(
           'td',
           {},
-          h('div', { class: 'url' }, current.url),
+          h('div', { class: 'url' }, h('a', { href: `#/subscriptions/${encodeURIComponent(current.id)}` }, current.url)),
           current.description ? h('div', { class: 'hint' }, current.description) : null,
           h('div', { class: 'id' }, current.id),
         ),
@@ -165,7 +167,7 @@ export async function showSubscriptions(view: ViewContext): Promise<void> {
           current.failingSince ? h('div', { class: 'hint' }, 'failing since ', time(current.failingSince)) : null,
         ),
         h('td', {}, time(current.createdAt)),
-        h('td', { class: 'row-actions' }, edit, toggle, rotate),
+        h('td', { class: 'row-actions' }, settings, edit, toggle, rotate),
       );
     };
     render(subscription);
