@@ -24,9 +24,13 @@ import { DeliveryTelemetry } from './observability/delivery-telemetry.js';
 import { HooklaneMetrics, queueStatsFrom } from './observability/metrics.js';
 import { startMetricsServer, type MetricsServer } from './observability/metrics-server.js';
 import { settleWithin } from './observability/shutdown.js';
+import type { Tracing } from './observability/tracing.js';
 import { ensureDatabaseReachable, ensurePortAvailable, listenError } from './preflight.js';
 import { PartitionKeeper } from './retention/partition-keeper.js';
 import path from 'node:path';
+
+/** How long a stop waits for the last spans to reach the OTLP endpoint. */
+const TRACE_FLUSH_MS = 5_000;
 
 export interface Hooklane {
   /** The GraphQL endpoint, when this process runs the API. */
@@ -74,6 +78,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
   let sender: HttpSender | undefined;
   let metricsServer: MetricsServer | undefined;
   let partitionKeeper: PartitionKeeper | undefined;
+  let tracing: Tracing | undefined;
   let ready = false;
 
   let stopping: Promise<void> | undefined;
@@ -100,9 +105,13 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
       if (workerClient !== client) await workerClient?.close();
       await client?.close();
       await database.embedded?.stop();
+      // Last: the spans of everything above are ended; what is still buffered is exported, briefly.
+      if (tracing) await settleWithin(tracing.shutdown(), Date.now() + TRACE_FLUSH_MS, failed('exporting the last spans'));
     })());
 
   try {
+    // Loaded only when configured: without an OTLP endpoint the SDK is not even imported.
+    if (config.tracing) tracing = new (await import('./observability/tracing.js')).Tracing(config.tracing);
     const secretBox = new SecretBox(
       config.secretsKey ? parseSecretsKey(config.secretsKey) : loadOrCreateDevSecretsKey(config.dataDir),
     );
@@ -128,7 +137,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     client = connectDatabase(database.url, config.role === 'worker' ? { max: 20, ...workerPool } : { max: 20, role });
     workerClient = config.role === 'all' ? connectDatabase(database.url, { max: 10, ...workerPool }) : client;
     // One per process: with ROLE=all, the API's publishes and the worker's operational events share it.
-    const publisher = new Publisher();
+    const publisher = new Publisher(tracing);
     const metrics = new HooklaneMetrics({
       tenantLabels: config.metricsTenantLabels,
       queueStats: queueStatsFrom(client.sql),
@@ -183,6 +192,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           disableAfterMs: config.delivery.disableAfterMs,
           tenantInFlightQuota: config.quotas.deliveriesInFlight,
           resendBudget: config.quotas,
+          tracing,
         },
         workerClient.sql,
         logger,
@@ -207,6 +217,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           secretBox,
           publisher,
           handoff: config.worker.handoff ? worker?.handoff : undefined,
+          tracing,
         },
         verifier,
         readiness: { ready: () => ready },

@@ -38,6 +38,11 @@ const optionalText = z
   .optional()
   .transform((value) => (value === undefined || value === '' ? undefined : value));
 
+const otlpUrl = z
+  .string()
+  .url()
+  .refine((url) => /^https?:\/\//i.test(url), 'must be an http: or https: URL (OTLP/HTTP; gRPC is not supported)');
+
 /** Every environment variable Hooklane reads, parsed once at start-up. */
 const environmentSchema = z.object({
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
@@ -112,6 +117,11 @@ const environmentSchema = z.object({
     z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).refine((port) => port <= 65535, 'must be at most 65535').optional(),
   ),
   METRICS_TENANT_LABELS: booleanFlag.default(false),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalText.pipe(otlpUrl.optional()),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalText.pipe(otlpUrl.optional()),
+  OTEL_EXPORTER_OTLP_PROTOCOL: optionalText.pipe(z.enum(['http/protobuf', 'http/json']).optional()),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: optionalText.pipe(z.enum(['http/protobuf', 'http/json']).optional()),
+  OTEL_SERVICE_NAME: optionalText,
 }).superRefine((env, ctx) => {
   // Without an audience, a token the identity provider issued for any of its other applications
   // (admin role included) would be accepted here.
@@ -180,6 +190,25 @@ export interface Config {
   /** METRICS_TENANT_LABELS: a `tenant` label on the per-tenant counters; default off. */
   metricsTenantLabels: boolean;
   retention: RetentionSettings;
+  /** Spans exported over OTLP/HTTP; undefined (no OTLP endpoint set): no spans are made (see docs/operations.md). */
+  tracing: TracingSettings | undefined;
+}
+
+/** Where and how spans are exported (the OpenTelemetry SDK's OTLP/HTTP exporter). */
+export interface TracingSettings {
+  /** The full URL spans are POSTed to: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`. */
+  tracesUrl: string;
+  /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL or OTEL_EXPORTER_OTLP_PROTOCOL; default `http/protobuf`. */
+  protocol: 'http/protobuf' | 'http/json';
+  /** OTEL_SERVICE_NAME; default `hooklane`. */
+  serviceName: string;
+}
+
+/** OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: the traces path is appended to it, as the OpenTelemetry specification says. */
+function tracesUrl(e: Environment): string | undefined {
+  if (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (!e.OTEL_EXPORTER_OTLP_ENDPOINT) return undefined;
+  return `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
 }
 
 /** How long events are kept, and how often the sweep that deletes older ones runs (src/retention). */
@@ -271,5 +300,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: e.METRICS_PORT,
     metricsTenantLabels: e.METRICS_TENANT_LABELS,
     retention: { defaultMs: e.RETENTION, sweepIntervalMs: e.RETENTION_SWEEP_INTERVAL },
+    tracing: tracingSettings(e),
+  };
+}
+
+function tracingSettings(e: Environment): TracingSettings | undefined {
+  const url = tracesUrl(e);
+  if (url === undefined) return undefined;
+  return {
+    tracesUrl: url,
+    protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
+    serviceName: e.OTEL_SERVICE_NAME ?? 'hooklane',
   };
 }

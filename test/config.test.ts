@@ -48,3 +48,38 @@ describe('loadConfig: authentication', () => {
     expect(config.auth).toMatchObject({ jwtSecret: undefined, jwksUrl: undefined, audienceAny: false });
   });
 });
+
+describe('loadConfig: tracing', () => {
+  it('is off without an OTLP endpoint', () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_SERVICE_NAME: 'svc', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).tracing).toBeUndefined();
+  });
+
+  it('exports to OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces, protobuf and `hooklane` unless told otherwise', () => {
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toEqual({
+      tracesUrl: 'http://collector:4318/v1/traces',
+      protocol: 'http/protobuf',
+      serviceName: 'hooklane',
+    });
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example.test/ingest',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_SERVICE_NAME: 'webhooks',
+      }).tracing,
+    ).toEqual({ tracesUrl: 'https://traces.example.test/ingest', protocol: 'http/json', serviceName: 'webhooks' });
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' })
+        .tracing?.protocol,
+    ).toBe('http/protobuf');
+  });
+
+  it('refuses an endpoint that is not an http(s) URL, and gRPC, naming the variable', () => {
+    expect(refusal({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' }).message).toContain('OTEL_EXPORTER_OTLP_ENDPOINT');
+    expect(refusal({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'grpc://collector:4317' }).message).toContain('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+    expect(refusal({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).message).toContain(
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+    );
+  });
+});

@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { Sql } from 'postgres';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
@@ -9,6 +10,8 @@ import type { Publisher } from '../publish/publisher.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { TenantDirectory } from '../tenancy/tenant-directory.js';
 import type { Loaders, PlatformLoaders } from './loaders.js';
+import type { PublishTrace } from '../observability/trace-context.js';
+import type { Tracing } from '../observability/tracing.js';
 
 /** Long-lived things every request may use. */
 export interface ApiServices {
@@ -23,9 +26,12 @@ export interface ApiServices {
   publisher: Publisher;
   /** The worker in this process (ROLE=all with WORKER_HANDOFF), to which publishes hand their first attempts. */
   handoff?: FirstAttemptHandoff;
+  /** Spans exported over OTLP, when configured (OTEL_EXPORTER_OTLP_ENDPOINT). */
+  tracing?: Tracing;
 }
 
-export interface RequestContext {
+/** `traceparent` / `traceOperation` (PublishTrace): the trace the request's publishes belong to. */
+export interface RequestContext extends PublishTrace {
   viewer: Viewer;
   services: ApiServices;
   /** Active tenants and their quotas, cached briefly. */
@@ -34,4 +40,6 @@ export interface RequestContext {
   loaders(tenantId: string): Loaders;
   /** Batched loaders above any one tenant (operator views). */
   platformLoaders(): PlatformLoaders;
+  /** Set by the tracing plugin when tracing is on: the operation's span. */
+  traceOperation?: Context;
 }

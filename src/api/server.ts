@@ -22,6 +22,8 @@ import { buildResolvers } from './resolvers/index.js';
 import type { HooklaneMetrics } from '../observability/metrics.js';
 import { metricsHandler } from '../observability/metrics-server.js';
 import { observabilityPlugin, requestIdMiddleware } from '../observability/graphql-plugin.js';
+import { tracingPlugin } from '../observability/graphql-tracing.js';
+import { acceptedTraceparent } from '../observability/trace-context.js';
 import { portalRouter } from '../portal/server.js';
 
 /** The schema has no subscriptions: refuse them as a validation error (a client mistake). */
@@ -131,6 +133,7 @@ export async function startApiServer(options: {
       fieldAccessPlugin(new FieldAccess(typeDefs)),
       costLimitPlugin(limits),
       observabilityPlugin({ logger, metrics }),
+      ...(services.tracing ? [tracingPlugin(services.tracing)] : []),
     ],
   });
   await apollo.start();
@@ -158,6 +161,7 @@ export async function startApiServer(options: {
     tenants,
     loaders: loaderCache(services),
     platformLoaders: once(() => createPlatformLoaders(services.db)),
+    traceparent: acceptedTraceparent(headers.traceparent),
   });
   // POST /graphql with a JSON body goes straight to Apollo (graphql-http.ts); the rest of /graphql here.
   app.use('/graphql', requestDeadline(REQUEST_DEADLINE_MS));

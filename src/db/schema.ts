@@ -223,6 +223,11 @@ export const events = pgTable(
     eventTypeVersion: integer('event_type_version').notNull().default(1),
     /** Sent by sendTestEvent: one delivery, no retries, not counted in the monthly quota. */
     test: boolean('test').notNull().default(false),
+    /**
+     * The W3C `traceparent` (version 00, 55 characters) the publish belongs to: every attempt
+     * sends one with its trace id and a span id of its own (src/observability/trace-context.ts).
+     */
+    traceContext: text('trace_context'),
     createdAt: createdAt(),
   },
   (table) => [

@@ -17,6 +17,8 @@ import { TenantBusyError, type DeliverySlots } from './delivery-slots.js';
 import { signedWebhookHeaders } from './signer.js';
 import { disableSubscription } from '../domain/subscription-lifecycle.js';
 import type { ResendBudget } from '../tenancy/quotas.js';
+import { attemptTraceparent, TRACEPARENT_HEADER } from '../observability/trace-context.js';
+import type { Tracing } from '../observability/tracing.js';
 
 export const USER_AGENT = 'Hooklane-Webhooks/0.1';
 /**
@@ -60,6 +62,8 @@ export interface DispatchDependencies {
   tenantInFlightQuota: number | null;
   /** QUOTA_PUBLISH_RATE and QUOTA_PUBLISH_BURST: the publish rate a recovery job's re-sends take from (see takeResendTokens). */
   resendBudget: ResendBudget;
+  /** A span per attempt, exported over OTLP, when configured; without it an event's stored traceparent is still passed on. */
+  tracing?: Tracing;
   random?: () => number;
 }
 
@@ -140,9 +144,20 @@ async function attemptClaimed(
     if (refusal?.deferred) return { kind: 'deferred', until: new Date(Date.now() + refusal.waitMs), reason: refusal.reason };
     if (refusal) return defer(scope, work, next, refusal.waitMs, refusal.reason);
     const request = signedRequest(work, deps.secretBox, new Date());
-    const result = work.endpointVersion === null
-      ? await deps.sender.send(request)
-      : await deps.endpoints.send(scope, work.subscriptionId, work.endpointVersion, request);
+    const span = deps.tracing?.startAttempt(scope.tenantId, work);
+    // The event's trace, with a span id of the attempt's own (W3C Trace Context).
+    if (span) request.headers[TRACEPARENT_HEADER] = deps.tracing!.traceparentOf(span);
+    else if (work.traceContext !== null) request.headers[TRACEPARENT_HEADER] = attemptTraceparent(work.traceContext);
+    let result: SendResult;
+    try {
+      result = work.endpointVersion === null
+        ? await deps.sender.send(request)
+        : await deps.endpoints.send(scope, work.subscriptionId, work.endpointVersion, request);
+    } catch (error) {
+      if (span) deps.tracing!.endFailed(span, error);
+      throw error;
+    }
+    if (span) deps.tracing!.endAttempt(span, result);
     attemptMs = result.durationMs;
     const decision = decideNextStep({
       attemptNumber: work.attemptCount + 1,

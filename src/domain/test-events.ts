@@ -9,6 +9,7 @@ import { isWildcardPattern, subscriptionReceives } from '../publish/event-matchi
 import { estimatedBacklog, writeEvents } from '../publish/fan-out.js';
 import type { FirstAttemptHandoff } from '../publish/first-attempt-handoff.js';
 import type { Publisher } from '../publish/publisher.js';
+import type { PublishTrace } from '../observability/trace-context.js';
 import { publishQuotaExceeded, testEventBudget, type Quotas } from '../tenancy/quotas.js';
 import type { EventExamples, ExampleSource } from './event-examples.js';
 import { requireEventTypeName } from './input-rules.js';
@@ -56,6 +57,7 @@ export async function sendTestEvent(
   quotas: Quotas,
   input: { subscriptionId: string; eventType?: string | null },
   handoff?: FirstAttemptHandoff,
+  trace?: PublishTrace,
 ): Promise<DeliveryRow> {
   const subscription = await scope.subscriptions.find(input.subscriptionId);
   if (!subscription) throw new NotFoundError('Subscription', input.subscriptionId);
@@ -103,6 +105,7 @@ export async function sendTestEvent(
       context: { candidates: [candidate], backlog: await estimatedBacklog(publisher, scope) },
       quota: testEventBudget(quotas),
       handoff,
+      trace,
     });
   } catch (error) {
     if (error instanceof QuotaRefusedError) throw publishQuotaExceeded(1, quotas, error.refusal);

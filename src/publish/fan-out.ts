@@ -5,6 +5,7 @@ import { StreamJobs, type EventWrite, type FanOutSubscription, type NewEvent, ty
 import { ConflictError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { FirstAttemptHandoff } from './first-attempt-handoff.js';
+import type { PublishTrace } from '../observability/trace-context.js';
 import type { Publisher } from './publisher.js';
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
@@ -56,7 +57,8 @@ async function readFanOutContext(publisher: Publisher, scope: TenantScope, event
  * was used before (or earlier in the same batch). `quota`, when given, is taken in the same
  * statement; a refusal throws QuotaRefusedError and writes nothing. `contextVersion`, when
  * `context` is a reused read, is checked by the write: StaleContextError if it has moved. First
- * attempts go to `handoff` (this process's worker) when it has room.
+ * attempts go to `handoff` (this process's worker) when it has room. The events keep the trace
+ * of `trace` (see src/observability/trace-context.ts): with tracing on, that of the write's span.
  */
 export async function writeEvents(
   publisher: Publisher,
@@ -69,6 +71,7 @@ export async function writeEvents(
     handoff?: FirstAttemptHandoff;
     /** Publishing again events whose key's event aged out meanwhile: a key lost again is a conflict. */
     republishing?: boolean;
+    trace?: PublishTrace;
   } = {},
 ): Promise<WrittenEvent[]> {
   const firstByKey = new Map<string, NewEvent>();
@@ -82,13 +85,24 @@ export async function writeEvents(
   }
   const context = options.context ?? (await readFanOutContext(publisher, scope, [...new Set(toInsert.map((event) => event.eventType))]));
   const plan = planFanOut(scope.tenantId, toInsert, context);
-  const insertedIds = await publisher.eventWrites.write(scope, {
-    events: toInsert,
-    ...plan,
-    preserveStreamRunAt: true,
-    quota: options.quota ?? null,
-    contextVersion: options.contextVersion ?? null,
-  }, options.handoff);
+  const { tracing } = publisher;
+  const span = tracing?.startEventWrite(options.trace?.traceOperation, scope.tenantId, toInsert.length);
+  const traceContext = span ? tracing!.traceparentOf(span) : (options.trace?.traceparent ?? null);
+  let insertedIds: Set<string>;
+  try {
+    insertedIds = await publisher.eventWrites.write(scope, {
+      // Without a trace (tracing off, no traceparent sent) the events go as they are.
+      events: traceContext === null ? toInsert : toInsert.map((event) => ({ ...event, traceContext })),
+      ...plan,
+      preserveStreamRunAt: true,
+      quota: options.quota ?? null,
+      contextVersion: options.contextVersion ?? null,
+    }, options.handoff);
+  } catch (error) {
+    if (span) tracing!.endFailed(span, error);
+    throw error;
+  }
+  span?.end();
   publisher.backlogEstimates.added(scope.tenantId, plan.firstAttempts.length);
   const row = (event: NewEvent): EventRow => ({
     id: event.id,
@@ -100,6 +114,7 @@ export async function writeEvents(
     channels: event.channels,
     eventTypeVersion: event.eventTypeVersion,
     test: event.test === true,
+    traceContext,
     createdAt: event.createdAt,
   });
   const byKey = new Map<string, WrittenEvent>();
@@ -111,7 +126,7 @@ export async function writeEvents(
   const agedOut = toInsert.filter((event) => event.idempotencyKey !== null && !byKey.has(event.idempotencyKey));
   if (agedOut.length > 0) {
     if (options.republishing) throw new ConflictError('An idempotency key of this publish belongs to an event that is being deleted: publish again');
-    for (const written of await writeEvents(publisher, scope, agedOut, { handoff: options.handoff, republishing: true })) {
+    for (const written of await writeEvents(publisher, scope, agedOut, { handoff: options.handoff, republishing: true, trace: options.trace })) {
       byKey.set(written.event.idempotencyKey!, written);
     }
   }

@@ -15,6 +15,7 @@ import {
 } from '../domain/input-rules.js';
 import type { PayloadSchemas } from '../domain/payload-schemas.js';
 import type { Publisher } from './publisher.js';
+import type { PublishTrace } from '../observability/trace-context.js';
 import { publishBudget, publishQuotaExceeded, type Quotas } from '../tenancy/quotas.js';
 
 export const MAX_EVENTS_PER_BATCH = 1_000;
@@ -90,7 +91,7 @@ export async function publishEvents(
   schemas: PayloadSchemas,
   quotas: Quotas,
   requests: readonly PublishRequest[],
-  options: { batch: boolean; handoff?: FirstAttemptHandoff } = { batch: true },
+  options: { batch: boolean; handoff?: FirstAttemptHandoff; trace?: PublishTrace } = { batch: true },
 ): Promise<WrittenEvent[]> {
   if (requests.length === 0 || requests.length > MAX_EVENTS_PER_BATCH) {
     throw new BadUserInputError(`events must hold 1 to ${MAX_EVENTS_PER_BATCH} events`, 'events');
@@ -127,6 +128,7 @@ export async function publishEvents(
         quota: publishBudget(rows.length, quotas),
         contextVersion: reused ? reads.version : null,
         handoff: options.handoff,
+        trace: options.trace,
       });
     } catch (error) {
       if (error instanceof QuotaRefusedError) throw publishQuotaExceeded(rows.length, quotas, error.refusal);
@@ -157,7 +159,8 @@ export async function publishEvent(
   quotas: Quotas,
   request: PublishRequest,
   handoff?: FirstAttemptHandoff,
+  trace?: PublishTrace,
 ): Promise<WrittenEvent> {
-  const [written] = await publishEvents(publisher, scope, schemas, quotas, [request], { batch: false, handoff });
+  const [written] = await publishEvents(publisher, scope, schemas, quotas, [request], { batch: false, handoff, trace });
   return written!;
 }

@@ -2,6 +2,7 @@ import { BacklogEstimates } from './backlog-estimate.js';
 import { EventWriteBatcher } from './event-write-batcher.js';
 import { sharedPublishReads, type PublishReads } from './publish-event.js';
 import { PublishReadsCache } from './publish-reads-cache.js';
+import type { Tracing } from '../observability/tracing.js';
 
 /**
  * What publishing keeps between publishes: the writes grouped per tenant, the tenants' backlog
@@ -17,4 +18,7 @@ export class Publisher {
   readonly publishReads = sharedPublishReads();
   /** Reads reused by later publishes of the same event types, checked by the write (see PublishReadsCache). */
   readonly reusedReads = new PublishReadsCache<PublishReads>();
+
+  /** `tracing`: spans of the publishes' writes, when OTLP export is configured. */
+  constructor(readonly tracing?: Tracing) {}
 }

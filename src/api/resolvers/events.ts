@@ -24,7 +24,7 @@ export const eventResolvers: Resolvers = {
   Mutation: {
     publishEvent: async (_parent, { input }, context) => {
       const { scope, quotas } = await tenantWithQuotas(context, 'events:publish', input.tenantId);
-      const { event } = await publishEvent(context.services.publisher, scope, context.services.schemas, quotas, input, context.services.handoff);
+      const { event } = await publishEvent(context.services.publisher, scope, context.services.schemas, quotas, input, context.services.handoff, context);
       return { event };
     },
     publishEvents: async (_parent, { input }, context) => {
@@ -32,6 +32,7 @@ export const eventResolvers: Resolvers = {
       const written = await publishEvents(context.services.publisher, scope, context.services.schemas, quotas, input.events, {
         batch: true,
         handoff: context.services.handoff,
+        trace: context,
       });
       return { events: written.map(({ event }) => event) };
     },

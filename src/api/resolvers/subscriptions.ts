@@ -61,7 +61,7 @@ export const subscriptionResolvers: Resolvers = {
       // subscriptions:write, not events:publish: it sends to one endpoint of the caller's choosing, as managing it does.
       const { scope, quotas } = await tenantWithQuotas(context, 'subscriptions:write');
       const { publisher, examples, handoff } = context.services;
-      return { delivery: await sendTestEvent(publisher, scope, examples, quotas, input, handoff) };
+      return { delivery: await sendTestEvent(publisher, scope, examples, quotas, input, handoff, context) };
     },
   },
   WebhookSubscription: {

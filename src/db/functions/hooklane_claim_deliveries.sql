@@ -1,5 +1,5 @@
 -- Claims a batch of a tenant's deliveries and returns everything their attempts need (whether the
--- event is a test event included), in one call; a delivery that is not due, not PENDING or claimed by someone else is left out. A claim sets
+-- event is a test event, and its trace context, included), in one call; a delivery that is not due, not PENDING or claimed by someone else is left out. A claim sets
 -- claimed_until, which is in no index, so it is a HOT update. The claims a limit counts (the
 -- subscription's maxInFlight, the tenant's in-flight quota, or every claim when
 -- p_count_every_claim: a default in-flight quota is configured) also set counted_claim_until,
@@ -23,7 +23,7 @@ RETURNS TABLE (
   id text, attempt_count integer, ordering_key text, event_id text, event_type text, event_created_at timestamptz,
   body text, subscription_id text, url text, secrets text[], ed25519_secret_key text, enabled boolean, failing boolean,
   payload_mode payload_mode, retry_schedule_ms integer[], rate_limit integer, max_in_flight integer, ordered boolean,
-  quota_deliveries_in_flight integer, endpoint_version integer, test boolean
+  quota_deliveries_in_flight integer, endpoint_version integer, test boolean, trace_context text
 ) LANGUAGE plpgsql
 SET enable_hashjoin = off SET enable_mergejoin = off SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
@@ -65,7 +65,7 @@ BEGIN
   RETURN QUERY
   -- The events alone by primary key, their ids constants of the plan: only their partitions are read.
   WITH ev AS MATERIALIZED (
-    SELECT e.id, e.event_type, e.created_at, e.body, e.test FROM events e
+    SELECT e.id, e.event_type, e.created_at, e.body, e.test, e.trace_context FROM events e
     WHERE e.tenant_id = p_tenant AND e.id = ANY (v_events) AND e.id >= v_events[1] AND e.id <= v_events[cardinality(v_events)]
   )
   SELECT c.delivery_id, c.attempts, c.key, c.event, e.event_type, e.created_at, e.body, c.subscription, s.url,
@@ -73,7 +73,7 @@ BEGIN
     s.ed25519_secret_key, s.enabled, (s.failing_since IS NOT NULL OR s.failed_deliveries_in_row > 0),
     s.payload_mode, s.retry_schedule_ms, s.rate_limit, s.max_in_flight, s.ordered, t.quota_deliveries_in_flight,
     CASE WHEN s.header_names IS NOT NULL OR s.auth_type IS NOT NULL OR s.tls_client_certificate IS NOT NULL
-      OR s.tls_ca_certificate IS NOT NULL THEN s.endpoint_version END, e.test
+      OR s.tls_ca_certificate IS NOT NULL THEN s.endpoint_version END, e.test, e.trace_context
   FROM unnest(v_claimed, v_attempts, v_keys, v_deliveries_events, v_subscriptions) AS c(delivery_id, attempts, key, event, subscription)
   JOIN ev e ON e.id = c.event
   JOIN subscriptions s ON s.tenant_id = p_tenant AND s.id = c.subscription

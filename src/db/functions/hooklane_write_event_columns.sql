@@ -22,7 +22,7 @@ CREATE OR REPLACE FUNCTION public.hooklane_write_event_columns(
   p_event_ids text, p_event_types text, p_event_bodies text, p_event_created_at text,
   -- The version of its event type each event's payload was checked against.
   p_event_type_versions text,
-  -- Null, or one [idempotency_key, ordering_key, channels, test] per event.
+  -- Null, or one [idempotency_key, ordering_key, channels, test, trace_context] per event.
   p_event_options jsonb,
   p_delivery_ids text, p_delivery_event_ids text, p_delivery_subscription_ids text, p_delivery_statuses text,
   -- Null, or one ordering key per delivery.
@@ -58,10 +58,10 @@ BEGIN
     ON CONFLICT DO NOTHING
     RETURNING event_idempotency_keys.event_id
   ), inserted AS (
-    INSERT INTO events (id, tenant_id, event_type, body, idempotency_key, ordering_key, channels, event_type_version, test, created_at)
+    INSERT INTO events (id, tenant_id, event_type, body, idempotency_key, ordering_key, channels, event_type_version, test, trace_context, created_at)
     SELECT e.id, p_tenant, e.event_type, e.body, e.options ->> 0, e.options ->> 1,
       CASE WHEN jsonb_typeof(e.options -> 2) = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(e.options -> 2)) END,
-      e.event_type_version, coalesce((e.options ->> 3)::boolean, false), e.created_at
+      e.event_type_version, coalesce((e.options ->> 3)::boolean, false), e.options ->> 4, e.created_at
     FROM e
     -- Without a key, or with the key just taken for it.
     WHERE e.options ->> 0 IS NULL OR e.id IN (SELECT k.event_id FROM keyed k)

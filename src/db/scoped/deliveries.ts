@@ -42,6 +42,8 @@ export interface DeliveryWork {
   endpointVersion: number | null;
   /** A test event's delivery (sendTestEvent): one attempt, sent while the subscription is disabled too. */
   test: boolean;
+  /** The event's stored `traceparent` (see src/observability/trace-context.ts); null: it has none. */
+  traceContext: string | null;
 }
 
 export interface AttemptRecord {
@@ -81,6 +83,7 @@ export type WorkRow = {
   quota_deliveries_in_flight: number | null;
   endpoint_version: number | null;
   test: boolean;
+  trace_context: string | null;
 };
 
 export class DeliveryStore {
@@ -388,5 +391,6 @@ export function toDeliveryWork(row: WorkRow): DeliveryWork {
     tenantInFlightQuota: row.quota_deliveries_in_flight,
     endpointVersion: row.endpoint_version,
     test: row.test,
+    traceContext: row.trace_context,
   };
 }

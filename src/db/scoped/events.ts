@@ -21,6 +21,8 @@ export interface NewEvent {
   createdAt: Date;
   /** The payload as published (in memory only), for payload filters; absent, they read `body`. */
   payload?: unknown;
+  /** The `traceparent` its deliveries carry on (src/observability/trace-context.ts); absent or null: none. */
+  traceContext?: string | null;
 }
 
 /** A planned delivery of an event, written only if its event is (see EventWrite). */
@@ -194,10 +196,11 @@ export class EventStore {
   private writeCall(plan: EventWrite): SQL {
     const { events: newEvents, deliveries } = plan;
     const hasOptions = newEvents.some(
-      (event) => event.idempotencyKey !== null || event.orderingKey !== null || event.channels !== null || event.test === true,
+      (event) =>
+        event.idempotencyKey !== null || event.orderingKey !== null || event.channels !== null || event.test === true || event.traceContext != null,
     );
     const eventOptions = hasOptions
-      ? newEvents.map((event) => [event.idempotencyKey, event.orderingKey, event.channels, event.test === true])
+      ? newEvents.map((event) => [event.idempotencyKey, event.orderingKey, event.channels, event.test === true, event.traceContext ?? null])
       : null;
     const deliveryOrderingKeys = deliveries.some((delivery) => delivery.orderingKey !== null)
       ? deliveries.map((delivery) => delivery.orderingKey)
