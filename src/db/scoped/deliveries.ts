@@ -1,4 +1,4 @@
-import { and, asc, eq, getTableColumns, gt, gte, inArray, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, gte, inArray, isNotNull, lt, lte, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
 import type { Executor, Run } from '../client.js';
 import {
@@ -329,14 +329,21 @@ export class DeliveryStore {
   }
 
   /**
-   * A claimed delivery of an expunged event (a job queued before the erasure): FAILED without an
-   * attempt, its claim ended.
+   * A claimed delivery of an expunged event (a job queued before the erasure, or a retry scheduled
+   * by an attempt that was in flight during it): FAILED without an attempt, its claim ended, and
+   * the response bodies of its attempts (the one in flight was recorded after the erasure) erased.
    */
   async failExpunged(id: string): Promise<void> {
-    await this.run((db) => db
-      .update(deliveries)
-      .set({ status: 'FAILED', nextAttemptAt: null, claimedUntil: null, countedClaimUntil: null, updatedAt: sql`now()` })
-      .where(this.owned(id)));
+    await this.run(async (db) => {
+      await db
+        .update(deliveries)
+        .set({ status: 'FAILED', nextAttemptAt: null, claimedUntil: null, countedClaimUntil: null, updatedAt: sql`now()` })
+        .where(this.owned(id));
+      await db
+        .update(deliveryAttempts)
+        .set({ responseBody: null })
+        .where(and(eq(deliveryAttempts.tenantId, this.tenantId), eq(deliveryAttempts.deliveryId, id), isNotNull(deliveryAttempts.responseBody)));
+    });
   }
 
   /** HELD deliveries of a subscription become PENDING, returned in publish order. */
