@@ -203,6 +203,42 @@ describe('expungeEventPayload', () => {
     ]);
   });
 
+  it('moves an ordered stream that waited on a retry of the erased event on to its next event', async () => {
+    const tenant = await tenantWithEventType(hooklane);
+    const receiver = await receivers.start();
+    receiver.replyWith({ status: 500 }, { status: 200 });
+    await createSubscriptionWith(
+      hooklane,
+      tenant.token,
+      { url: receiver.url, eventTypes: ['order.created'], ordered: true, retrySchedule: ['1h'] },
+      'id',
+    );
+    const first = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 1 } });
+    await receiver.waitForRequests(1);
+    const second = await publish(hooklane, tenant.token, { eventType: 'order.created', payload: { n: 2 } });
+    await eventually(async () => ((await getEvent(tenant.token, first.id))!.deliveries[0]!.nextAttemptAt ? true : undefined));
+
+    await expunge(tenant.token, first.id);
+    const [, next] = await receiver.waitForRequests(2);
+    expect(next!.headers['webhook-id']).toBe(second.id);
+    await tenantIdle(hooklane, tenant.id);
+    expect(receiver.requests).toHaveLength(2);
+  });
+
+  it('keeps its idempotency key taken: publishing with it again returns the erased event and sends nothing', async () => {
+    const tenant = await tenantWithEventType(hooklane);
+    const receiver = await receivers.start();
+    await createSubscriptionWith(hooklane, tenant.token, { url: receiver.url, eventTypes: ['order.created'] }, 'id');
+    const input = { eventType: 'order.created', payload: { customer: 'keyed' }, idempotencyKey: 'order-1' };
+    const event = await publish(hooklane, tenant.token, input);
+    await tenantIdle(hooklane, tenant.id);
+    await expunge(tenant.token, event.id);
+    const again = await publish(hooklane, tenant.token, input);
+    expect(again).toMatchObject({ id: event.id, payload: null });
+    await tenantIdle(hooklane, tenant.id);
+    expect(receiver.requests).toHaveLength(1);
+  });
+
   it('leaves expunged events out of filter previews', async () => {
     const tenant = await tenantWithEventType(hooklane);
     const events = [];
