@@ -187,6 +187,10 @@ describe('expungeEventPayload', () => {
     expect((await refusal(expunge(other.token, erased.id))).extensions?.code).toBe('NOT_FOUND');
     expect((await getEvent(tenant.token, kept.id))!.payload).toEqual({ n: 1 });
 
+    // Hostile ids are bad input, not internal errors.
+    const nul = await refusal(expunge(tenant.token, 'evt_\u0000'));
+    expect(nul.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'NUL_CHARACTER' });
+
     // A token that may only read events may not erase them.
     const reader = await hooklane.tenantToken(tenant.id, { scope: 'events:read' });
     expect((await refusal(expunge(reader, kept.id))).extensions?.code).toBe('FORBIDDEN');
