@@ -99,6 +99,15 @@ const DATABASE_RETRY_AFTER_SECONDS = 5;
 // Connection-level failures: the network, a restarting server (57P01, 57P03), class 08 errors.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P02', '57P03']);
 
+/**
+ * PostgreSQL text cannot hold NUL (SQLSTATE 22021, "invalid byte sequence for encoding UTF8: 0x00"):
+ * only a NUL character in the client's input (an id, a name) gets one there, and the statement
+ * that met it wrote nothing.
+ */
+function isNulInText(error: unknown): boolean {
+  return findInErrorChain(error, ({ code }) => (code === '22021' ? true : undefined)) ?? false;
+}
+
 function isDatabaseUnavailable(error: unknown): boolean {
   return (
     findInErrorChain(error, ({ code }) =>
@@ -136,6 +145,14 @@ export function formatErrorFor(logger: Logger) {
     // operation name) as plain errors with no path and no cause: the request is at fault.
     if (isPlainGraphQLError(original)) {
       return { ...formatted, extensions: { ...extensions, code: 'BAD_USER_INPUT', reason: 'BAD_REQUEST' } };
+    }
+    if (isNulInText(original)) {
+      return {
+        message: 'Text in the input may not contain the NUL character (\\u0000)',
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'BAD_USER_INPUT', reason: 'NUL_CHARACTER' },
+      };
     }
     if (isDatabaseUnavailable(original)) {
       logger.warn({ err: original }, 'the database is unavailable');

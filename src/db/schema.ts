@@ -213,8 +213,13 @@ export const events = pgTable(
     // (hooklane_check_event_references, hooklane_delete_dependents), not a foreign key checked row by row.
     tenantId: text('tenant_id').notNull(),
     eventType: text('event_type').notNull(),
-    /** The exact bytes every delivery sends and signs: `{"type","timestamp","data"}`. */
-    body: text('body').notNull(),
+    /**
+     * The exact bytes every delivery sends and signs: `{"type","timestamp","data"}`. Null once the
+     * payload is expunged (expungeEventPayload): nothing of it is kept, nothing is sent again.
+     */
+    body: text('body'),
+    /** When expungeEventPayload erased the payload; null while it is kept. */
+    payloadExpungedAt: timestamp('payload_expunged_at', { withTimezone: true, mode: 'date' }),
     /** Unique per tenant through event_idempotency_keys (a partitioned table has no such index). */
     idempotencyKey: text('idempotency_key'),
     orderingKey: text('ordering_key'),

@@ -73,7 +73,7 @@ type DeferReason = 'fairness' | 'max_in_flight' | 'rate_limit' | 'tenant_quota';
 export type Continuation = 'delivery' | 'stream';
 
 export type DispatchOutcome =
-  | { kind: 'skipped'; reason: 'not_claimable' | 'held' }
+  | { kind: 'skipped'; reason: 'not_claimable' | 'held' | 'payload_expunged' }
   | { kind: 'deferred'; until: Date; reason: DeferReason }
   | { kind: 'attempted'; result: SendResult; decision: RetryDecision };
 
@@ -129,6 +129,12 @@ async function attemptClaimed(
   continuation: Continuation,
   jobPriority: number,
 ): Promise<DispatchOutcome> {
+  // The event's payload was expunged after this delivery's job was queued: nothing to send.
+  const storedBody = work.body;
+  if (storedBody === null) {
+    await scope.deliveries.failExpunged(work.id);
+    return { kind: 'skipped', reason: 'payload_expunged' };
+  }
   // A test event is sent to a disabled subscription too: that is how its owner checks it before enabling it.
   if (!work.subscriptionEnabled && !work.test) {
     await scope.deliveries.hold(work.id);
@@ -143,7 +149,7 @@ async function attemptClaimed(
     const refusal = await admit(scope, deps, work, next);
     if (refusal?.deferred) return { kind: 'deferred', until: new Date(Date.now() + refusal.waitMs), reason: refusal.reason };
     if (refusal) return defer(scope, work, next, refusal.waitMs, refusal.reason);
-    const request = signedRequest(work, deps.secretBox, new Date());
+    const request = signedRequest(work, storedBody, deps.secretBox, new Date());
     const span = deps.tracing?.startAttempt(scope.tenantId, work);
     // The event's trace, with a span id of the attempt's own (W3C Trace Context).
     if (span) request.headers[TRACEPARENT_HEADER] = deps.tracing!.traceparentOf(span);
@@ -240,12 +246,12 @@ async function defer(scope: TenantScope, work: DeliveryWork, next: NextStep, wai
   return { kind: 'deferred', until, reason };
 }
 
-function signedRequest(work: DeliveryWork, secretBox: SecretBox, at: Date) {
+function signedRequest(work: DeliveryWork, storedBody: string, secretBox: SecretBox, at: Date) {
   const body = bodyForMode(work.payloadMode, {
     id: work.eventId,
     eventType: work.eventType,
     createdAt: work.eventCreatedAt,
-    body: work.body,
+    body: storedBody,
   });
   const message = { msgId: work.eventId, timestampSeconds: Math.floor(at.getTime() / 1000), body };
   const keys = {
@@ -361,6 +367,7 @@ export async function drainStream(deps: DispatchDependencies, job: JobCatalogue[
       await wakeAt(new Date(Date.now() + outcome.retryInMs));
       return;
     }
+    if (outcome.kind === 'skipped' && outcome.reason === 'payload_expunged') continue;
     if (outcome.kind === 'skipped') {
       // Held: enabling the subscription wakes the stream. Otherwise another worker has it: look again soon.
       if (outcome.reason === 'not_claimable') await wakeAt(new Date(Date.now() + STREAM_RECHECK_MS));

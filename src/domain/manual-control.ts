@@ -3,6 +3,7 @@ import { enqueueJobs, type JobCatalogue, type JobSpec } from '../db/jobs.js';
 import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { scheduleDeliveries } from '../publish/fan-out.js';
+import { streamJob } from '../publish/job-policy.js';
 import { patternsMatching, subscriptionReceives } from '../publish/event-matching.js';
 import { storedFilterPredicate, type FilterDocument } from '../publish/payload-filter.js';
 import { assertResendTokenLeft, takePublishTokens, takeResendTokens, type ResendBudget } from '../tenancy/quotas.js';
@@ -11,11 +12,28 @@ import { assertResendTokenLeft, takePublishTokens, takeResendTokens, type Resend
 // publish rate (takeResendTokens), and goes through the same claims as a published one, so it
 // counts toward the tenant's deliveriesInFlight quota when it is attempted.
 
+/** The reason a re-send of an expunged event is refused with (BAD_USER_INPUT `details.reason`). */
+export const PAYLOAD_EXPUNGED = 'PAYLOAD_EXPUNGED';
+
+/**
+ * Refuses to send again an event whose payload is expunged: nothing of it is left to send. The
+ * check of every single re-send (retryDelivery, replayEvent); paths that select many deliveries
+ * in SQL (recoverSubscription, bulk retries) leave such events out with eventPayloadKept
+ * (src/db/scoped/deliveries.ts).
+ */
+export function assertPayloadKept(event: Pick<EventRow, 'id' | 'payloadExpungedAt'>, field = 'id'): void {
+  if (event.payloadExpungedAt !== null) {
+    throw new BadUserInputError(`The payload of event ${event.id} was expunged: it is not sent again`, field, { reason: PAYLOAD_EXPUNGED });
+  }
+}
+
 /** Sends a delivery again now; job keys keep it to one pending job per delivery. */
 export async function retryDelivery(scope: TenantScope, id: string, budget: ResendBudget): Promise<DeliveryRow> {
   return scope.transaction(async (tx, executor) => {
     const current = await tx.deliveries.find(id);
     if (!current) throw new NotFoundError('Delivery', id);
+    const event = await tx.events.find(current.eventId);
+    if (event) assertPayloadKept(event);
     if (current.status === 'HELD') {
       throw new BadUserInputError('This delivery is held while its subscription is disabled: enable the subscription', 'id');
     }
@@ -43,6 +61,7 @@ export async function replayEvent(
     const event = await tx.events.find(input.id);
     if (!event) throw new NotFoundError('Event', input.id);
     if (event.test) throw new BadUserInputError('A test event is not replayed: send another with sendTestEvent', 'id');
+    assertPayloadKept(event);
     let targets: SubscriptionRow[];
     if (input.subscriptionIds) {
       const wanted = [...new Set(input.subscriptionIds)];
@@ -56,7 +75,7 @@ export async function replayEvent(
       targets = all.filter((subscription) => {
         if (!subscription.enabled || !subscriptionReceives(subscription, event)) return false;
         const accepts = storedFilterPredicate(subscription.filter);
-        return accepts === null || accepts((document ??= JSON.parse(event.body) as FilterDocument));
+        return accepts === null || accepts((document ??= JSON.parse(event.body!) as FilterDocument));
       });
     }
     const deliveries = await tx.deliveries.insertMany(
@@ -86,7 +105,8 @@ function recoveryJob(payload: RecoveryJob, runAt?: Date): JobSpec {
 }
 
 /**
- * Counts the FAILED deliveries in the window and leaves re-sending them to a background job that
+ * Counts the FAILED deliveries in the window (skipping those of events whose payload is expunged,
+ * which are counted apart) and leaves re-sending them to a background job that
  * paces itself at the tenant's publish rate (recoverFailedDeliveries). Refused (QUOTA_EXCEEDED,
  * nothing started) when the tenant's publish-rate bucket is empty: the job could send nothing yet.
  * A window larger than the burst is not refused: the job spreads it over time.
@@ -95,7 +115,7 @@ export async function recoverSubscription(
   scope: TenantScope,
   input: { id: string; since: Date; until: Date | null },
   budget: ResendBudget,
-): Promise<{ subscription: SubscriptionRow; deliveryCount: number }> {
+): Promise<{ subscription: SubscriptionRow; deliveryCount: number; skippedExpungedCount: number }> {
   const until = input.until ?? new Date();
   if (Number.isNaN(input.since.getTime()) || Number.isNaN(until.getTime()) || input.since >= until) {
     throw new BadUserInputError('since must be before until', 'since');
@@ -103,14 +123,14 @@ export async function recoverSubscription(
   return scope.transaction(async (tx, executor) => {
     const subscription = await tx.subscriptions.find(input.id);
     if (!subscription) throw new NotFoundError('Subscription', input.id);
-    const deliveryCount = await tx.deliveries.countFailed(subscription.id, input.since, until);
+    const { resendable: deliveryCount, expunged: skippedExpungedCount } = await tx.deliveries.countFailed(subscription.id, input.since, until);
     if (deliveryCount > 0) {
       await enqueueJobs(executor, [
         recoveryJob({ tenantId: scope.tenantId, subscriptionId: subscription.id, since: input.since.toISOString(), until: until.toISOString() }),
       ]);
       await assertResendTokenLeft(tx, budget);
     }
-    return { subscription, deliveryCount };
+    return { subscription, deliveryCount, skippedExpungedCount };
   });
 }
 
@@ -148,5 +168,31 @@ export async function recoverFailedDeliveries(scope: TenantScope, job: RecoveryJ
       await enqueueJobs(executor, [recoveryJob({ ...job, after }, new Date(Date.now() + waitMs))]);
     }
     return reopened.length;
+  });
+}
+
+/**
+ * Erases an event's payload (an erasure request about the end customer it concerns): the event's
+ * body becomes null and its metadata stays; its deliveries still to be sent fail, since nothing is
+ * left to send, and the response bodies of its attempts are erased. Ordered streams waiting on one
+ * of them are woken. Idempotent: erasing again returns the event as it is. Never sent again after:
+ * retries and replays are refused (assertPayloadKept), recoveries skip it, and a job already queued
+ * for one of its deliveries finds no body and fails it (src/delivery/dispatch.ts).
+ */
+export async function expungeEventPayload(scope: TenantScope, id: string): Promise<EventRow> {
+  return scope.transaction(async (tx, executor) => {
+    const event = await tx.events.expungePayload(id);
+    if (!event) throw new NotFoundError('Event', id);
+    const failed = await tx.deliveries.settleExpungedEvent(event.id);
+    const subscriptionIds = [...new Set(failed.map((delivery) => delivery.subscriptionId))];
+    const ordered = new Set((await tx.subscriptions.findMany(subscriptionIds)).filter((s) => s.ordered).map((s) => s.id));
+    const streams = new Map<string, JobSpec>();
+    for (const delivery of failed) {
+      if (!ordered.has(delivery.subscriptionId)) continue;
+      const spec = streamJob(scope.tenantId, delivery.subscriptionId, delivery.orderingKey);
+      streams.set(spec.jobKey!, spec);
+    }
+    await enqueueJobs(executor, [...streams.values()]);
+    return event;
   });
 }

@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-// One delivery: its attempts, and the Retry delivery and Replay event actions.
+// One delivery: its attempts, and the Retry delivery, Replay event and Erase payload actions.
 import type { Delivery } from '@hooklane/sdk';
 import type { ViewContext } from './context.js';
 import { badge, h, json, replaceChildren, time } from './dom.js';
@@ -39,8 +39,22 @@ export async function showDelivery(view: ViewContext, id: string): Promise<void>
   refresh.onclick = () => load();
 
   const render = (delivery: Delivery) => {
-    const retry = h('button', { type: 'button', class: 'primary', 'data-mutates': true }, 'Retry delivery');
-    const replay = h('button', { type: 'button', 'data-mutates': true }, 'Replay event');
+    const expunged = delivery.event.payloadExpunged;
+    const resendTitle = expunged ? 'The payload is erased: nothing is left to send' : undefined;
+    const retry = h('button', { type: 'button', class: 'primary', 'data-mutates': true, disabled: expunged, title: resendTitle }, 'Retry delivery');
+    const replay = h('button', { type: 'button', 'data-mutates': true, disabled: expunged, title: resendTitle }, 'Replay event');
+    const erase = h('button', { type: 'button', class: 'danger', 'data-mutates': 'expungeEventPayload', hidden: expunged }, 'Erase payload');
+    erase.onclick = async () => {
+      const confirmed = window.confirm(
+        `Erase the payload of event ${delivery.event.id} for good? Its deliveries still to be sent fail, and it can never be sent again. Copies receivers already got are not affected.`,
+      );
+      if (!confirmed) return;
+      const payload = await feedback.run('Erasing the payload', () => client.expungeEventPayload({ id: delivery.event.id }), { control: erase });
+      if (!payload || !view.isCurrent()) return;
+      store.events = undefined;
+      feedback.say('Payload erased: the event keeps its metadata and is never sent again.');
+      await load(true);
+    };
     retry.onclick = async () => {
       const payload = await feedback.run('Retrying the delivery', () => client.retryDelivery({ id: delivery.id }), { control: retry });
       if (!payload || !view.isCurrent()) return;
@@ -82,7 +96,7 @@ export async function showDelivery(view: ViewContext, id: string): Promise<void>
         h('dt', {}, 'Next attempt'),
         h('dd', {}, delivery.nextAttemptAt ? time(delivery.nextAttemptAt) : '—'),
       ),
-      h('div', { class: 'actions' }, retry, replay),
+      h('div', { class: 'actions' }, retry, replay, erase),
       h('h3', {}, 'Attempts'),
       delivery.attempts.length === 0
         ? h('p', { class: 'empty' }, delivery.status === 'HELD' ? 'Held while the subscription is disabled.' : 'No attempt yet.')
@@ -112,7 +126,9 @@ export async function showDelivery(view: ViewContext, id: string): Promise<void>
               ),
             ),
           ),
-      h('details', {}, h('summary', {}, 'Event payload'), h('pre', {}, json(delivery.event.payload))),
+      expunged
+        ? h('p', { id: 'event-payload', class: 'hint payload-erased' }, 'Payload erased.')
+        : h('details', { id: 'event-payload' }, h('summary', {}, 'Event payload'), h('pre', {}, json(delivery.event.payload))),
     );
   };
 

@@ -120,7 +120,9 @@ export async function showEvents(view: ViewContext): Promise<void> {
                 {},
                 h('div', { class: 'event-type' }, event.eventType),
                 h('div', { class: 'id' }, event.id),
-                h('details', {}, h('summary', {}, 'Payload'), h('pre', {}, json(event.payload))),
+                event.payloadExpunged
+                  ? h('div', { class: 'hint payload-erased' }, 'Payload erased')
+                  : h('details', {}, h('summary', {}, 'Payload'), h('pre', {}, json(event.payload))),
               ),
               h(
                 'td',

@@ -109,6 +109,7 @@ export async function writeEvents(
     tenantId: scope.tenantId,
     eventType: event.eventType,
     body: event.body,
+    payloadExpungedAt: null,
     idempotencyKey: event.idempotencyKey,
     orderingKey: event.orderingKey,
     channels: event.channels,

@@ -70,7 +70,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
       ['createEventType', 'createSubscription', 'updateSubscription', 'deleteSubscription', 'rotateSubscriptionSecret', 'discardHeldDeliveries'],
       scoped(SUBS_WRITE),
     ),
-    ...same(['publishEvent', 'publishEvents', 'retryDelivery', 'replayEvent', 'recoverSubscription'], scoped(PUBLISH)),
+    ...same(['publishEvent', 'publishEvents', 'retryDelivery', 'replayEvent', 'recoverSubscription', 'expungeEventPayload'], scoped(PUBLISH)),
     previewSubscriptionFilter: EVENT_READERS,
     ...same(['updateEventType', 'archiveEventType', 'sendTestEvent'], scoped(SUBS_WRITE)),
     revokeTokens: [UNSCOPED, ADMIN, ADMIN_FOR_TENANT],
@@ -97,7 +97,8 @@ const READERS: Record<string, readonly TokenKind[]> = {
   // Reading the test delivery back needs an events right too.
   ...fields('SendTestEventPayload', { delivery: scoped() }),
   ...fields('PreviewSubscriptionFilterPayload', same(['examined', 'matched'], EVENT_READERS)),
-  ...fields('RecoverSubscriptionPayload', { subscription: scoped(), deliveryCount: scoped(PUBLISH) }),
+  ...fields('RecoverSubscriptionPayload', { subscription: scoped(), ...same(['deliveryCount', 'skippedExpungedCount'], scoped(PUBLISH)) }),
+  ...fields('ExpungeEventPayloadPayload', { event: scoped(PUBLISH) }),
   ...fields('Tenant', { ...same(['id', 'name', 'status', 'quotas', 'usage', 'tokensRevokedBefore', 'createdAt'], EVERY_TOKEN), stats: STATS_READERS }),
   ...fields(
     'TenantQuotas',
@@ -155,7 +156,10 @@ const READERS: Record<string, readonly TokenKind[]> = {
   ...fields('EventEdge', same(EDGE, EVENT_READERS)),
   // events:publish reads back an event's identity and its deliveries' progress, not its payload.
   ...fields('Event', {
-    ...same(['id', 'eventType', 'idempotencyKey', 'orderingKey', 'channels', 'eventTypeVersion', 'test', 'createdAt', 'deliveries'], scoped(READ, READ_BOTH, PUBLISH)),
+    ...same(
+      ['id', 'eventType', 'idempotencyKey', 'orderingKey', 'channels', 'eventTypeVersion', 'test', 'payloadExpunged', 'createdAt', 'deliveries'],
+      scoped(READ, READ_BOTH, PUBLISH),
+    ),
     payload: EVENT_READERS,
   }),
   ...fields('Delivery', {
@@ -208,6 +212,18 @@ async function throwawayTenant(runs: boolean): Promise<string> {
 async function throwawaySubscription(runs: boolean): Promise<string> {
   if (!runs) return 'sub_00000000000000000000000000000000';
   return (await createSubscription(hooklane, tokens[UNSCOPED], { url: receiver.url, eventTypes: ['matrix.quiet'] })).subscription.id;
+}
+
+/** An event to expunge: a new one each time, so the matrix's own event keeps its payload. */
+async function throwawayEvent(runs: boolean): Promise<string> {
+  if (!runs) return 'evt_00000000000000000000000000000000';
+  const data = await gqlData<{ publishEvent: { event: { id: string } } }>(
+    hooklane,
+    tokens[UNSCOPED],
+    'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } } }',
+    { input: { eventType: 'matrix.quiet', payload: { n: ++unique } } },
+  );
+  return data.publishEvent.event.id;
 }
 
 async function throwawayEventType(runs: boolean): Promise<string> {
@@ -263,6 +279,7 @@ const ROOT_CALLS: Record<string, RootCall> = {
     since: '2000-01-01T00:00:00Z',
     until: '2000-01-02T00:00:00Z',
   })),
+  'Mutation.expungeEventPayload': mutation(2, 'expungeEventPayload', async (runs) => ({ id: await throwawayEvent(runs) })),
   // A cutoff long past: nothing the matrix uses is revoked.
   'Mutation.revokeTokens': mutation(1, 'revokeTokens', () => ({ tenantId, issuedBefore: '2000-01-01T00:00:00Z' })),
   'Mutation.updateEventType': mutation(1, 'updateEventType', () => ({ name: 'matrix.quiet', description: `Described ${++unique}` })),

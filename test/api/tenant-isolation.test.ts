@@ -206,7 +206,7 @@ const queryCases: Record<string, () => Promise<void>> = {
 /** Runs `mutation` on A's id and on an id nobody has: both must be the same NOT_FOUND. */
 async function expectNotFoundLikeNobodys(field: string, inputType: string, input: Record<string, unknown>, idOfA: string) {
   const jobsBefore = await jobCount();
-  const selections: Record<string, string> = { deleteSubscription: 'id', retryDelivery: 'delivery { id }', replayEvent: 'event { id }' };
+  const selections: Record<string, string> = { deleteSubscription: 'id', retryDelivery: 'delivery { id }', replayEvent: 'event { id }', expungeEventPayload: 'event { id }' };
   const selection = selections[field] ?? 'subscription { id }';
   const query = `mutation($input: ${inputType}!) { ${field}(input: $input) { ${selection} } }`;
   const foreign = refusal(await hooklane.gql(b.token, query, { input: { ...input, id: idOfA } }), field);
@@ -398,6 +398,10 @@ const mutationCases: Record<string, () => Promise<void>> = {
     );
     expect(refusal(response, 'replayEvent').code).toBe('NOT_FOUND');
     await expectAUntouched(jobsBefore);
+  },
+
+  async expungeEventPayload() {
+    await expectNotFoundLikeNobodys('expungeEventPayload', 'ExpungeEventPayloadInput', {}, a.eventId);
   },
 
   async recoverSubscription() {

@@ -136,6 +136,11 @@ export type DiscardHeldDeliveriesInput = {
   subscriptionId: string | number;
 };
 
+export type ExpungeEventPayloadInput = {
+  /** The event whose payload is erased. */
+  id: string | number;
+};
+
 export type OAuth2ClientCredentialsInput = {
   /** The `audience` parameter of the token request, for token endpoints that take one (such as Auth0). */
   audience?: string | null | undefined;
@@ -384,11 +389,11 @@ export type DeliverySummaryFieldsFragment = { id: string, status: DeliveryStatus
 
 export type DeliveryProgressFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string };
 
-export type PublishedEventFieldsFragment = { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> };
+export type PublishedEventFieldsFragment = { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, payloadExpunged: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> };
 
-export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, eventTypeVersion: number, test: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> };
+export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, payloadExpunged: boolean, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, eventTypeVersion: number, test: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> };
 
-export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, test: boolean, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
+export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, payloadExpunged: boolean, test: boolean, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
 
 export type CreateTenantMutationVariables = Exact<{
   input: CreateTenantInput;
@@ -486,14 +491,14 @@ export type PublishEventMutationVariables = Exact<{
 }>;
 
 
-export type PublishEventMutation = { publishEvent: { event: { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> } } };
+export type PublishEventMutation = { publishEvent: { event: { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, payloadExpunged: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> } } };
 
 export type PublishEventsMutationVariables = Exact<{
   input: PublishEventsInput;
 }>;
 
 
-export type PublishEventsMutation = { publishEvents: { events: Array<{ id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> }> } };
+export type PublishEventsMutation = { publishEvents: { events: Array<{ id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, payloadExpunged: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> }> } };
 
 export type RetryDeliveryMutationVariables = Exact<{
   input: RetryDeliveryInput;
@@ -507,14 +512,21 @@ export type ReplayEventMutationVariables = Exact<{
 }>;
 
 
-export type ReplayEventMutation = { replayEvent: { event: { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> }, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> } };
+export type ReplayEventMutation = { replayEvent: { event: { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, payloadExpunged: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> }, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> } };
 
 export type RecoverSubscriptionMutationVariables = Exact<{
   input: RecoverSubscriptionInput;
 }>;
 
 
-export type RecoverSubscriptionMutation = { recoverSubscription: { deliveryCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
+export type RecoverSubscriptionMutation = { recoverSubscription: { deliveryCount: number, skippedExpungedCount: number, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } } } };
+
+export type ExpungeEventPayloadMutationVariables = Exact<{
+  input: ExpungeEventPayloadInput;
+}>;
+
+
+export type ExpungeEventPayloadMutation = { expungeEventPayload: { event: { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, payloadExpunged: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> } } };
 
 export type DiscardHeldDeliveriesMutationVariables = Exact<{
   input: DiscardHeldDeliveriesInput;
@@ -535,7 +547,7 @@ export type SendTestEventMutationVariables = Exact<{
 }>;
 
 
-export type SendTestEventMutation = { sendTestEvent: { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, test: boolean, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } } };
+export type SendTestEventMutation = { sendTestEvent: { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, payloadExpunged: boolean, test: boolean, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } } };
 
 export type TenantQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -596,7 +608,7 @@ export type EventQueryVariables = Exact<{
 }>;
 
 
-export type EventQuery = { event: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, eventTypeVersion: number, test: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> } | null };
+export type EventQuery = { event: { id: string, eventType: string, payload: unknown, payloadExpunged: boolean, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, eventTypeVersion: number, test: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> } | null };
 
 export type EventsQueryVariables = Exact<{
   first?: number | null | undefined;
@@ -604,14 +616,14 @@ export type EventsQueryVariables = Exact<{
 }>;
 
 
-export type EventsQuery = { events: { edges: Array<{ cursor: string, node: { id: string, eventType: string, payload: unknown, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, eventTypeVersion: number, test: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type EventsQuery = { events: { edges: Array<{ cursor: string, node: { id: string, eventType: string, payload: unknown, payloadExpunged: boolean, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, eventTypeVersion: number, test: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type DeliveryQueryVariables = Exact<{
   id: string | number;
 }>;
 
 
-export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, test: boolean, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
+export type DeliveryQuery = { delivery: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, payloadExpunged: boolean, test: boolean, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } | null };
 
 export type EventCatalogQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -776,6 +788,7 @@ export const PublishedEventFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentSt
   idempotencyKey
   orderingKey
   channels
+  payloadExpunged
   createdAt
   deliveries {
     ...DeliveryProgressFields
@@ -803,6 +816,7 @@ export const EventFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
   id
   eventType
   payload
+  payloadExpunged
   idempotencyKey
   orderingKey
   channels
@@ -874,6 +888,7 @@ export const DeliveryFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
     id
     eventType
     payload
+    payloadExpunged
     test
     createdAt
   }
@@ -1210,6 +1225,7 @@ fragment PublishedEventFields on Event {
   idempotencyKey
   orderingKey
   channels
+  payloadExpunged
   createdAt
   deliveries {
     ...DeliveryProgressFields
@@ -1236,6 +1252,7 @@ fragment PublishedEventFields on Event {
   idempotencyKey
   orderingKey
   channels
+  payloadExpunged
   createdAt
   deliveries {
     ...DeliveryProgressFields
@@ -1280,6 +1297,7 @@ fragment PublishedEventFields on Event {
   idempotencyKey
   orderingKey
   channels
+  payloadExpunged
   createdAt
   deliveries {
     ...DeliveryProgressFields
@@ -1292,6 +1310,7 @@ export const RecoverSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString
       ...WebhookSubscriptionFields
     }
     deliveryCount
+    skippedExpungedCount
   }
 }
     fragment WebhookSubscriptionFields on WebhookSubscription {
@@ -1320,6 +1339,33 @@ export const RecoverSubscriptionDocument = /*#__PURE__*/ new TypedDocumentString
   createdAt
   updatedAt
 }`) as unknown as TypedDocumentString<RecoverSubscriptionMutation, RecoverSubscriptionMutationVariables>;
+export const ExpungeEventPayloadDocument = /*#__PURE__*/ new TypedDocumentString(`
+    mutation ExpungeEventPayload($input: ExpungeEventPayloadInput!) {
+  expungeEventPayload(input: $input) {
+    event {
+      ...PublishedEventFields
+    }
+  }
+}
+    fragment DeliveryProgressFields on Delivery {
+  id
+  status
+  attemptCount
+  nextAttemptAt
+  createdAt
+}
+fragment PublishedEventFields on Event {
+  id
+  eventType
+  idempotencyKey
+  orderingKey
+  channels
+  payloadExpunged
+  createdAt
+  deliveries {
+    ...DeliveryProgressFields
+  }
+}`) as unknown as TypedDocumentString<ExpungeEventPayloadMutation, ExpungeEventPayloadMutationVariables>;
 export const DiscardHeldDeliveriesDocument = /*#__PURE__*/ new TypedDocumentString(`
     mutation DiscardHeldDeliveries($input: DiscardHeldDeliveriesInput!) {
   discardHeldDeliveries(input: $input) {
@@ -1419,6 +1465,7 @@ fragment DeliveryFields on Delivery {
     id
     eventType
     payload
+    payloadExpunged
     test
     createdAt
   }
@@ -1674,6 +1721,7 @@ fragment EventFields on Event {
   id
   eventType
   payload
+  payloadExpunged
   idempotencyKey
   orderingKey
   channels
@@ -1714,6 +1762,7 @@ fragment EventFields on Event {
   id
   eventType
   payload
+  payloadExpunged
   idempotencyKey
   orderingKey
   channels
@@ -1778,6 +1827,7 @@ fragment DeliveryFields on Delivery {
     id
     eventType
     payload
+    payloadExpunged
     test
     createdAt
   }

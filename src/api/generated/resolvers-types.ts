@@ -334,7 +334,10 @@ export type Event = {
   id: Scalars['ID']['output'];
   idempotencyKey: Maybe<Scalars['String']['output']>;
   orderingKey: Maybe<Scalars['String']['output']>;
-  payload: Scalars['JSON']['output'];
+  /** The published payload; null once it is expunged (`expungeEventPayload`). */
+  payload: Maybe<Scalars['JSON']['output']>;
+  /** True once `expungeEventPayload` erased the payload: the event is never sent again. */
+  payloadExpunged: Scalars['Boolean']['output'];
   /** True for an event sent by `sendTestEvent`. */
   test: Scalars['Boolean']['output'];
 };
@@ -387,6 +390,17 @@ export type EventTypeEdge = {
   node: EventType;
 };
 
+export type ExpungeEventPayloadInput = {
+  /** The event whose payload is erased. */
+  id: Scalars['ID']['input'];
+};
+
+export type ExpungeEventPayloadPayload = {
+  __typename?: 'ExpungeEventPayloadPayload';
+  /** The event, its `payload` null and `payloadExpunged` true. */
+  event: Event;
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /**
@@ -407,6 +421,16 @@ export type Mutation = {
   /** Drop the deliveries held for a disabled subscription instead of sending them when it is enabled. */
   discardHeldDeliveries: DiscardHeldDeliveriesPayload;
   /**
+   * Erase an event's payload from Hooklane (an erasure request about the person it concerns). The
+   * event keeps its id, type, timestamps, keys and deliveries with their attempts' outcomes and
+   * status codes; its `payload` becomes null and `payloadExpunged` true, and the response bodies of
+   * its attempts are erased too. Its deliveries still to be sent (PENDING or HELD) become FAILED, and
+   * it is never sent again: retryDelivery and replayEvent refuse it, recoverSubscription skips it.
+   * Copies receivers already got are out of reach. Expunging again returns the event unchanged.
+   * Needs the `events:publish` scope; audited (without the payload).
+   */
+  expungeEventPayload: ExpungeEventPayloadPayload;
+  /**
    * Try a payload filter before setting it: runs it over the tenant's last `last` events of the event
    * types and counts those it matches. Checks the filter as `createSubscription` does; writes nothing.
    * Needs the `events:read` scope.
@@ -424,7 +448,8 @@ export type Mutation = {
   publishEvents: PublishEventsPayload;
   /**
    * Re-send, as a background job, every FAILED delivery of a subscription created in
-   * [`since`, `until`), but those of test events. Returns how many deliveries are being re-sent. The
+   * [`since`, `until`), but those of test events and of events whose payload is expunged (counted in
+   * `skippedExpungedCount`). Returns how many deliveries are being re-sent. The
    * job takes one token of the tenant's publish rate per delivery and waits for them when the bucket
    * is short, so a recovery never goes faster than the publish rate; QUOTA_EXCEEDED with `retryAfter`
    * when the bucket is empty.
@@ -435,6 +460,7 @@ export type Mutation = {
    * every subscription it matches now when `subscriptionIds` is omitted. Takes one token of the
    * tenant's publish rate per new delivery (not of its monthly events): QUOTA_EXCEEDED, with
    * `retryAfter` unless they are more than the burst, and nothing written when they are short.
+   * BAD_USER_INPUT (`details.reason: PAYLOAD_EXPUNGED`) when the event's payload is expunged.
    */
   replayEvent: ReplayEventPayload;
   /** Resume a suspended tenant. Admin tokens only. */
@@ -442,6 +468,7 @@ export type Mutation = {
   /**
    * Send a delivery again now; a FAILED delivery returns to PENDING. Takes one token of the tenant's
    * publish rate (not of its monthly events): QUOTA_EXCEEDED with `retryAfter` when none is left.
+   * BAD_USER_INPUT (`details.reason: PAYLOAD_EXPUNGED`) when its event's payload is expunged.
    */
   retryDelivery: RetryDeliveryPayload;
   /**
@@ -507,6 +534,11 @@ export type MutationDeleteTenantArgs = {
 
 export type MutationDiscardHeldDeliveriesArgs = {
   input: DiscardHeldDeliveriesInput;
+};
+
+
+export type MutationExpungeEventPayloadArgs = {
+  input: ExpungeEventPayloadInput;
 };
 
 
@@ -756,6 +788,8 @@ export type RecoverSubscriptionPayload = {
   __typename?: 'RecoverSubscriptionPayload';
   /** How many FAILED deliveries are being re-sent. */
   deliveryCount: Scalars['Int']['output'];
+  /** How many FAILED deliveries of the window are not re-sent because their event's payload is expunged. */
+  skippedExpungedCount: Scalars['Int']['output'];
   subscription: WebhookSubscription;
 };
 
@@ -1215,6 +1249,8 @@ export type ResolversTypes = {
   EventType: ResolverTypeWrapper<EventTypeRow>;
   EventTypeConnection: ResolverTypeWrapper<Omit<EventTypeConnection, 'edges'> & { edges: Array<ResolversTypes['EventTypeEdge']> }>;
   EventTypeEdge: ResolverTypeWrapper<Omit<EventTypeEdge, 'node'> & { node: ResolversTypes['EventType'] }>;
+  ExpungeEventPayloadInput: ExpungeEventPayloadInput;
+  ExpungeEventPayloadPayload: ResolverTypeWrapper<Omit<ExpungeEventPayloadPayload, 'event'> & { event: ResolversTypes['Event'] }>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -1302,6 +1338,8 @@ export type ResolversParentTypes = {
   EventType: EventTypeRow;
   EventTypeConnection: Omit<EventTypeConnection, 'edges'> & { edges: Array<ResolversParentTypes['EventTypeEdge']> };
   EventTypeEdge: Omit<EventTypeEdge, 'node'> & { node: ResolversParentTypes['EventType'] };
+  ExpungeEventPayloadInput: ExpungeEventPayloadInput;
+  ExpungeEventPayloadPayload: Omit<ExpungeEventPayloadPayload, 'event'> & { event: ResolversParentTypes['Event'] };
   Float: Scalars['Float']['output'];
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
@@ -1454,7 +1492,8 @@ export type EventResolvers<ContextType = RequestContext, ParentType extends Reso
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   idempotencyKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   orderingKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  payload?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
+  payload?: Resolver<Maybe<ResolversTypes['JSON']>, ParentType, ContextType>;
+  payloadExpunged?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   test?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
@@ -1490,6 +1529,10 @@ export type EventTypeEdgeResolvers<ContextType = RequestContext, ParentType exte
   node?: Resolver<ResolversTypes['EventType'], ParentType, ContextType>;
 };
 
+export type ExpungeEventPayloadPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ExpungeEventPayloadPayload'] = ResolversParentTypes['ExpungeEventPayloadPayload']> = {
+  event?: Resolver<ResolversTypes['Event'], ParentType, ContextType>;
+};
+
 export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
   name: 'JSON';
 }
@@ -1502,6 +1545,7 @@ export type MutationResolvers<ContextType = RequestContext, ParentType extends R
   deleteSubscription?: Resolver<ResolversTypes['DeleteSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationDeleteSubscriptionArgs, 'input'>>;
   deleteTenant?: Resolver<ResolversTypes['DeleteTenantPayload'], ParentType, ContextType, RequireFields<MutationDeleteTenantArgs, 'input'>>;
   discardHeldDeliveries?: Resolver<ResolversTypes['DiscardHeldDeliveriesPayload'], ParentType, ContextType, RequireFields<MutationDiscardHeldDeliveriesArgs, 'input'>>;
+  expungeEventPayload?: Resolver<ResolversTypes['ExpungeEventPayloadPayload'], ParentType, ContextType, RequireFields<MutationExpungeEventPayloadArgs, 'input'>>;
   previewSubscriptionFilter?: Resolver<ResolversTypes['PreviewSubscriptionFilterPayload'], ParentType, ContextType, RequireFields<MutationPreviewSubscriptionFilterArgs, 'input'>>;
   publishEvent?: Resolver<ResolversTypes['PublishEventPayload'], ParentType, ContextType, RequireFields<MutationPublishEventArgs, 'input'>>;
   publishEvents?: Resolver<ResolversTypes['PublishEventsPayload'], ParentType, ContextType, RequireFields<MutationPublishEventsArgs, 'input'>>;
@@ -1551,6 +1595,7 @@ export type QueryResolvers<ContextType = RequestContext, ParentType extends Reso
 
 export type RecoverSubscriptionPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RecoverSubscriptionPayload'] = ResolversParentTypes['RecoverSubscriptionPayload']> = {
   deliveryCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  skippedExpungedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   subscription?: Resolver<ResolversTypes['WebhookSubscription'], ParentType, ContextType>;
 };
 
@@ -1706,6 +1751,7 @@ export type Resolvers<ContextType = RequestContext> = {
   EventType?: EventTypeResolvers<ContextType>;
   EventTypeConnection?: EventTypeConnectionResolvers<ContextType>;
   EventTypeEdge?: EventTypeEdgeResolvers<ContextType>;
+  ExpungeEventPayloadPayload?: ExpungeEventPayloadPayloadResolvers<ContextType>;
   JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;

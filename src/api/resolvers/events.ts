@@ -1,13 +1,13 @@
 import type { EventRow } from '../../db/schema.js';
-import { replayEvent } from '../../domain/manual-control.js';
+import { expungeEventPayload, replayEvent } from '../../domain/manual-control.js';
 import { publishEvent, publishEvents } from '../../publish/publish-event.js';
 import { tenantScopeFor, tenantWithQuotas } from '../access.js';
 import { nestedListSize, pageRequest, toConnection } from '../connection.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 
-/** The payload is the `data` member of the stored delivery body. */
+/** The payload is the `data` member of the stored delivery body; null once expunged. */
 function payloadOf(event: EventRow): unknown {
-  return (JSON.parse(event.body) as { data: unknown }).data;
+  return event.body === null ? null : (JSON.parse(event.body) as { data: unknown }).data;
 }
 
 export const eventResolvers: Resolvers = {
@@ -40,9 +40,14 @@ export const eventResolvers: Resolvers = {
       const scope = tenantScopeFor(context, 'events:publish');
       return replayEvent(scope, input, context.services.config.quotas);
     },
+    expungeEventPayload: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'events:publish');
+      return { event: await expungeEventPayload(scope, input.id) };
+    },
   },
   Event: {
     payload: (event) => payloadOf(event),
+    payloadExpunged: (event) => event.payloadExpungedAt !== null,
     deliveries: (event, { first }, context) =>
       context.loaders(event.tenantId).deliveriesOfEvent.load({ parentId: event.id, first: nestedListSize(first) }),
   },

@@ -43,6 +43,7 @@ const AUDITED: Record<string, (args: Input, result: unknown, context: RequestCon
   rotateSubscriptionSecret: ownTenant,
   retryDelivery: ownTenant,
   replayEvent: ownTenant,
+  expungeEventPayload: ownTenant,
   recoverSubscription: ownTenant,
   discardHeldDeliveries: ownTenant,
   sendTestEvent: ownTenant,

@@ -1,4 +1,4 @@
-import { and, asc, eq, getTableColumns, gt, gte, inArray, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, gte, inArray, isNotNull, lt, lte, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
 import type { Executor, Run } from '../client.js';
 import {
@@ -21,7 +21,8 @@ export interface DeliveryWork {
   eventId: string;
   eventType: string;
   eventCreatedAt: Date;
-  body: string;
+  /** Null when the event's payload is expunged: there is nothing to send. */
+  body: string | null;
   subscriptionId: string;
   url: string;
   /** Sealed HMAC secrets in force now: the current one, and the previous one during a rotation's overlap. */
@@ -68,7 +69,7 @@ export type WorkRow = {
   event_id: string;
   event_type: string;
   event_created_at: Date | string;
-  body: string;
+  body: string | null;
   subscription_id: string;
   url: string;
   secrets: string[];
@@ -85,6 +86,14 @@ export type WorkRow = {
   test: boolean;
   trace_context: string | null;
 };
+
+/**
+ * True for a delivery whose event still has its payload. Every path that sends a delivery again
+ * (retryDelivery, replayEvent, recoverSubscription, bulk retries) leaves out the others: an
+ * expunged event has nothing left to send (see assertPayloadKept in src/domain/manual-control.ts).
+ */
+export const eventPayloadKept = sql`not exists (select from ${events} where ${events.tenantId} = ${deliveries.tenantId}
+  and ${events.id} = ${deliveries.eventId} and ${events.payloadExpungedAt} is not null)`;
 
 export class DeliveryStore {
   constructor(
@@ -303,6 +312,43 @@ export class DeliveryStore {
     return row;
   }
 
+  /**
+   * The deliveries of an event whose payload was just expunged: those still to be sent (PENDING,
+   * HELD) become FAILED, since nothing is left to send, and the response bodies of its attempts
+   * (a receiver may echo what it got) are erased; status codes, outcomes and timings stay.
+   * Returns the deliveries it failed.
+   */
+  async settleExpungedEvent(eventId: string): Promise<DeliveryRow[]> {
+    const failed = await this.run((db) => db
+      .update(deliveries)
+      .set({ status: 'FAILED', nextAttemptAt: null, updatedAt: sql`now()` })
+      .where(and(eq(deliveries.tenantId, this.tenantId), eq(deliveries.eventId, eventId), inArray(deliveries.status, ['PENDING', 'HELD'])))
+      .returning());
+    await this.run((db) => db.execute(sql`update ${deliveryAttempts} a set response_body = null
+      from ${deliveries} d
+      where d.tenant_id = ${this.tenantId} and d.event_id = ${eventId}
+        and a.tenant_id = ${this.tenantId} and a.delivery_id = d.id and a.response_body is not null`));
+    return failed;
+  }
+
+  /**
+   * A claimed delivery of an expunged event (a job queued before the erasure, or a retry scheduled
+   * by an attempt that was in flight during it): FAILED without an attempt, its claim ended, and
+   * the response bodies of its attempts (the one in flight was recorded after the erasure) erased.
+   */
+  async failExpunged(id: string): Promise<void> {
+    await this.run(async (db) => {
+      await db
+        .update(deliveries)
+        .set({ status: 'FAILED', nextAttemptAt: null, claimedUntil: null, countedClaimUntil: null, updatedAt: sql`now()` })
+        .where(this.owned(id));
+      await db
+        .update(deliveryAttempts)
+        .set({ responseBody: null })
+        .where(and(eq(deliveryAttempts.tenantId, this.tenantId), eq(deliveryAttempts.deliveryId, id), isNotNull(deliveryAttempts.responseBody)));
+    });
+  }
+
   /** HELD deliveries of a subscription become PENDING, returned in publish order. */
   async releaseHeld(subscriptionId: string): Promise<DeliveryRow[]> {
     const rows = await this.run((db) => db
@@ -322,7 +368,7 @@ export class DeliveryStore {
   }
 
   /** The FAILED deliveries of a subscription created in [since, until), but those of test events (sent once, never again). */
-  private failedInWindow(subscriptionId: string, since: Date, until: Date) {
+  private failedInWindowOfAnyPayload(subscriptionId: string, since: Date, until: Date) {
     return and(
       eq(deliveries.tenantId, this.tenantId),
       eq(deliveries.subscriptionId, subscriptionId),
@@ -333,12 +379,21 @@ export class DeliveryStore {
     );
   }
 
-  async countFailed(subscriptionId: string, since: Date, until: Date): Promise<number> {
+  /** Those of them that can be re-sent: their event's payload is kept. */
+  private failedInWindow(subscriptionId: string, since: Date, until: Date) {
+    return and(this.failedInWindowOfAnyPayload(subscriptionId, since, until), eventPayloadKept);
+  }
+
+  /** The FAILED deliveries of the window that a recovery re-sends, and those it skips because their event's payload is expunged. */
+  async countFailed(subscriptionId: string, since: Date, until: Date): Promise<{ resendable: number; expunged: number }> {
     const [row] = await this.run((db) => db
-      .select({ count: sql<number>`count(*)::int` })
+      .select({
+        resendable: sql<number>`count(*) filter (where ${eventPayloadKept})::int`,
+        expunged: sql<number>`count(*) filter (where not ${eventPayloadKept})::int`,
+      })
       .from(deliveries)
-      .where(this.failedInWindow(subscriptionId, since, until)));
-    return row?.count ?? 0;
+      .where(this.failedInWindowOfAnyPayload(subscriptionId, since, until)));
+    return { resendable: row?.resendable ?? 0, expunged: row?.expunged ?? 0 };
   }
 
   /**

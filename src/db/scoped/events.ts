@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm';
 import { findInErrorChain } from '../../errors.js';
 import type { Executor, Run } from '../client.js';
 import { jobSpecRecord, type JobSpec } from '../jobs.js';
@@ -245,16 +245,23 @@ export class EventStore {
 
   /**
    * The tenant's last `limit` events of the types `names` before the event `beforeId` (null: the
-   * newest), newest first, with their bodies (events_tenant_type_idx).
+   * newest), newest first, with their bodies (events_tenant_type_idx). Events whose payload is
+   * expunged are left out.
    */
-  async latestOfTypes(names: readonly string[], limit: number, beforeId: string | null): Promise<Pick<EventRow, 'id' | 'body'>[]> {
+  async latestOfTypes(names: readonly string[], limit: number, beforeId: string | null): Promise<{ id: string; body: string }[]> {
     if (names.length === 0) return [];
-    return this.run((db) => db
+    const rows = await this.run((db) => db
       .select({ id: events.id, body: events.body })
       .from(events)
-      .where(and(eq(events.tenantId, this.tenantId), inArray(events.eventType, [...names]), beforeId === null ? undefined : lt(events.id, beforeId)))
+      .where(and(
+        eq(events.tenantId, this.tenantId),
+        inArray(events.eventType, [...names]),
+        beforeId === null ? undefined : lt(events.id, beforeId),
+        isNotNull(events.body),
+      ))
       .orderBy(desc(events.id))
       .limit(limit));
+    return rows as { id: string; body: string }[];
   }
 
   /** The events that took these idempotency keys: through event_idempotency_keys, then each event in its partition. */
@@ -271,6 +278,20 @@ export class EventStore {
         .from(events)
         .where(and(eq(events.tenantId, this.tenantId), inArray(events.id, taken.map((row) => row.eventId))));
     });
+  }
+
+  /**
+   * Erases the event's payload (expungeEventPayload): its body becomes null, and the time of the
+   * first erasure stays. By primary key, so only the event's partition is read. Undefined when the
+   * tenant has no such event.
+   */
+  async expungePayload(id: string): Promise<EventRow | undefined> {
+    const [row] = await this.run((db) => db
+      .update(events)
+      .set({ body: null, payloadExpungedAt: sql`coalesce(${events.payloadExpungedAt}, now())` })
+      .where(and(eq(events.tenantId, this.tenantId), eq(events.id, id)))
+      .returning());
+    return row;
   }
 
   async find(id: string): Promise<EventRow | undefined> {
