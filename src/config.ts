@@ -112,6 +112,23 @@ const environmentSchema = z.object({
     z.string().regex(/^\d{1,5}$/, 'must be a port number').transform(Number).refine((port) => port <= 65535, 'must be at most 65535').optional(),
   ),
   METRICS_TENANT_LABELS: booleanFlag.default(false),
+  PORTAL_PUBLIC_URL: optionalText.pipe(
+    z
+      .string()
+      .url()
+      .refine((url) => /^https?:\/\//i.test(url), 'must be an http: or https: URL')
+      .refine((url) => !/[?#]/.test(url) && !/^https?:\/\/[^/]*@/i.test(url), 'must be a base URL without query, fragment or credentials')
+      .transform((url) => url.replace(/\/+$/, ''))
+      .optional(),
+  ),
+  PORTAL_FRAME_ANCESTORS: z.string().default('').transform((text, ctx) => {
+    try {
+      return parseOrigins(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
 }).superRefine((env, ctx) => {
   // Without an audience, a token the identity provider issued for any of its other applications
   // (admin role included) would be accepted here.
@@ -127,6 +144,23 @@ const environmentSchema = z.object({
     ctx.addIssue({ code: 'custom', path: ['AUTH_AUDIENCE_ANY'], message: 'must not be true when AUTH_AUDIENCE is set' });
   }
 });
+
+/** Space-separated origins (`https://app.example.com http://localhost:3000`), each exactly an http(s) origin. */
+export function parseOrigins(text: string): string[] {
+  const origins: string[] = [];
+  for (const item of text.split(/\s+/).filter((part) => part.length > 0)) {
+    let origin: string | undefined;
+    try {
+      const url = new URL(item);
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === item.replace(/\/$/, '')) origin = url.origin;
+    } catch {
+      // reported below
+    }
+    if (!origin) throw new Error(`"${item}" is not an origin (write scheme://host[:port], e.g. https://app.example.com, without a path)`);
+    if (!origins.includes(origin)) origins.push(origin);
+  }
+  return origins;
+}
 
 export type Environment = z.infer<typeof environmentSchema>;
 
@@ -180,6 +214,15 @@ export interface Config {
   /** METRICS_TENANT_LABELS: a `tenant` label on the per-tenant counters; default off. */
   metricsTenantLabels: boolean;
   retention: RetentionSettings;
+  portal: PortalSettings;
+}
+
+/** The embeddable portal (docs/portal.md). */
+export interface PortalSettings {
+  /** PORTAL_PUBLIC_URL without a trailing slash: the base of createPortalSession's url; unset: the origin the API was reached at. */
+  publicUrl: string | undefined;
+  /** PORTAL_FRAME_ANCESTORS: origins that may frame the portal; empty: framing is refused. */
+  frameAncestors: string[];
 }
 
 /** How long events are kept, and how often the sweep that deletes older ones runs (src/retention). */
@@ -271,5 +314,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: e.METRICS_PORT,
     metricsTenantLabels: e.METRICS_TENANT_LABELS,
     retention: { defaultMs: e.RETENTION, sweepIntervalMs: e.RETENTION_SWEEP_INTERVAL },
+    portal: { publicUrl: e.PORTAL_PUBLIC_URL, frameAncestors: e.PORTAL_FRAME_ANCESTORS },
   };
 }

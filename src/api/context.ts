@@ -1,4 +1,5 @@
 import type { Sql } from 'postgres';
+import type { PortalSessionSigner } from '../auth/portal-session.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -23,10 +24,14 @@ export interface ApiServices {
   publisher: Publisher;
   /** The worker in this process (ROLE=all with WORKER_HANDOFF), to which publishes hand their first attempts. */
   handoff?: FirstAttemptHandoff;
+  /** Signs createPortalSession's tokens; undefined when only AUTH_JWKS_URL verifies tokens (no secret to sign with). */
+  portalSessions: PortalSessionSigner | undefined;
 }
 
 export interface RequestContext {
   viewer: Viewer;
+  /** `http://<Host header>` when the request named a valid host: the API's origin as the caller reached it. */
+  origin: string | undefined;
   services: ApiServices;
   /** Active tenants and their quotas, cached briefly. */
   tenants: TenantDirectory;
