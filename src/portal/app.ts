@@ -9,6 +9,8 @@ import { showDelivery } from './delivery.js';
 import { byId, h, replaceChildren } from './dom.js';
 import { showEvents } from './events.js';
 import { Feedback, PortalError } from './feedback.js';
+import { showOverview } from './overview.js';
+import { takeSessionFromFragment, tokenFacts } from './session.js';
 import { showSubscriptions } from './subscriptions.js';
 
 const TOKEN_KEY = 'hooklane.portal.token';
@@ -19,8 +21,15 @@ const main = byId('main');
 const nav = byId('nav');
 const who = byId('who');
 
-let session: { client: HooklaneClient; store: Store } | undefined;
+let session: { client: HooklaneClient; store: Store; expiry: ReturnType<typeof setTimeout> | undefined } | undefined;
 let generation = 0;
+
+const SESSION_ENDED = 'Your session has ended: it expired or was revoked. Open the portal again from the application that sent you here, or sign in with a new token.';
+feedback.onUnauthenticated = () => {
+  if (!session) return false;
+  signOut(SESSION_ENDED);
+  return true;
+};
 
 function readToken(): string | null {
   try {
@@ -44,30 +53,42 @@ async function signIn(token: string, control?: HTMLButtonElement): Promise<boole
   );
   if (!tenant) return false;
   sessionStorage.setItem(TOKEN_KEY, token);
-  session = { client, store: new Store(client) };
+  const facts = tokenFacts(token);
+  // Back to the sign-in screen when the session ends, rather than at the next refused request.
+  const remainingMs = facts.expiresAtMs === undefined ? undefined : facts.expiresAtMs - Date.now();
+  const expiry = remainingMs !== undefined && remainingMs < 2 ** 31 - 1 ? setTimeout(() => signOut(SESSION_ENDED), Math.max(0, remainingMs)) : undefined;
+  if (session?.expiry) clearTimeout(session.expiry);
+  session = { client, store: new Store(client), expiry };
+  document.body.classList.toggle('read-only', facts.readOnly);
   replaceChildren(
     who,
+    facts.readOnly ? h('span', { class: 'badge badge-read-only', title: 'This session can look but not change anything' }, 'read-only') : null,
+    ' ',
     h('span', { class: 'tenant-name', title: tenant.id }, tenant.name),
     ' ',
     h('span', { class: 'id' }, tenant.id),
     ' ',
-    h('button', { type: 'button', class: 'link', id: 'sign-out', onclick: signOut }, 'Sign out'),
+    h('button', { type: 'button', class: 'link', id: 'sign-out', onclick: () => signOut() }, 'Sign out'),
   );
   nav.hidden = false;
   return true;
 }
 
-function signOut(): void {
+/** Forgets the token and shows the sign-in screen, with why when the session ended by itself. */
+function signOut(reason?: string): void {
   sessionStorage.removeItem(TOKEN_KEY);
+  if (session?.expiry) clearTimeout(session.expiry);
   session = undefined;
   who.replaceChildren();
   nav.hidden = true;
+  document.body.classList.remove('read-only');
   feedback.clearNotice();
+  feedback.clearError();
   if (location.hash) history.replaceState(null, '', location.pathname + location.search);
-  showSignIn();
+  showSignIn(reason);
 }
 
-function showSignIn(): void {
+function showSignIn(reason?: string): void {
   generation++;
   const token = h('textarea', { id: 'token', name: 'token', rows: 4, required: true, spellcheck: 'false', autocomplete: 'off', placeholder: 'eyJhbGciOi…' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
@@ -75,6 +96,7 @@ function showSignIn(): void {
     'form',
     { class: 'card sign-in', 'aria-labelledby': 'sign-in-heading' },
     h('h2', { id: 'sign-in-heading' }, 'Sign in'),
+    reason ? h('p', { class: 'signed-out-reason', role: 'alert' }, reason) : null,
     h('p', {}, 'Paste a tenant token. Get one with ', h('code', {}, 'npm run token -- --tenant <id>'), '. It is kept for this tab only (sessionStorage).'),
     h('label', { for: 'token' }, 'Token'),
     token,
@@ -102,16 +124,34 @@ function route(): void {
   }
   feedback.clearNotice();
   let shown: Promise<void>;
-  if (page === 'events') shown = showEvents(view);
+  if (page === 'overview') shown = showOverview(view);
+  else if (page === 'events') shown = showEvents(view);
   else if (page === 'deliveries' && id) shown = showDelivery(view, decodeURIComponent(id));
   else shown = showSubscriptions(view);
   shown.catch((error: unknown) => feedback.showError(error, 'Showing the page'));
   main.focus({ preventScroll: true });
 }
 
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => {
+  // A session link opened in a tab that shows the portal already changes only the fragment.
+  const opened = takeSessionFromFragment();
+  if (opened) void openSession(opened);
+  else route();
+});
+
+/** Signs in with the token of a session link, in place of any token the tab held. */
+async function openSession(token: string): Promise<void> {
+  sessionStorage.removeItem(TOKEN_KEY);
+  if (session?.expiry) clearTimeout(session.expiry);
+  session = undefined;
+  if (await signIn(token)) return route();
+  session = undefined;
+  showSignIn('This portal link did not sign you in: it may have expired or been revoked. Ask the application that sent you here for a new one.');
+}
 
 async function start(): Promise<void> {
+  const opened = takeSessionFromFragment();
+  if (opened) return openSession(opened);
   const token = readToken();
   if (token && (await signIn(token))) return route();
   if (token) sessionStorage.removeItem(TOKEN_KEY);

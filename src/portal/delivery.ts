@@ -39,8 +39,8 @@ export async function showDelivery(view: ViewContext, id: string): Promise<void>
   refresh.onclick = () => load();
 
   const render = (delivery: Delivery) => {
-    const retry = h('button', { type: 'button', class: 'primary' }, 'Retry delivery');
-    const replay = h('button', { type: 'button' }, 'Replay event');
+    const retry = h('button', { type: 'button', class: 'primary', 'data-mutates': true }, 'Retry delivery');
+    const replay = h('button', { type: 'button', 'data-mutates': true }, 'Replay event');
     retry.onclick = async () => {
       const payload = await feedback.run('Retrying the delivery', () => client.retryDelivery({ id: delivery.id }), { control: retry });
       if (!payload || !view.isCurrent()) return;

@@ -109,7 +109,7 @@ export async function showEvents(view: ViewContext): Promise<void> {
           'tbody',
           {},
           shown.map(({ event, deliveries }) => {
-            const replayButton = h('button', { type: 'button' }, 'Replay event');
+            const replayButton = h('button', { type: 'button', 'data-mutates': true }, 'Replay event');
             replayButton.onclick = () => replay(event, replayButton);
             return h(
               'tr',

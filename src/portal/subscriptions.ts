@@ -67,7 +67,7 @@ export async function showSubscriptions(view: ViewContext): Promise<void> {
   };
 
   // ---- create form
-  const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'create-heading' });
+  const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'create-heading', 'data-mutates': true });
   const renderForm = () => {
     const url = h('input', { id: 'new-url', name: 'url', type: 'url', required: true, placeholder: 'https://example.com/webhooks', autocomplete: 'off' });
     const description = h('input', { id: 'new-description', name: 'description', type: 'text', autocomplete: 'off' });
@@ -109,9 +109,9 @@ export async function showSubscriptions(view: ViewContext): Promise<void> {
   const row = (subscription: WebhookSubscription): HTMLTableRowElement => {
     const tr = h('tr', { 'data-subscription-id': subscription.id });
     const render = (current: WebhookSubscription) => {
-      const toggle = h('button', { type: 'button' }, current.enabled ? 'Disable' : 'Enable');
-      const edit = h('button', { type: 'button' }, 'Edit event types');
-      const rotate = h('button', { type: 'button' }, 'Rotate secret');
+      const toggle = h('button', { type: 'button', 'data-mutates': true }, current.enabled ? 'Disable' : 'Enable');
+      const edit = h('button', { type: 'button', 'data-mutates': true }, 'Edit event types');
+      const rotate = h('button', { type: 'button', 'data-mutates': true }, 'Rotate secret');
       toggle.onclick = async () => {
         const payload = await feedback.run(
           current.enabled ? 'Disabling the subscription' : 'Enabling the subscription',
@@ -133,7 +133,7 @@ export async function showSubscriptions(view: ViewContext): Promise<void> {
       };
       edit.onclick = () => {
         const picker = eventTypePicker(types, current.eventTypes);
-        const save = h('button', { type: 'button', class: 'primary' }, 'Save event types');
+        const save = h('button', { type: 'button', class: 'primary', 'data-mutates': true }, 'Save event types');
         const cancel = h('button', { type: 'button', class: 'link' }, 'Cancel');
         cancel.onclick = () => render(current);
         save.onclick = async () => {
