@@ -152,7 +152,9 @@ export function parseOrigins(text: string): string[] {
     let origin: string | undefined;
     try {
       const url = new URL(item);
-      if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === item.replace(/\/$/, '')) origin = url.origin;
+      // A host name or address only: no wildcard, nothing a CSP would read as another source.
+      const plainHost = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])$/i.test(url.hostname);
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && plainHost && url.origin === item.replace(/\/$/, '')) origin = url.origin;
     } catch {
       // reported below
     }
