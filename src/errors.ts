@@ -137,6 +137,10 @@ export function formatErrorFor(logger: Logger) {
     if (isPlainGraphQLError(original)) {
       return { ...formatted, extensions: { ...extensions, code: 'BAD_USER_INPUT', reason: 'BAD_REQUEST' } };
     }
+    // PostgreSQL text cannot hold NUL (22021): an argument with one is the client's mistake, whichever lookup met it first.
+    if (findInErrorChain(original, ({ code }) => (code === '22021' ? true : undefined))) {
+      return { message: 'Text arguments must not contain NUL (\\u0000) characters', locations: formatted.locations, path: formatted.path, extensions: { code: 'BAD_USER_INPUT' } };
+    }
     if (isDatabaseUnavailable(original)) {
       logger.warn({ err: original }, 'the database is unavailable');
       return {

@@ -74,14 +74,19 @@ async function signIn(token: string, control?: HTMLButtonElement): Promise<boole
   return true;
 }
 
-/** Forgets the token and shows the sign-in screen, with why when the session ended by itself. */
-function signOut(reason?: string): void {
+/** Forgets the token and everything the page shows of the signed-in tenant. */
+function forgetSession(): void {
   sessionStorage.removeItem(TOKEN_KEY);
   if (session?.expiry) clearTimeout(session.expiry);
   session = undefined;
   who.replaceChildren();
   nav.hidden = true;
   document.body.classList.remove('read-only');
+}
+
+/** Forgets the token and shows the sign-in screen, with why when the session ended by itself. */
+function signOut(reason?: string): void {
+  forgetSession();
   feedback.clearNotice();
   feedback.clearError();
   if (location.hash) history.replaceState(null, '', location.pathname + location.search);
@@ -141,11 +146,8 @@ window.addEventListener('hashchange', () => {
 
 /** Signs in with the token of a session link, in place of any token the tab held. */
 async function openSession(token: string): Promise<void> {
-  sessionStorage.removeItem(TOKEN_KEY);
-  if (session?.expiry) clearTimeout(session.expiry);
-  session = undefined;
+  forgetSession();
   if (await signIn(token)) return route();
-  session = undefined;
   showSignIn('This portal link did not sign you in: it may have expired or been revoked. Ask the application that sent you here for a new one.');
 }
 

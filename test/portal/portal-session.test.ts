@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PortalSessionSigner } from '../../src/auth/portal-session.js';
 import { portalCsp, portalRouter, PORTAL_CSP } from '../../src/portal/server.js';
-import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
+import { eventually, startTestHooklane, TEST_JWT_SECRET, type TestHooklane } from '../support/hooklane.js';
 import { launchPortalBrowser, UI_TIMEOUT, type PortalBrowser } from '../support/portal-browser.js';
 import { TestReceiver } from '../support/receiver.js';
 
@@ -236,6 +237,18 @@ describe('portal sessions', () => {
     expect(await rateChart.locator('.chart-series path, .chart-series circle').count()).toBeGreaterThan(0);
     expect(portal.cspViolations).toEqual([]);
     expect(portal.pageErrors).toEqual([]);
+  });
+
+  it('says so on the sign-in screen when a session link has expired, and keeps no trace of it', async () => {
+    // Signed two hours ago for one hour: past its expiry and the minute of clock skew allowed.
+    const signer = new PortalSessionSigner(TEST_JWT_SECRET, { issuer: undefined, audience: undefined, tenantClaim: 'tenant_id' });
+    const expired = await signer.sign({ tenantId: tenant.id, scopes: ['events:read'], readOnly: true, lifetimeMs: 3_600_000, createdBy: 'test' }, Date.now() - 7_200_000);
+    await page.goto(`${portalUrl}#session=${expired.token}`);
+    await page.locator('.signed-out-reason', { hasText: 'did not sign you in' }).waitFor();
+    expect(await page.getByRole('alert').filter({ hasText: 'UNAUTHENTICATED' }).textContent()).toMatch(/expired/);
+    expect(page.url()).toBe(portalUrl);
+    expect(await page.evaluate((key) => sessionStorage.getItem(key), TOKEN_KEY)).toBeNull();
+    expect(await page.locator('#who').textContent()).toBe('');
   });
 
   it('returns to the sign-in screen with a clear message once the session is revoked', async () => {
