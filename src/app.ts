@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { effectiveJwtSecret, missingProductionAuth } from './auth/dev-secret.js';
 import { TokenVerifier } from './auth/jwt.js';
+import { PortalSessionSigner } from './auth/portal-session.js';
 import type { Config } from './config.js';
 import { connectDatabase, type DatabaseClient } from './db/client.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
@@ -218,6 +219,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
           publisher,
           handoff: config.worker.handoff ? worker?.handoff : undefined,
           tracing,
+          portalSessions: secret ? new PortalSessionSigner(secret, config.auth) : undefined,
         },
         verifier,
         readiness: { ready: () => ready },

@@ -122,6 +122,23 @@ const environmentSchema = z.object({
   OTEL_EXPORTER_OTLP_PROTOCOL: optionalText.pipe(z.enum(['http/protobuf', 'http/json']).optional()),
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: optionalText.pipe(z.enum(['http/protobuf', 'http/json']).optional()),
   OTEL_SERVICE_NAME: optionalText,
+  PORTAL_PUBLIC_URL: optionalText.pipe(
+    z
+      .string()
+      .url()
+      .refine((url) => /^https?:\/\//i.test(url), 'must be an http: or https: URL')
+      .refine((url) => !/[?#]/.test(url) && !/^https?:\/\/[^/]*@/i.test(url), 'must be a base URL without query, fragment or credentials')
+      .transform((url) => url.replace(/\/+$/, ''))
+      .optional(),
+  ),
+  PORTAL_FRAME_ANCESTORS: z.string().default('').transform((text, ctx) => {
+    try {
+      return parseOrigins(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  }),
 }).superRefine((env, ctx) => {
   // Without an audience, a token the identity provider issued for any of its other applications
   // (admin role included) would be accepted here.
@@ -137,6 +154,25 @@ const environmentSchema = z.object({
     ctx.addIssue({ code: 'custom', path: ['AUTH_AUDIENCE_ANY'], message: 'must not be true when AUTH_AUDIENCE is set' });
   }
 });
+
+/** Space-separated origins (`https://app.example.com http://localhost:3000`), each exactly an http(s) origin. */
+export function parseOrigins(text: string): string[] {
+  const origins: string[] = [];
+  for (const item of text.split(/\s+/).filter((part) => part.length > 0)) {
+    let origin: string | undefined;
+    try {
+      const url = new URL(item);
+      // A host name or address only: no wildcard, nothing a CSP would read as another source.
+      const plainHost = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])$/i.test(url.hostname);
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && plainHost && url.origin === item.replace(/\/$/, '')) origin = url.origin;
+    } catch {
+      // reported below
+    }
+    if (!origin) throw new Error(`"${item}" is not an origin (write scheme://host[:port], e.g. https://app.example.com, without a path)`);
+    if (!origins.includes(origin)) origins.push(origin);
+  }
+  return origins;
+}
 
 export type Environment = z.infer<typeof environmentSchema>;
 
@@ -190,8 +226,17 @@ export interface Config {
   /** METRICS_TENANT_LABELS: a `tenant` label on the per-tenant counters; default off. */
   metricsTenantLabels: boolean;
   retention: RetentionSettings;
+  portal: PortalSettings;
   /** Spans exported over OTLP/HTTP; undefined (no OTLP endpoint set): no spans are made (see docs/operations.md). */
   tracing: TracingSettings | undefined;
+}
+
+/** The embeddable portal (docs/portal.md). */
+export interface PortalSettings {
+  /** PORTAL_PUBLIC_URL without a trailing slash: the base of createPortalSession's url; unset: the origin the API was reached at. */
+  publicUrl: string | undefined;
+  /** PORTAL_FRAME_ANCESTORS: origins that may frame the portal; empty: framing is refused. */
+  frameAncestors: string[];
 }
 
 /** Where and how spans are exported (the OpenTelemetry SDK's OTLP/HTTP exporter). */
@@ -300,6 +345,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metricsPort: e.METRICS_PORT,
     metricsTenantLabels: e.METRICS_TENANT_LABELS,
     retention: { defaultMs: e.RETENTION, sweepIntervalMs: e.RETENTION_SWEEP_INTERVAL },
+    portal: { publicUrl: e.PORTAL_PUBLIC_URL, frameAncestors: e.PORTAL_FRAME_ANCESTORS },
     tracing: tracingSettings(e),
   };
 }

@@ -83,3 +83,26 @@ describe('loadConfig: tracing', () => {
     );
   });
 });
+
+describe('loadConfig: the embeddable portal', () => {
+  it('reads PORTAL_PUBLIC_URL as an http(s) base URL without a trailing slash, and refuses anything else in one line', () => {
+    expect(loadConfig({}).portal).toEqual({ publicUrl: undefined, frameAncestors: [] });
+    expect(loadConfig({ PORTAL_PUBLIC_URL: 'https://hooks.example.com/' }).portal.publicUrl).toBe('https://hooks.example.com');
+    expect(loadConfig({ PORTAL_PUBLIC_URL: 'http://127.0.0.1:8080/hooklane' }).portal.publicUrl).toBe('http://127.0.0.1:8080/hooklane');
+    for (const value of ['hooks.example.com', 'ftp://hooks.example.com', 'https://hooks.example.com/?a=1', 'https://hooks.example.com/#x', 'https://user:pw@hooks.example.com']) {
+      const error = refusal({ PORTAL_PUBLIC_URL: value });
+      expect(error.message, value).toMatch(/^Invalid configuration: PORTAL_PUBLIC_URL: .*\. Fix: /);
+      expect(error.message, value).not.toContain('\n');
+    }
+  });
+
+  it('reads PORTAL_FRAME_ANCESTORS as space-separated origins, and refuses what is not an origin', () => {
+    const config = loadConfig({ PORTAL_FRAME_ANCESTORS: ' https://app.example.com  http://localhost:3000/ https://app.example.com ' });
+    expect(config.portal.frameAncestors).toEqual(['https://app.example.com', 'http://localhost:3000']);
+    for (const value of ['*', "'self'", 'app.example.com', 'https://app.example.com/dashboard', 'https://*.example.com', 'javascript:alert(1)', 'https://a.example.com;script-src *']) {
+      const error = refusal({ PORTAL_FRAME_ANCESTORS: value });
+      expect(error.message, value).toMatch(/^Invalid configuration: PORTAL_FRAME_ANCESTORS: ".*" is not an origin .*\. Fix: /);
+      expect(error.message, value).not.toContain('\n');
+    }
+  });
+});

@@ -2,6 +2,7 @@ import { documentText, type GraphQLDocument, type ResultOf, type VariablesOf } f
 import {
   AuditLogDocument,
   CreateEventTypeDocument,
+  CreatePortalSessionDocument,
   CreateSubscriptionDocument,
   CreateTenantDocument,
   DeleteSubscriptionDocument,
@@ -57,6 +58,7 @@ export const MUTATION_DOCUMENTS = {
   deleteTenant: DeleteTenantDocument,
   updateTenantQuotas: UpdateTenantQuotasDocument,
   revokeTokens: RevokeTokensDocument,
+  createPortalSession: CreatePortalSessionDocument,
   createEventType: CreateEventTypeDocument,
   updateEventType: UpdateEventTypeDocument,
   archiveEventType: ArchiveEventTypeDocument,

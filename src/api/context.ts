@@ -1,5 +1,6 @@
 import type { Context } from '@opentelemetry/api';
 import type { Sql } from 'postgres';
+import type { PortalSessionSigner } from '../auth/portal-session.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -28,11 +29,15 @@ export interface ApiServices {
   handoff?: FirstAttemptHandoff;
   /** Spans exported over OTLP, when configured (OTEL_EXPORTER_OTLP_ENDPOINT). */
   tracing?: Tracing;
+  /** Signs createPortalSession's tokens; undefined when only AUTH_JWKS_URL verifies tokens (no secret to sign with). */
+  portalSessions: PortalSessionSigner | undefined;
 }
 
 /** `traceparent` / `traceOperation` (PublishTrace): the trace the request's publishes belong to. */
 export interface RequestContext extends PublishTrace {
   viewer: Viewer;
+  /** `http://<Host header>` when the request named a valid host: the API's origin as the caller reached it. */
+  origin: string | undefined;
   services: ApiServices;
   /** Active tenants and their quotas, cached briefly. */
   tenants: TenantDirectory;

@@ -35,6 +35,11 @@ type Rule = RightName | readonly RightName[];
  * one). A subscription's own stats need subscriptions:read (see WebhookSubscription.stats).
  */
 const STATS: Rule = ['subscriptions:read', 'events:read'];
+/**
+ * createPortalSession: a token with a read right may start a read-only session with its read
+ * scopes; a full session needs every right of the tenant (the resolver checks which).
+ */
+const PORTAL_SESSION: Rule = ['events:read', 'subscriptions:read', 'all-tenant-rights'];
 
 export const TYPE_RULES: Record<string, Rule> = {
   // The caller's own tenant, its limits and where it stands against them: any token of the tenant.
@@ -85,6 +90,7 @@ export const TYPE_RULES: Record<string, Rule> = {
   SendTestEventPayload: 'subscriptions:write',
   // Admin tokens, or a tenant token without scope (for its own tenant: the resolver checks which).
   RevokeTokensPayload: 'all-tenant-rights',
+  CreatePortalSessionPayload: PORTAL_SESSION,
 };
 
 const PUBLISHED: Rule = ['events:read', 'events:publish'];
@@ -123,6 +129,7 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Mutation.sendTestEvent': 'subscriptions:write',
   'Query.eventCatalog': 'events:read',
   'Mutation.revokeTokens': 'all-tenant-rights',
+  'Mutation.createPortalSession': PORTAL_SESSION,
   'Tenant.stats': STATS,
   // Only where the subscription is readable: events:read does not reach a delivery's subscription through it.
   'WebhookSubscription.stats': 'subscriptions:read',
@@ -296,15 +303,27 @@ function describeBits(bits: number): string {
   return describeRule((Object.keys(RIGHTS) as RightName[]).filter((right) => (bits & RIGHTS[right]) !== 0));
 }
 
+/** The root fields an operation selects (aliases resolved to their field names), for a refusal. */
+function rootFieldNames(operation: OperationDefinitionNode, typeName: string): string[] {
+  return operation.selectionSet.selections.flatMap((selection) =>
+    selection.kind === Kind.FIELD && !selection.name.value.startsWith('__') ? [`${typeName}.${selection.name.value}`] : [],
+  );
+}
+
 /**
- * Refuses, with FORBIDDEN and before any resolver runs, an operation that selects a field the
- * token may not read (see FieldAccess). Its cost per request is one WeakMap lookup once the
+ * Refuses, with FORBIDDEN and before any resolver runs, every mutation of a read-only portal
+ * session, and an operation that selects a field the token may not read (see FieldAccess). Its cost per request is one WeakMap lookup once the
  * operation has been seen with the same rights; resolvers are not wrapped.
  */
 export function fieldAccessPlugin(access: FieldAccess): ApolloServerPlugin<RequestContext> {
   const listener: GraphQLRequestListener<RequestContext> = {
     async didResolveOperation({ document, operation, contextValue }) {
       if (!operation) return;
+      if (operation.operation === 'mutation' && contextValue.viewer.readOnly) {
+        throw new ApolloGraphQLError('This is a read-only session: it may read but not change anything', {
+          extensions: { code: 'FORBIDDEN', fields: rootFieldNames(operation, 'Mutation'), http: { status: 403 } },
+        });
+      }
       const refused = access.refusedFields(document, operation, contextValue.viewer.rights);
       if (refused.fields.length === 0) return;
       throw new ApolloGraphQLError(refused.message, {

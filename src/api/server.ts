@@ -71,6 +71,16 @@ async function authenticate(
   return viewer;
 }
 
+/** `http://<host>` from a Host header that is exactly a host name or address with an optional port, else undefined. */
+export function originOfHost(host: string | undefined): string | undefined {
+  if (!host || !/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host)) return undefined;
+  try {
+    return new URL(`http://${host}`).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 function requestDeadline(deadlineMs: number): express.RequestHandler {
   return (_req, res, next) => {
     armDeadline(res, deadlineMs);
@@ -154,9 +164,10 @@ export async function startApiServer(options: {
     if (readiness.ready()) res.json({ status: 'ready' });
     else res.status(503).json({ status: 'starting' });
   });
-  app.use('/portal', portalRouter({ logger }));
+  app.use('/portal', portalRouter({ logger, frameAncestors: services.config.portal.frameAncestors }));
   const context = async (headers: IncomingHttpHeaders): Promise<RequestContext> => ({
     viewer: await authenticate(headers.authorization, verifier, tenants, services.config.auth.tenantClaim),
+    origin: originOfHost(headers.host),
     services,
     tenants,
     loaders: loaderCache(services),

@@ -1,7 +1,8 @@
-import { createRemoteJWKSet, jwtVerify, SignJWT, type CryptoKey, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, type CryptoKey, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { errors as joseErrors } from 'jose';
 import type { Config } from '../config.js';
 import { BoundedMap } from '../bounded-map.js';
+import { PORTAL_SESSION_CLAIM } from './viewer.js';
 
 export const CLOCK_SKEW_SECONDS = 60;
 const JWKS_REFETCH_COOLDOWN_MS = 2_000;
@@ -57,6 +58,15 @@ export class TokenVerifier {
       clockTolerance: CLOCK_SKEW_SECONDS,
     };
     try {
+      if (this.jwks && this.secret && isHs256(token)) {
+        // With an identity provider, AUTH_JWT_SECRET signs portal sessions only (createPortalSession):
+        // any other HS256 token is refused, admin tokens and tenant tokens included.
+        const { payload } = await jwtVerify(token, await this.secret, { ...options, algorithms: ['HS256'] });
+        if (payload[PORTAL_SESSION_CLAIM] !== true || payload.roles !== undefined) {
+          throw new TokenError('With AUTH_JWKS_URL, HS256 tokens are accepted for portal sessions only');
+        }
+        return payload;
+      }
       if (this.jwks) {
         // A JWKS never verifies HS tokens: that would let a public key act as a shared secret.
         const { payload } = await jwtVerify(token, this.jwks, { ...options, algorithms: ASYMMETRIC_ALGORITHMS });
@@ -68,6 +78,14 @@ export class TokenVerifier {
       if (error instanceof joseErrors.JOSEError) throw new TokenError(describeJoseError(error));
       throw error;
     }
+  }
+}
+
+function isHs256(token: string): boolean {
+  try {
+    return decodeProtectedHeader(token).alg === 'HS256';
+  } catch {
+    return false; // malformed: the JWKS path says so
   }
 }
 

@@ -34,7 +34,15 @@ export interface Viewer {
   rights: number;
   /** When the token was issued (`iat`), in ms since the epoch; 0 for a token without `iat`. */
   issuedAtMs: number;
+  /** A portal session (createPortalSession): it may not start another one. */
+  portalSession: boolean;
+  /** A read-only portal session: every mutation is refused (see fieldAccessPlugin). */
+  readOnly: boolean;
 }
+
+/** The claims a portal session token carries beside its tenant, `scope`, `iat` and `exp` (src/auth/portal-session.ts). */
+export const PORTAL_SESSION_CLAIM = 'hooklane_portal';
+export const READ_ONLY_CLAIM = 'read_only';
 
 function rightsOf(isAdmin: boolean, scope: unknown): number {
   if (isAdmin) return RIGHTS.token | RIGHTS.admin | RIGHTS['all-tenant-rights'] | ALL_TENANT_SCOPES;
@@ -56,6 +64,8 @@ export function viewerFromClaims(claims: JWTPayload, tenantClaim: string): Viewe
     tenantId: typeof tenant === 'string' && tenant.length > 0 ? tenant : undefined,
     rights: rightsOf(isAdmin, claims.scope),
     issuedAtMs: typeof claims.iat === 'number' && Number.isFinite(claims.iat) ? claims.iat * 1000 : 0,
+    portalSession: claims[PORTAL_SESSION_CLAIM] === true,
+    readOnly: claims[READ_ONLY_CLAIM] === true,
   };
 }
 

@@ -11,6 +11,8 @@ import { showEvents } from './events.js';
 import { Feedback, PortalError } from './feedback.js';
 import { showCatalog } from './catalog.js';
 import { showSubscriptionPage } from './subscription-page.js';
+import { showOverview } from './overview.js';
+import { takeSessionFromFragment, tokenFacts } from './session.js';
 import { showSubscriptions } from './subscriptions.js';
 
 const TOKEN_KEY = 'hooklane.portal.token';
@@ -21,8 +23,15 @@ const main = byId('main');
 const nav = byId('nav');
 const who = byId('who');
 
-let session: { client: HooklaneClient; store: Store } | undefined;
+let session: { client: HooklaneClient; store: Store; expiry: ReturnType<typeof setTimeout> | undefined } | undefined;
 let generation = 0;
+
+const SESSION_ENDED = 'Your session has ended: it expired or was revoked. Open the portal again from the application that sent you here, or sign in with a new token.';
+feedback.onUnauthenticated = () => {
+  if (!session) return false;
+  signOut(SESSION_ENDED);
+  return true;
+};
 
 function readToken(): string | null {
   try {
@@ -46,30 +55,47 @@ async function signIn(token: string, control?: HTMLButtonElement): Promise<boole
   );
   if (!tenant) return false;
   sessionStorage.setItem(TOKEN_KEY, token);
-  session = { client, store: new Store(client) };
+  const facts = tokenFacts(token);
+  // Back to the sign-in screen when the session ends, rather than at the next refused request.
+  const remainingMs = facts.expiresAtMs === undefined ? undefined : facts.expiresAtMs - Date.now();
+  const expiry = remainingMs !== undefined && remainingMs < 2 ** 31 - 1 ? setTimeout(() => signOut(SESSION_ENDED), Math.max(0, remainingMs)) : undefined;
+  if (session?.expiry) clearTimeout(session.expiry);
+  session = { client, store: new Store(client), expiry };
+  document.body.classList.toggle('read-only', facts.readOnly);
   replaceChildren(
     who,
+    facts.readOnly ? h('span', { class: 'badge badge-read-only', title: 'This session can look but not change anything' }, 'read-only') : null,
+    ' ',
     h('span', { class: 'tenant-name', title: tenant.id }, tenant.name),
     ' ',
     h('span', { class: 'id' }, tenant.id),
     ' ',
-    h('button', { type: 'button', class: 'link', id: 'sign-out', onclick: signOut }, 'Sign out'),
+    h('button', { type: 'button', class: 'link', id: 'sign-out', onclick: () => signOut() }, 'Sign out'),
   );
   nav.hidden = false;
   return true;
 }
 
-function signOut(): void {
+/** Forgets the token and everything the page shows of the signed-in tenant. */
+function forgetSession(): void {
   sessionStorage.removeItem(TOKEN_KEY);
+  if (session?.expiry) clearTimeout(session.expiry);
   session = undefined;
   who.replaceChildren();
   nav.hidden = true;
-  feedback.clearNotice();
-  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
-  showSignIn();
+  document.body.classList.remove('read-only');
 }
 
-function showSignIn(): void {
+/** Forgets the token and shows the sign-in screen, with why when the session ended by itself. */
+function signOut(reason?: string): void {
+  forgetSession();
+  feedback.clearNotice();
+  feedback.clearError();
+  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+  showSignIn(reason);
+}
+
+function showSignIn(reason?: string): void {
   generation++;
   const token = h('textarea', { id: 'token', name: 'token', rows: 4, required: true, spellcheck: 'false', autocomplete: 'off', placeholder: 'eyJhbGciOi…' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Sign in');
@@ -77,6 +103,7 @@ function showSignIn(): void {
     'form',
     { class: 'card sign-in', 'aria-labelledby': 'sign-in-heading' },
     h('h2', { id: 'sign-in-heading' }, 'Sign in'),
+    reason ? h('p', { class: 'signed-out-reason', role: 'alert' }, reason) : null,
     h('p', {}, 'Paste a tenant token. Get one with ', h('code', {}, 'npm run token -- --tenant <id>'), '. It is kept for this tab only (sessionStorage).'),
     h('label', { for: 'token' }, 'Token'),
     token,
@@ -104,7 +131,8 @@ function route(): void {
   }
   feedback.clearNotice();
   let shown: Promise<void>;
-  if (page === 'events') shown = showEvents(view);
+  if (page === 'overview') shown = showOverview(view);
+  else if (page === 'events') shown = showEvents(view);
   else if (page === 'deliveries' && id) shown = showDelivery(view, decodeURIComponent(id));
   else if (page === 'subscriptions' && id) shown = showSubscriptionPage(view, decodeURIComponent(id));
   else if (page === 'catalog') shown = showCatalog(view);
@@ -113,9 +141,23 @@ function route(): void {
   main.focus({ preventScroll: true });
 }
 
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => {
+  // A session link opened in a tab that shows the portal already changes only the fragment.
+  const opened = takeSessionFromFragment();
+  if (opened) void openSession(opened);
+  else route();
+});
+
+/** Signs in with the token of a session link, in place of any token the tab held. */
+async function openSession(token: string): Promise<void> {
+  forgetSession();
+  if (await signIn(token)) return route();
+  showSignIn('This portal link did not sign you in: it may have expired or been revoked. Ask the application that sent you here for a new one.');
+}
 
 async function start(): Promise<void> {
+  const opened = takeSessionFromFragment();
+  if (opened) return openSession(opened);
   const token = readToken();
   if (token && (await signIn(token))) return route();
   if (token) sessionStorage.removeItem(TOKEN_KEY);

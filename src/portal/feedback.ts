@@ -50,6 +50,11 @@ export interface RunOptions {
 export class Feedback {
   private readonly labels = new Map<number, string>();
   private nextId = 0;
+  /**
+   * Called when the API answers UNAUTHENTICATED (the token expired or was revoked); true when it
+   * dealt with it (the app returns to its sign-in screen), and the error is not shown here.
+   */
+  onUnauthenticated: ((message: string) => boolean) | undefined;
 
   constructor(
     private readonly busy: HTMLElement,
@@ -78,6 +83,7 @@ export class Feedback {
 
   showError(error: unknown, during?: string): void {
     const { code, message, field } = describeError(error);
+    if (code === 'UNAUTHENTICATED' && this.onUnauthenticated?.(message)) return;
     // Also in the console, with the stack and the GraphQL errors, for whoever is debugging.
     console.error(during ? `${during} failed:` : 'Error:', error);
     replaceChildren(

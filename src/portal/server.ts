@@ -13,8 +13,8 @@ const PORTAL_DIR = path.dirname(fileURLToPath(import.meta.url));
 /** The guide for whoever writes a tenant's receiving endpoint, linked from the portal's header. */
 const RECEIVING_GUIDE = path.resolve(PORTAL_DIR, '../../docs/receiving.md');
 
-/** Same-origin only: no inline script or style, no framing, no plugins. */
-export const PORTAL_CSP = [
+/** Same-origin only: no inline script or style, no plugins; framing only by PORTAL_FRAME_ANCESTORS. */
+const PORTAL_CSP_BASE = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
@@ -24,8 +24,16 @@ export const PORTAL_CSP = [
   "object-src 'none'",
   "base-uri 'none'",
   "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+];
+
+/** The portal's Content-Security-Policy for the origins that may frame it (none: framing is refused). */
+export function portalCsp(frameAncestors: readonly string[] = []): string {
+  const ancestors = frameAncestors.length === 0 ? "'none'" : frameAncestors.join(' ');
+  return [...PORTAL_CSP_BASE, `frame-ancestors ${ancestors}`].join('; ');
+}
+
+/** The policy without PORTAL_FRAME_ANCESTORS: no page may frame the portal. */
+export const PORTAL_CSP = portalCsp();
 
 async function portalScript(): Promise<string> {
   try {
@@ -48,17 +56,20 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
   };
 }
 
-function securityHeaders(res: express.Response): void {
-  res.setHeader('Content-Security-Policy', PORTAL_CSP);
+function securityHeaders(res: express.Response, csp: string, framable: boolean): void {
+  res.setHeader('Content-Security-Policy', csp);
   res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('X-Frame-Options', 'DENY');
+  // X-Frame-Options cannot name origins: with PORTAL_FRAME_ANCESTORS, frame-ancestors alone decides.
+  if (!framable) res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('Referrer-Policy', 'no-referrer');
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Cache-Control', 'no-cache');
 }
 
 /** The portal's routes; mount with `app.use('/portal', portalRouter())`. */
-export function portalRouter(options: { logger?: Logger } = {}): express.Router {
+export function portalRouter(options: { logger?: Logger; frameAncestors?: readonly string[] } = {}): express.Router {
+  const frameAncestors = options.frameAncestors ?? [];
+  const csp = portalCsp(frameAncestors);
   const router = express.Router({ strict: true });
   const script = once(portalScript);
   const html = once(() => readFile(path.join(PORTAL_DIR, 'index.html'), 'utf8'));
@@ -66,7 +77,7 @@ export function portalRouter(options: { logger?: Logger } = {}): express.Router 
   const receivingGuide = once(() => readFile(RECEIVING_GUIDE, 'utf8'));
 
   router.use((_req, res, next) => {
-    securityHeaders(res);
+    securityHeaders(res, csp, frameAncestors.length > 0);
     next();
   });
 

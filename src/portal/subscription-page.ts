@@ -8,6 +8,7 @@ import { authSection, headersSection, tlsSection } from './endpoint-settings.js'
 import { PortalError, secretPanel } from './feedback.js';
 import { checkbox, commaList, FieldErrors, labelled, optionalInteger } from './fields.js';
 import { filterSection } from './subscription-filter.js';
+import { renderStatsPanel } from './stats-panel.js';
 import { sectionCard, thenRender, type SubscriptionChanges, type SubscriptionPage } from './subscription-settings.js';
 import { eventTypePicker, statusBadge } from './subscriptions.js';
 import { testSendSection } from './test-send.js';
@@ -85,6 +86,7 @@ export async function showSubscriptionPage(view: ViewContext, id: string): Promi
     testSendSection(page, loaded.types),
   ];
   renderSummary(summary, current);
+  const statsContainer = h('div', { id: 'subscription-stats' });
   replaceChildren(
     view.main,
     h('p', {}, h('a', { href: '#/subscriptions' }, '← Subscriptions')),
@@ -98,11 +100,11 @@ export async function showSubscriptionPage(view: ViewContext, id: string): Promi
       ),
     ),
     sections,
-    // Filled in by the stats and deliveries panels; their headings label them meanwhile.
-    sectionCard('subscription-stats', 'Stats'),
+    statsContainer,
     sectionCard('subscription-deliveries', 'Deliveries'),
     dangerSection(page),
   );
+  await renderStatsPanel(statsContainer, { subscriptionId: current.id, view });
 }
 
 function renderSummary(summary: HTMLElement, subscription: WebhookSubscription): void {

@@ -40,6 +40,8 @@ const EVENT_READERS = scoped(READ, READ_BOTH);
 const SUBSCRIPTION_READERS = scoped(SUBS_READ, READ_BOTH);
 /** Delivery stats: either read right (an admin token reaches a tenant's through `tenants`). */
 const STATS_READERS: readonly TokenKind[] = [...scoped(READ, SUBS_READ, READ_BOTH), ADMIN];
+/** A read right starts a read-only portal session (the matrix asks for one); a full one needs every right. */
+const PORTAL_SESSION_STARTERS: readonly TokenKind[] = [...scoped(READ, SUBS_READ, READ_BOTH), ADMIN];
 
 function fields(type: string, readers: Record<string, readonly TokenKind[]>): Record<string, readonly TokenKind[]> {
   return Object.fromEntries(Object.entries(readers).map(([field, tokens]) => [`${type}.${field}`, tokens]));
@@ -74,6 +76,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
     previewSubscriptionFilter: EVENT_READERS,
     ...same(['updateEventType', 'archiveEventType', 'sendTestEvent'], scoped(SUBS_WRITE)),
     revokeTokens: [UNSCOPED, ADMIN, ADMIN_FOR_TENANT],
+    createPortalSession: PORTAL_SESSION_STARTERS,
   }),
   ...fields('CreateTenantPayload', { tenant: ADMINS }),
   ...fields('SuspendTenantPayload', { tenant: ADMINS }),
@@ -92,6 +95,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
   ...fields('ReplayEventPayload', same(['event', 'deliveries'], scoped(PUBLISH))),
   // Recovering needs events:publish, reading the subscription a subscriptions right: no one scope has both.
   ...fields('RevokeTokensPayload', { tenant: [UNSCOPED, ADMIN, ADMIN_FOR_TENANT] }),
+  ...fields('CreatePortalSessionPayload', same(['url', 'token', 'expiresAt'], PORTAL_SESSION_STARTERS)),
   ...fields('UpdateEventTypePayload', { eventType: scoped(SUBS_WRITE) }),
   ...fields('ArchiveEventTypePayload', { eventType: scoped(SUBS_WRITE) }),
   // Reading the test delivery back needs an events right too.
@@ -281,6 +285,7 @@ const ROOT_CALLS: Record<string, RootCall> = {
   })),
   'Mutation.expungeEventPayload': mutation(2, 'expungeEventPayload', async (runs) => ({ id: await throwawayEvent(runs) })),
   // A cutoff long past: nothing the matrix uses is revoked.
+  'Mutation.createPortalSession': mutation(1, 'createPortalSession', () => ({ tenantId, readOnly: true, expiresIn: '5m' })),
   'Mutation.revokeTokens': mutation(1, 'revokeTokens', () => ({ tenantId, issuedBefore: '2000-01-01T00:00:00Z' })),
   'Mutation.updateEventType': mutation(1, 'updateEventType', () => ({ name: 'matrix.quiet', description: `Described ${++unique}` })),
   'Mutation.archiveEventType': mutation(2, 'archiveEventType', async (runs) => ({ name: await throwawayEventType(runs) })),

@@ -253,6 +253,26 @@ const mutationCases: Record<string, () => Promise<void>> = {
     await expectForbiddenForTenantToken('updateTenantQuotas', 'UpdateTenantQuotasInput', { tenantId: a.id, subscriptions: 1 }, 'tenant { id }');
   },
 
+  async createPortalSession() {
+    // B's token starts sessions for B only: A is NOT_FOUND like a tenant nobody has, and no session for A exists.
+    const query = 'mutation($input: CreatePortalSessionInput!) { createPortalSession(input: $input) { url token expiresAt } }';
+    for (const readOnly of [false, true]) {
+      const foreign = refusal(await hooklane.gql(b.token, query, { input: { tenantId: a.id, readOnly } }), 'createPortalSession');
+      const nobodys = unknownIdLike(a.id);
+      const missing = refusal(await hooklane.gql(b.token, query, { input: { tenantId: nobodys, readOnly } }), 'createPortalSession');
+      expect(foreign.code).toBe('NOT_FOUND');
+      expect(missing.code).toBe('NOT_FOUND');
+      expect(foreign.message.replaceAll(a.id, '<id>')).toBe(missing.message.replaceAll(nobodys, '<id>'));
+    }
+    // B's own session sees B's tenant, never A's objects.
+    const own = await hooklane.gql<{ createPortalSession: { token: string } }>(b.token, query, { input: {} });
+    expect(own.errors).toBeUndefined();
+    const session = own.data!.createPortalSession.token;
+    expect((await hooklane.gql(session, '{ tenant { id } }')).data).toEqual({ tenant: { id: b.id } });
+    const peek = await hooklane.gql(session, `{ subscription(id: "${a.subscriptionId}") { id } }`);
+    expect(peek.data).toEqual({ subscription: null });
+  },
+
   async revokeTokens() {
     // B's token, unscoped, may revoke only B's own tokens: A is NOT_FOUND like a tenant nobody has.
     const jobsBefore = await jobCount();

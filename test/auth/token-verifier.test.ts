@@ -2,6 +2,7 @@ import http from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signHs256Token, TokenError, TokenVerifier } from '../../src/auth/jwt.js';
+import { PortalSessionSigner } from '../../src/auth/portal-session.js';
 
 const SECRET = 'a-secret-long-enough-for-hs256-0123456789abcdef';
 const verifier = () =>
@@ -74,6 +75,52 @@ describe('TokenVerifier with a JWKS', () => {
       vi.advanceTimersByTime(1);
       expect((await tokens.verify(rotated)).sub).toBe('backend');
       expect(fetches).toBe(2);
+    } finally {
+      jwksServer.closeAllConnections();
+      await new Promise<void>((resolve) => jwksServer.close(() => resolve()));
+    }
+  });
+});
+
+describe('TokenVerifier with a JWKS and AUTH_JWT_SECRET', () => {
+  it('verifies HS256 portal sessions with the secret, and no other HS256 token', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const keys: JWK[] = [{ ...(await exportJWK(publicKey)), kid: 'idp', alg: 'ES256', use: 'sig' }];
+    const jwksServer = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }));
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const auth = { issuer: 'https://id.example.test', audience: 'hooklane', tenantClaim: 'tenant_id' };
+      const tokens = new TokenVerifier({ ...auth, jwtSecret: SECRET, jwksUrl: `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks.json` });
+      const signer = new PortalSessionSigner(SECRET, auth);
+      const session = await signer.sign({ tenantId: 'ten_1', scopes: ['events:read'], readOnly: true, lifetimeMs: 600_000, createdBy: 'backend' });
+      expect(await tokens.verify(session.token)).toMatchObject({ tenant_id: 'ten_1', hooklane_portal: true, read_only: true, iss: auth.issuer, aud: auth.audience });
+
+      // The identity provider's tokens still verify with its key.
+      const fromIdp = await new SignJWT({ sub: 'user', tenant_id: 'ten_1' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'idp' })
+        .setIssuer(auth.issuer)
+        .setAudience(auth.audience)
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(privateKey);
+      expect((await tokens.verify(fromIdp)).sub).toBe('user');
+
+      // Any other HS256 token signed with the secret is refused: an admin token, a tenant token.
+      for (const claims of [{ sub: 'x', roles: ['admin'] }, { sub: 'x', tenant_id: 'ten_1' }, { sub: 'x', roles: ['admin'], hooklane_portal: true }]) {
+        const token = await signHs256Token(SECRET, claims, { expiresIn: '1h', issuer: auth.issuer, audience: auth.audience });
+        await expect(tokens.verify(token), JSON.stringify(claims)).rejects.toThrow(/portal sessions only/);
+      }
+      // A portal session signed with another secret is refused too.
+      const forged = await new PortalSessionSigner('another-secret-long-enough-for-hs256-0123456789', auth).sign({
+        tenantId: 'ten_1',
+        scopes: ['events:read'],
+        readOnly: false,
+        lifetimeMs: 600_000,
+        createdBy: undefined,
+      });
+      await expect(tokens.verify(forged.token)).rejects.toBeInstanceOf(TokenError);
     } finally {
       jwksServer.closeAllConnections();
       await new Promise<void>((resolve) => jwksServer.close(() => resolve()));

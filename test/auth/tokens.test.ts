@@ -165,6 +165,17 @@ describe('JWKS tokens', () => {
     await expectAccepted(await sign(keys.RS256, claims));
   });
 
+  it('refuses createPortalSession with FORBIDDEN and says why: without AUTH_JWT_SECRET there is no key to sign sessions with', async () => {
+    const response = await hooklane.gql(
+      adminToken,
+      'mutation($input: CreatePortalSessionInput!) { createPortalSession(input: $input) { url token expiresAt } }',
+      { input: { tenantId: tenant.id } },
+    );
+    expect(response.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(response.errors?.[0]?.message).toMatch(/AUTH_JWT_SECRET.*AUTH_JWKS_URL/);
+    expect(response.data).toBeNull();
+  });
+
   it('allows 60 s of clock skew on exp, no more', async () => {
     const claims = tenantClaims(tenant.id);
     await expectAccepted(await sign(keys.EdDSA, claims, { exp: nowSeconds() - 30 }));

@@ -144,14 +144,10 @@ describe('portal: the subscription page', () => {
     for (const id of ['subscription-endpoint', 'subscription-delivery', 'subscription-signing', 'subscription-filter', 'subscription-headers', 'subscription-auth', 'subscription-tls', 'subscription-test']) {
       expect(await section(id).isVisible(), id).toBe(true);
     }
-    // The stats and deliveries panels are mounted later: their sections are there, labelled and empty.
-    for (const [id, name] of [
-      ['subscription-stats', 'Stats'],
-      ['subscription-deliveries', 'Deliveries'],
-    ] as const) {
-      expect(await page.getByRole('region', { name, exact: true }).getAttribute('id')).toBe(id);
-      expect(await section(id).locator(':scope > :not(h3)').count()).toBe(0);
-    }
+    // The subscription's own delivery stats, with their charts.
+    const stats = page.locator('#subscription-stats').getByRole('region', { name: 'Delivery stats', exact: true });
+    await stats.locator('svg.chart').first().waitFor();
+    expect(await stats.locator('svg.chart').count()).toBe(2);
 
     // Current values are shown in the forms.
     expect(await page.getByLabel('Endpoint URL').inputValue()).toBe(receiver.url);

@@ -27,6 +27,15 @@ export type CreateEventTypeInput = {
   schema?: unknown;
 };
 
+export type CreatePortalSessionInput = {
+  /** How long the session lasts: a duration such as `15m` or `8h`, at most `24h`; `1h` when omitted. Beyond 24 hours: BAD_USER_INPUT. */
+  expiresIn?: string | null | undefined;
+  /** True: the session can look but not change anything; every mutation it sends is refused with FORBIDDEN, and the portal hides its controls that change things. */
+  readOnly?: boolean | null | undefined;
+  /** The tenant; a tenant token may omit it (its own) and NOT_FOUND for any other. Admin tokens name it (or carry it in their tenant claim). */
+  tenantId?: string | number | null | undefined;
+};
+
 export type CreateSubscriptionInput = {
   /** How deliveries authenticate to the endpoint. The credentials are stored sealed and never shown again. */
   auth?: SubscriptionAuthInput | null | undefined;
@@ -436,6 +445,13 @@ export type RevokeTokensMutationVariables = Exact<{
 
 
 export type RevokeTokensMutation = { revokeTokens: { tenant: { tokensRevokedBefore: string | null, id: string, name: string, status: TenantStatus, createdAt: string } } };
+
+export type CreatePortalSessionMutationVariables = Exact<{
+  input: CreatePortalSessionInput;
+}>;
+
+
+export type CreatePortalSessionMutation = { createPortalSession: { url: string, token: string, expiresAt: string } };
 
 export type CreateEventTypeMutationVariables = Exact<{
   input: CreateEventTypeInput;
@@ -1036,6 +1052,15 @@ export const RevokeTokensDocument = /*#__PURE__*/ new TypedDocumentString(`
   status
   createdAt
 }`) as unknown as TypedDocumentString<RevokeTokensMutation, RevokeTokensMutationVariables>;
+export const CreatePortalSessionDocument = /*#__PURE__*/ new TypedDocumentString(`
+    mutation CreatePortalSession($input: CreatePortalSessionInput!) {
+  createPortalSession(input: $input) {
+    url
+    token
+    expiresAt
+  }
+}
+    `) as unknown as TypedDocumentString<CreatePortalSessionMutation, CreatePortalSessionMutationVariables>;
 export const CreateEventTypeDocument = /*#__PURE__*/ new TypedDocumentString(`
     mutation CreateEventType($input: CreateEventTypeInput!) {
   createEventType(input: $input) {

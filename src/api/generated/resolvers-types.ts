@@ -83,6 +83,25 @@ export type CreateEventTypePayload = {
   eventType: EventType;
 };
 
+export type CreatePortalSessionInput = {
+  /** How long the session lasts: a duration such as `15m` or `8h`, at most `24h`; `1h` when omitted. Beyond 24 hours: BAD_USER_INPUT. */
+  expiresIn?: InputMaybe<Scalars['String']['input']>;
+  /** True: the session can look but not change anything; every mutation it sends is refused with FORBIDDEN, and the portal hides its controls that change things. */
+  readOnly?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The tenant; a tenant token may omit it (its own) and NOT_FOUND for any other. Admin tokens name it (or carry it in their tenant claim). */
+  tenantId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+export type CreatePortalSessionPayload = {
+  __typename?: 'CreatePortalSessionPayload';
+  /** When the session ends: the API answers UNAUTHENTICATED from then on, and the portal returns to its sign-in screen. */
+  expiresAt: Scalars['DateTime']['output'];
+  /** The session's bearer token (a JWT bound to the tenant), for a backend that builds the URL itself. */
+  token: Scalars['String']['output'];
+  /** The portal URL that signs in with the session: `PORTAL_PUBLIC_URL` (or the API's own origin) + `/portal/#session=<token>`. */
+  url: Scalars['String']['output'];
+};
+
 export type CreateSubscriptionInput = {
   /** How deliveries authenticate to the endpoint. The credentials are stored sealed and never shown again. */
   auth?: InputMaybe<SubscriptionAuthInput>;
@@ -410,6 +429,18 @@ export type Mutation = {
   archiveEventType: ArchiveEventTypePayload;
   /** Declare an event type the tenant can publish, optionally with a JSON Schema its payloads must pass. */
   createEventType: CreateEventTypePayload;
+  /**
+   * Start a portal session for a tenant: a short-lived token bound to the tenant, and the portal URL
+   * that signs in with it (the token rides in the URL's fragment, which browsers never send to a
+   * server). A backend calls this and redirects its user to `url`, or puts it in an iframe (see
+   * `PORTAL_FRAME_ANCESTORS`). Admin tokens for any tenant; a tenant token for its own. A full session
+   * needs an admin token or a tenant token without `scope`; a read-only one, a token with
+   * `events:read` or `subscriptions:read`, and it carries only the read scopes that token has. A
+   * portal session cannot start another. The session is revoked with the tenant's other tokens
+   * (revokeTokens). When only `AUTH_JWKS_URL` verifies tokens there is no key to sign sessions with:
+   * FORBIDDEN until `AUTH_JWT_SECRET` is set too.
+   */
+  createPortalSession: CreatePortalSessionPayload;
   /** Subscribe a URL to event types. The payload carries the signing secret, shown only here and on rotation. */
   createSubscription: CreateSubscriptionPayload;
   /** Create a tenant. Admin tokens only. */
@@ -509,6 +540,11 @@ export type MutationArchiveEventTypeArgs = {
 
 export type MutationCreateEventTypeArgs = {
   input: CreateEventTypeInput;
+};
+
+
+export type MutationCreatePortalSessionArgs = {
+  input: CreatePortalSessionInput;
 };
 
 
@@ -1227,6 +1263,8 @@ export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   CreateEventTypeInput: CreateEventTypeInput;
   CreateEventTypePayload: ResolverTypeWrapper<Omit<CreateEventTypePayload, 'eventType'> & { eventType: ResolversTypes['EventType'] }>;
+  CreatePortalSessionInput: CreatePortalSessionInput;
+  CreatePortalSessionPayload: ResolverTypeWrapper<CreatePortalSessionPayload>;
   CreateSubscriptionInput: CreateSubscriptionInput;
   CreateSubscriptionPayload: ResolverTypeWrapper<Omit<CreateSubscriptionPayload, 'subscription'> & { subscription: ResolversTypes['WebhookSubscription'] }>;
   CreateTenantInput: CreateTenantInput;
@@ -1318,6 +1356,8 @@ export type ResolversParentTypes = {
   Boolean: Scalars['Boolean']['output'];
   CreateEventTypeInput: CreateEventTypeInput;
   CreateEventTypePayload: Omit<CreateEventTypePayload, 'eventType'> & { eventType: ResolversParentTypes['EventType'] };
+  CreatePortalSessionInput: CreatePortalSessionInput;
+  CreatePortalSessionPayload: CreatePortalSessionPayload;
   CreateSubscriptionInput: CreateSubscriptionInput;
   CreateSubscriptionPayload: Omit<CreateSubscriptionPayload, 'subscription'> & { subscription: ResolversParentTypes['WebhookSubscription'] };
   CreateTenantInput: CreateTenantInput;
@@ -1418,6 +1458,12 @@ export type AuditLogEntryResolvers<ContextType = RequestContext, ParentType exte
 
 export type CreateEventTypePayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['CreateEventTypePayload'] = ResolversParentTypes['CreateEventTypePayload']> = {
   eventType?: Resolver<ResolversTypes['EventType'], ParentType, ContextType>;
+};
+
+export type CreatePortalSessionPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['CreatePortalSessionPayload'] = ResolversParentTypes['CreatePortalSessionPayload']> = {
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  url?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type CreateSubscriptionPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['CreateSubscriptionPayload'] = ResolversParentTypes['CreateSubscriptionPayload']> = {
@@ -1540,6 +1586,7 @@ export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 export type MutationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   archiveEventType?: Resolver<ResolversTypes['ArchiveEventTypePayload'], ParentType, ContextType, RequireFields<MutationArchiveEventTypeArgs, 'input'>>;
   createEventType?: Resolver<ResolversTypes['CreateEventTypePayload'], ParentType, ContextType, RequireFields<MutationCreateEventTypeArgs, 'input'>>;
+  createPortalSession?: Resolver<ResolversTypes['CreatePortalSessionPayload'], ParentType, ContextType, RequireFields<MutationCreatePortalSessionArgs, 'input'>>;
   createSubscription?: Resolver<ResolversTypes['CreateSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationCreateSubscriptionArgs, 'input'>>;
   createTenant?: Resolver<ResolversTypes['CreateTenantPayload'], ParentType, ContextType, RequireFields<MutationCreateTenantArgs, 'input'>>;
   deleteSubscription?: Resolver<ResolversTypes['DeleteSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationDeleteSubscriptionArgs, 'input'>>;
@@ -1736,6 +1783,7 @@ export type Resolvers<ContextType = RequestContext> = {
   AuditLogEdge?: AuditLogEdgeResolvers<ContextType>;
   AuditLogEntry?: AuditLogEntryResolvers<ContextType>;
   CreateEventTypePayload?: CreateEventTypePayloadResolvers<ContextType>;
+  CreatePortalSessionPayload?: CreatePortalSessionPayloadResolvers<ContextType>;
   CreateSubscriptionPayload?: CreateSubscriptionPayloadResolvers<ContextType>;
   CreateTenantPayload?: CreateTenantPayloadResolvers<ContextType>;
   DateTime?: GraphQLScalarType;

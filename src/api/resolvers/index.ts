@@ -7,10 +7,11 @@ import { adminResolvers } from './admin.js';
 import { deliveryResolvers } from './deliveries.js';
 import { eventTypeResolvers } from './event-types.js';
 import { eventResolvers } from './events.js';
+import { portalSessionResolvers } from './portal-sessions.js';
 import { statsResolvers } from './stats.js';
 import { subscriptionResolvers } from './subscriptions.js';
 
-const domains: Resolvers[] = [adminResolvers, eventTypeResolvers, subscriptionResolvers, eventResolvers, deliveryResolvers, statsResolvers];
+const domains: Resolvers[] = [adminResolvers, eventTypeResolvers, subscriptionResolvers, eventResolvers, deliveryResolvers, statsResolvers, portalSessionResolvers];
 
 type Input = { input: Record<string, unknown> };
 const ownTenant = (_args: Input, result: unknown, context: RequestContext): AuditTarget => ({
@@ -47,6 +48,8 @@ const AUDITED: Record<string, (args: Input, result: unknown, context: RequestCon
   recoverSubscription: ownTenant,
   discardHeldDeliveries: ownTenant,
   sendTestEvent: ownTenant,
+  // Who opened a portal into which tenant, and for how long; the token itself is never recorded.
+  createPortalSession: (args, _result, context) => ({ tenantId: String(args.input.tenantId ?? context.viewer.tenantId), targetId: null }),
 };
 
 /** Merges the per-domain resolver maps one type deep and wraps management mutations for the audit log. */
