@@ -94,7 +94,8 @@ function loaderCache(services: ApiServices): (tenantId: string) => Loaders {
   return (tenantId) => {
     let loaders = byTenant.get(tenantId);
     if (!loaders) {
-      loaders = createLoaders(new TenantScope(services.db, tenantId));
+      const primary = new TenantScope(services.db, tenantId);
+      loaders = createLoaders(primary, services.reader === services.db ? primary : new TenantScope(services.reader, tenantId));
       byTenant.set(tenantId, loaders);
     }
     return loaders;
@@ -157,7 +158,7 @@ export async function startApiServer(options: {
     services,
     tenants,
     loaders: loaderCache(services),
-    platformLoaders: once(() => createPlatformLoaders(services.db)),
+    platformLoaders: once(() => createPlatformLoaders(services.reader)),
   });
   // POST /graphql with a JSON body goes straight to Apollo (graphql-http.ts); the rest of /graphql here.
   app.use('/graphql', requestDeadline(REQUEST_DEADLINE_MS));
