@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { connectDatabase, type DatabaseClient } from './db/client.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
 import { APP_ROLE, appRoleAvailable, applyMigrations } from './db/migrate.js';
+import { openReadPool } from './db/read-pool.js';
 import { EventExamples } from './domain/event-examples.js';
 import { PayloadSchemas } from './domain/payload-schemas.js';
 import { Publisher } from './publish/publisher.js';
@@ -57,6 +58,16 @@ export async function openDatabase(config: Config, logger: Logger): Promise<{ ur
   return { url: embedded.url, embedded };
 }
 
+/**
+ * Connections per pool, at most (docs/scaling.md#database-connections sizes max_connections from
+ * them): the API's (and the read pool's, with DATABASE_READ_URL); a ROLE=worker process's claims
+ * and records; the same beside the API in a ROLE=all process. graphile-worker's own pool comes on
+ * top (src/worker/runner.ts).
+ */
+export const API_POOL_SIZE = 20;
+export const WORKER_POOL_SIZE = 20;
+export const SHARED_WORKER_POOL_SIZE = 10;
+
 /** What a test may put in place of the real thing; nothing here changes what the code under test does. */
 export interface HooklaneSeams {
   /** Resolves delivery host names (tests map names to chosen addresses without touching DNS). */
@@ -74,6 +85,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
   const database = await openDatabase(config, logger);
   let client: DatabaseClient | undefined;
   let workerClient: DatabaseClient | undefined;
+  let readClient: DatabaseClient | undefined;
   let api: ApiServer | undefined;
   let worker: Worker | undefined;
   let sender: HttpSender | undefined;
@@ -104,6 +116,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
       // Closing the sender waits for its requests: after a timeout, only briefly.
       if (sender) await settleWithin(sender.close(), Date.now() + 1_000, failed('closing the HTTP sender'));
       if (workerClient !== client) await workerClient?.close();
+      await readClient?.close();
       await client?.close();
       await database.embedded?.stop();
       // Last: the spans of everything above are ended; what is still buffered is exported, briefly.
@@ -135,8 +148,8 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     // The worker's connections are its own (with ROLE=all too): its commits need not wait for the
     // WAL flush (WORKER_ASYNC_COMMIT), while the API answers only once its writes are durable.
     const workerPool = { role, applicationName: 'hooklane-worker', asyncCommit: config.worker.asyncCommit };
-    client = connectDatabase(database.url, config.role === 'worker' ? { max: 20, ...workerPool } : { max: 20, role });
-    workerClient = config.role === 'all' ? connectDatabase(database.url, { max: 10, ...workerPool }) : client;
+    client = connectDatabase(database.url, config.role === 'worker' ? { max: WORKER_POOL_SIZE, ...workerPool } : { max: API_POOL_SIZE, role });
+    workerClient = config.role === 'all' ? connectDatabase(database.url, { max: SHARED_WORKER_POOL_SIZE, ...workerPool }) : client;
     // One per process: with ROLE=all, the API's publishes and the worker's operational events share it.
     const publisher = new Publisher(tracing);
     const metrics = new HooklaneMetrics({
@@ -205,6 +218,8 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
     if (config.role === 'api') partitionKeeper = new PartitionKeeper(client.sql, config.retention, logger);
 
     if (config.role !== 'worker') {
+      // Only the API reads what may lag; the worker's reads decide what it sends and stay on the primary.
+      if (config.databaseReadUrl) readClient = await openReadPool(config.databaseReadUrl, role, API_POOL_SIZE);
       const secret = effectiveJwtSecret(config);
       const verifier = new TokenVerifier({ ...config.auth, jwtSecret: secret });
       const schemas = new PayloadSchemas();
@@ -212,6 +227,7 @@ export async function startHooklane(config: Config, logger: Logger, seams: Hookl
         services: {
           config,
           db: client.db,
+          reader: readClient?.db ?? client.db,
           sql: client.sql,
           schemas,
           examples: new EventExamples(schemas),

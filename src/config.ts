@@ -47,6 +47,7 @@ const otlpUrl = z
 const environmentSchema = z.object({
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   DATABASE_URL: optionalText.pipe(z.string().url().optional()),
+  DATABASE_READ_URL: optionalText.pipe(z.string().url().optional()),
   DATA_DIR: z.string().default('./.data'),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -150,6 +151,10 @@ const environmentSchema = z.object({
         'must be set with AUTH_JWKS_URL, or tokens the identity provider issued for any other application are accepted (AUTH_AUDIENCE_ANY=true accepts any audience on purpose)',
     });
   }
+  // The embedded PostgreSQL has no replica: a read URL beside it would read another database.
+  if (env.DATABASE_READ_URL && !env.DATABASE_URL) {
+    ctx.addIssue({ code: 'custom', path: ['DATABASE_READ_URL'], message: 'needs DATABASE_URL (the primary it replicates)' });
+  }
   if (env.AUTH_AUDIENCE && env.AUTH_AUDIENCE_ANY) {
     ctx.addIssue({ code: 'custom', path: ['AUTH_AUDIENCE_ANY'], message: 'must not be true when AUTH_AUDIENCE is set' });
   }
@@ -179,6 +184,11 @@ export type Environment = z.infer<typeof environmentSchema>;
 export interface Config {
   role: Environment['ROLE'];
   databaseUrl: string | undefined;
+  /**
+   * DATABASE_READ_URL: a replica of DATABASE_URL for the API's reads that tolerate lag (lists,
+   * stats, the catalog); unset: they read the primary (docs/scaling.md#read-replicas).
+   */
+  databaseReadUrl: string | undefined;
   dataDir: string;
   host: string;
   port: number;
@@ -294,6 +304,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     role: e.ROLE,
     databaseUrl: e.DATABASE_URL,
+    databaseReadUrl: e.DATABASE_READ_URL,
     dataDir: path.resolve(e.DATA_DIR),
     host: e.HOST,
     port: e.PORT,

@@ -106,3 +106,16 @@ describe('loadConfig: the embeddable portal', () => {
     }
   });
 });
+
+describe('loadConfig: DATABASE_READ_URL', () => {
+  const primary = 'postgres://hooklane@db.example.test/hooklane';
+  const replica = 'postgres://hooklane@replica.example.test/hooklane';
+
+  it('is optional, a URL, and only beside DATABASE_URL (the embedded database has no replica)', () => {
+    expect(loadConfig({ DATABASE_URL: primary }).databaseReadUrl).toBeUndefined();
+    expect(loadConfig({ DATABASE_URL: primary, DATABASE_READ_URL: '' }).databaseReadUrl).toBeUndefined();
+    expect(loadConfig({ DATABASE_URL: primary, DATABASE_READ_URL: replica }).databaseReadUrl).toBe(replica);
+    expect(refusal({ DATABASE_URL: primary, DATABASE_READ_URL: 'replica' }).message).toContain('DATABASE_READ_URL');
+    expect(refusal({ DATABASE_READ_URL: replica }).message).toContain('DATABASE_READ_URL: needs DATABASE_URL');
+  });
+});

@@ -24,6 +24,17 @@ export function tenantScopeFor(context: RequestContext, right: TenantRight, expl
 }
 
 /**
+ * tenantScopeFor, on the read pool (DATABASE_READ_URL; the primary without it): for queries that
+ * only read and tolerate a replica's lag (lists, stats, the catalog). The same checks, the same
+ * tenant filters and row-level security; its transactions are read-only. A read that must see the
+ * caller's own writes (a get by id, anything before a write) uses tenantScopeFor.
+ */
+export function tenantReaderFor(context: RequestContext, right: TenantRight, explicitTenantId?: string | null): TenantScope {
+  const scope = tenantScopeFor(context, right, explicitTenantId);
+  return context.services.reader === context.services.db ? scope : new TenantScope(context.services.reader, scope.tenantId);
+}
+
+/**
  * The tenant scope plus the tenant's quotas, for mutations that spend them. A tenant named by an
  * admin token must exist and be active, else NOT_FOUND (a tenant token's own tenant was checked
  * when the request was authenticated).

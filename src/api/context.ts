@@ -17,7 +17,14 @@ import type { Tracing } from '../observability/tracing.js';
 /** Long-lived things every request may use. */
 export interface ApiServices {
   config: Config;
+  /** The primary: every write, and every read that must see the caller's own writes. */
   db: Database;
+  /**
+   * For reads that tolerate lag (lists, stats, the catalog): the DATABASE_READ_URL pool, read-only,
+   * under the same role and row-level security as `db`; `db` itself without DATABASE_READ_URL.
+   * Reach it through tenantReaderFor (src/api/access.ts), never for a read after a write.
+   */
+  reader: Database;
   sql: Sql;
   schemas: PayloadSchemas;
   /** Event types' example payloads, for test events and the catalog. */

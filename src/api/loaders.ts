@@ -107,7 +107,11 @@ function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   return groups;
 }
 
-export function createLoaders(scope: TenantScope): Loaders {
+/**
+ * `scope` reads the primary: objects by id and their children, which a caller may ask for right
+ * after writing them. `reader` (the read pool, or `scope` itself) serves the stats, which tolerate lag.
+ */
+export function createLoaders(scope: TenantScope, reader: TenantScope = scope): Loaders {
   return {
     event: new DataLoader(async (ids) => {
       const found = byKey(await scope.events.findMany(ids), (row) => row.id);
@@ -124,13 +128,13 @@ export function createLoaders(scope: TenantScope): Loaders {
       return subscriptionIds.map((id) => counts.get(id) ?? 0);
     }),
     statsUntil: new Date(),
-    statsTotals: statsLoader((subjects, range) => scope.stats.totals(subjects, range)),
-    statsBuckets: statsLoader((subjects, range, intervalSeconds) => scope.stats.buckets(subjects, range, intervalSeconds)),
+    statsTotals: statsLoader((subjects, range) => reader.stats.totals(subjects, range)),
+    statsBuckets: statsLoader((subjects, range, intervalSeconds) => reader.stats.buckets(subjects, range, intervalSeconds)),
     currentCounts: new DataLoader(async (subjects) => {
       const subscriptionIds = subjects.filter((subject) => subject !== TENANT_SUBJECT);
       const [bySubscription, ofTenant] = await Promise.all([
-        subscriptionIds.length > 0 ? scope.stats.currentCounts({ subscriptionIds }) : new Map<string, CurrentCounts>(),
-        subjects.includes(TENANT_SUBJECT) ? scope.stats.currentCounts('tenant') : new Map<string, CurrentCounts>(),
+        subscriptionIds.length > 0 ? reader.stats.currentCounts({ subscriptionIds }) : new Map<string, CurrentCounts>(),
+        subjects.includes(TENANT_SUBJECT) ? reader.stats.currentCounts('tenant') : new Map<string, CurrentCounts>(),
       ]);
       return subjects.map((subject) => (subject === TENANT_SUBJECT ? ofTenant : bySubscription).get(subject) ?? { pending: 0, held: 0 });
     }),
@@ -141,6 +145,7 @@ export interface PlatformLoaders {
   tenantUsage: DataLoader<string, TenantUsageRow | undefined>;
 }
 
+/** `db`: the read pool (usage is a figure to show, not a quota check). */
 export function createPlatformLoaders(db: Database): PlatformLoaders {
   return {
     tenantUsage: new DataLoader(async (tenantIds) => {

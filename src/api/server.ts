@@ -106,7 +106,8 @@ function loaderCache(services: ApiServices): (tenantId: string) => Loaders {
   return (tenantId) => {
     let loaders = byTenant.get(tenantId);
     if (!loaders) {
-      loaders = createLoaders(new TenantScope(services.db, tenantId));
+      const primary = new TenantScope(services.db, tenantId);
+      loaders = createLoaders(primary, services.reader === services.db ? primary : new TenantScope(services.reader, tenantId));
       byTenant.set(tenantId, loaders);
     }
     return loaders;
@@ -171,7 +172,7 @@ export async function startApiServer(options: {
     services,
     tenants,
     loaders: loaderCache(services),
-    platformLoaders: once(() => createPlatformLoaders(services.db)),
+    platformLoaders: once(() => createPlatformLoaders(services.reader)),
     traceparent: acceptedTraceparent(headers.traceparent),
   });
   // POST /graphql with a JSON body goes straight to Apollo (graphql-http.ts); the rest of /graphql here.

@@ -56,6 +56,8 @@ exits 1 if any failed:
     AUTH_JWKS_URL comes with AUTH_AUDIENCE (or AUTH_AUDIENCE_ANY=true)
   - the database answers (DATABASE_URL), or, in embedded mode, DATA_DIR is writable
   - every migration in drizzle/ is applied and graphile-worker's schema exists
+  - with DATABASE_READ_URL: the read database answers, whether it is a replica (read-only, and
+    how far it lags) or accepts writes, and that its user may take on the row-level-security role
   - authentication: AUTH_JWT_SECRET or AUTH_JWKS_URL with DATABASE_URL; in embedded mode, the
     development secret
   - secrets: SECRETS_KEY, or in embedded mode the development key in DATA_DIR (a warning with
@@ -230,6 +232,39 @@ async function checkDatabase(config: Config): Promise<CheckResult[]> {
   }
 }
 
+/** DATABASE_READ_URL: reachable, a replica or not (and its lag), and able to take on the application role. */
+async function checkReadDatabase(readUrl: string): Promise<CheckResult[]> {
+  const { default: postgres } = await import('postgres');
+  const { APP_ROLE } = await import('../db/migrate.js');
+  const sql = postgres(readUrl, { max: 1, connect_timeout: 5, idle_timeout: 1, onnotice: () => {} });
+  const where = `read database: ${redactUrl(readUrl)} (DATABASE_READ_URL)`;
+  try {
+    let state: { replica: boolean; lag: number | null; roleExists: boolean; member: boolean | null; user: string };
+    try {
+      const [row] = await sql<typeof state[]>`
+        select pg_is_in_recovery() as replica,
+          extract(epoch from now() - pg_last_xact_replay_timestamp())::float8 as lag,
+          exists (select from pg_roles where rolname = ${APP_ROLE}) as "roleExists",
+          (select pg_has_role(current_user, ${APP_ROLE}, 'MEMBER') from pg_roles where rolname = ${APP_ROLE}) as member,
+          current_user as "user"`;
+      state = row!;
+    } catch (error) {
+      return [fail(`${where} is not reachable: ${describeError(error)}`)];
+    }
+    const results = [
+      state.replica
+        ? pass(`${where} answers: a read-only replica${state.lag === null ? '' : `, last replayed transaction ${Math.max(0, state.lag).toFixed(1)} s ago`}`)
+        : warn(`${where} answers, but is not a replica: it accepts writes (Hooklane's read pool opens only read-only transactions there, and gains nothing over DATABASE_URL unless it is another server)`),
+    ];
+    if (state.roleExists && !state.member) {
+      results.push(fail(`read database: its user ${state.user} may not take on ${APP_ROLE}: the API refuses to start; on the primary, run GRANT ${APP_ROLE} TO ${state.user}`));
+    }
+    return results;
+  } finally {
+    await sql.end({ timeout: 2 }).catch(() => {});
+  }
+}
+
 async function checkAuth(config: Config): Promise<CheckResult> {
   const { DEV_SECRET_FILE, missingProductionAuth } = await import('../auth/dev-secret.js');
   if (config.auth.jwtSecret) return pass('authentication: HS256 tokens signed with AUTH_JWT_SECRET');
@@ -329,6 +364,7 @@ async function doctorCommand(args: string[]): Promise<number> {
   }
   let ok = report(pass(`configuration: ROLE=${config.role}, API on ${config.host}:${config.port}, DATA_DIR ${config.dataDir}`));
   for (const result of await checkDatabase(config)) ok = report(result) && ok;
+  if (config.databaseReadUrl) for (const result of await checkReadDatabase(config.databaseReadUrl)) ok = report(result) && ok;
   ok = report(await checkAuth(config)) && ok;
   ok = report(await checkSecrets(config)) && ok;
   if (values.url !== undefined) ok = report(await checkReceiver(config, values.url, method)) && ok;

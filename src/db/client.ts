@@ -20,6 +20,8 @@ export interface PoolOptions {
   applicationName?: string;
   /** Commits return before their WAL is flushed (`synchronous_commit = off`): for the worker's writes only. */
   asyncCommit?: boolean;
+  /** Every transaction is read-only (`default_transaction_read_only`): for the read pool, which must never write. */
+  readOnly?: boolean;
 }
 
 /**
@@ -35,6 +37,7 @@ export function connectDatabase(url: string, options: PoolOptions = {}): Databas
       application_name: options.applicationName ?? 'hooklane',
       ...(options.role ? { role: options.role } : {}),
       ...(options.asyncCommit ? { synchronous_commit: 'off' } : {}),
+      ...(options.readOnly ? { default_transaction_read_only: 'on' } : {}),
     } as Record<string, string>,
   });
   const db = drizzle(preparingStatements(sql), { schema });

@@ -96,8 +96,10 @@ interface Journal {
  *    A database stopped before 0020 would run the baseline on top of its tables: it is refused.
  * 3. graphile-worker's schema, which some functions refer to.
  * 4. In one transaction, every function file (CREATE OR REPLACE, bodies checked; see
- *    createOrReplaceFunction), the retired functions dropped, and the application role's right to
- *    call each function that is not a trigger function.
+ *    createOrReplaceFunction), the retired functions dropped, the application role's right to
+ *    call each function that is not a trigger function, and its rights on the tables
+ *    (APP_TABLE_PRIVILEGES), so that a role an operator creates or grants after the migrations
+ *    ran gets them at the next start.
  * 5. The time windows of the partitioned tables, ahead of now (hooklane_create_partitions), for
  *    the retention in force: publishing has a partition to write to from the first moment.
  * 6. `afterMigrations`, still under the lock: data upgrades that need the application (start-up
@@ -123,6 +125,7 @@ export async function applyMigrations(
       for (const fn of functions) await createOrReplaceFunction(tx, fn);
       for (const signature of RETIRED_FUNCTIONS) await tx.execute(sql.raw(`DROP FUNCTION IF EXISTS public.${signature}`));
       await tx.execute(sql.raw(grantCallsToAppRole(functions.map((f) => f.name))));
+      await tx.execute(sql.raw(grantTablesToAppRole()));
     });
     await db.execute(
       sql`select hooklane_create_partitions(${retention.defaultMs}::bigint, ${retention.sweepIntervalMs}::bigint, now())`,
@@ -194,6 +197,61 @@ function grantCallsToAppRole(names: string[]): string {
       END IF;
     EXCEPTION WHEN insufficient_privilege THEN
       RAISE NOTICE 'cannot grant ${APP_ROLE} the right to call Hooklane''s functions';
+    END $grants$;`;
+}
+
+/**
+ * The application role's rights on the tables of the public schema: every tenant table in full,
+ * the platform's audit log to read and append. hooklane_worker_heartbeats is left out: the role
+ * reaches it only through SECURITY DEFINER functions. (test/db/managed-postgres.test.ts keeps this in
+ * step with the schema.)
+ */
+export const APP_TABLE_PRIVILEGES: Readonly<Record<string, readonly string[]>> = {
+  tenants: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  tenant_usage: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  audit_log: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  event_types: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  subscriptions: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  events: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  event_idempotency_keys: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  deliveries: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  delivery_attempts: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  delivery_stats: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  platform_audit_log: ['SELECT', 'INSERT'],
+};
+
+/**
+ * When the application role exists: membership in it for the migrating role (which needs
+ * CREATEROLE, or ADMIN OPTION on the role, to grant it; without, an operator runs the GRANT) and
+ * the role's rights on the schema and the tables. Only what is missing is granted.
+ */
+function grantTablesToAppRole(): string {
+  const wanted = Object.entries(APP_TABLE_PRIVILEGES)
+    .flatMap(([table, privileges]) => privileges.map((privilege) => `('${table}', '${privilege}')`))
+    .join(', ');
+  return `
+    DO $grants$
+    DECLARE
+      wanted record;
+    BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
+        RETURN;
+      END IF;
+      BEGIN
+        IF NOT pg_has_role(current_user, '${APP_ROLE}', 'MEMBER') THEN
+          EXECUTE format('GRANT ${APP_ROLE} TO %I', current_user);
+        END IF;
+      EXCEPTION WHEN insufficient_privilege THEN
+        RAISE NOTICE 'cannot grant ${APP_ROLE} to %: row-level security applies only once an operator grants it', current_user;
+      END;
+      IF NOT has_schema_privilege('${APP_ROLE}', 'public', 'USAGE') THEN
+        GRANT USAGE ON SCHEMA public TO ${APP_ROLE};
+      END IF;
+      FOR wanted IN SELECT * FROM (VALUES ${wanted}) AS w(table_name, privilege) LOOP
+        IF NOT has_table_privilege('${APP_ROLE}', format('public.%I', wanted.table_name), wanted.privilege) THEN
+          EXECUTE format('GRANT %s ON public.%I TO ${APP_ROLE}', wanted.privilege, wanted.table_name);
+        END IF;
+      END LOOP;
     END $grants$;`;
 }
 

@@ -26,7 +26,7 @@ function hooklane(args: string[], env: Record<string, string> = {}, timeoutMs = 
   const base: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
     // Keep the machine's PATH, HOME, ...; drop any Hooklane setting of the developer's shell.
-    if (value !== undefined && !/^(DATABASE_URL|DATA_DIR|AUTH_|DELIVERY_|ROLE$|HOST$|PORT$)/.test(name)) base[name] = value;
+    if (value !== undefined && !/^(DATABASE_URL|DATABASE_READ_URL|DATA_DIR|AUTH_|DELIVERY_|ROLE$|HOST$|PORT$)/.test(name)) base[name] = value;
   }
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env: { ...base, LOG_LEVEL: 'silent', ...env } });

@@ -5,6 +5,7 @@
  * (distributed by its id) or one that stays on the coordinator, listed here by name so that a new
  * table cannot slip past the rule unnoticed. graphile-worker's schema stays on the coordinator.
  */
+import { readFileSync } from 'node:fs';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../src/db/client.js';
@@ -104,6 +105,23 @@ describe('the key rule for distributing by tenant_id', () => {
         referenced: ['id'],
       });
     }
+  });
+
+  it('docs/scaling.md distributes exactly the tenant tables, tenants first, and keeps the others on the coordinator', async () => {
+    const doc = readFileSync(new URL('../../docs/scaling.md', import.meta.url), 'utf8');
+    const calls = [...doc.matchAll(/create_distributed_table\('(\w+)', '(\w+)'(?:, colocate_with => '(\w+)')?\)/g)].map(([, table, column, colocateWith]) => ({
+      table,
+      column,
+      colocateWith,
+    }));
+    const all = await tables();
+    const expected = [
+      { table: 'tenants', column: 'id', colocateWith: undefined },
+      ...all.filter((table) => table.tenantColumn).map((table) => ({ table: table.name, column: 'tenant_id', colocateWith: 'tenants' })),
+    ];
+    expect(calls[0]).toEqual(expected[0]);
+    expect([...calls].sort((x, y) => x.table!.localeCompare(y.table!))).toEqual([...expected].sort((x, y) => x.table.localeCompare(y.table)));
+    for (const local of Object.keys(WITHOUT_TENANT).filter((name) => name !== 'tenants')) expect(doc).toContain(`\`${local}\``);
   });
 
   it('graphile-worker’s tables refer to no tenant table', async () => {

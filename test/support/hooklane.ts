@@ -38,6 +38,8 @@ export interface TestHooklaneOptions {
   logDestination?: DestinationStream;
   /** Headers sent with every GraphQL request of `gql`. */
   headers?: Record<string, string>;
+  /** Run against this database (already created, perhaps migrated) instead of a fresh one. */
+  databaseUrl?: string;
 }
 
 export async function startTestHooklane(
@@ -45,7 +47,7 @@ export async function startTestHooklane(
   seams: HooklaneSeams = {},
   options: TestHooklaneOptions = {},
 ): Promise<TestHooklane> {
-  const databaseUrl = await createTestDatabase();
+  const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
     PORT: '0',

@@ -14,7 +14,7 @@ import { MAX_NAME_LENGTH, optionalIntegerInRange, requireText } from '../../doma
 import { effectiveQuotas, effectiveRetentionMs } from '../../tenancy/quotas.js';
 import { MAX_RETENTION_MS, MIN_RETENTION_MS } from '../../config.js';
 import { formatDuration, parseDuration } from '../../duration.js';
-import { requireAdmin, requireAdminOrUnscopedOwnTenant, tenantScopeFor } from '../access.js';
+import { requireAdmin, requireAdminOrUnscopedOwnTenant, tenantReaderFor } from '../access.js';
 import { CLOCK_SKEW_SECONDS } from '../../auth/jwt.js';
 import { pageRequest, toConnection } from '../connection.js';
 import type { Resolvers, UpdateTenantQuotasInput } from '../generated/resolvers-types.js';
@@ -75,12 +75,12 @@ export const adminResolvers: Resolvers = {
     },
     tenants: async (_parent, args, context) => {
       requireAdmin(context);
-      return toConnection(await listTenants(context.services.db, pageRequest(args, context.services.config.api.maxPageSize)));
+      return toConnection(await listTenants(context.services.reader, pageRequest(args, context.services.config.api.maxPageSize)));
     },
     auditLog: async (_parent, args, context) => {
-      const scope = tenantScopeFor(context, 'subscriptions:read');
+      const scope = tenantReaderFor(context, 'subscriptions:read');
       const page = pageRequest(args, context.services.config.api.maxPageSize);
-      return toConnection(await listAuditEntries(context.services.db, scope.tenantId, page));
+      return toConnection(await listAuditEntries(context.services.reader, scope.tenantId, page));
     },
   },
   Mutation: {

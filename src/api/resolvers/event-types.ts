@@ -2,7 +2,7 @@ import { archiveEventType, builtInEventTypeRows, createEventType, listEventTypes
 import { eventCatalog } from '../../domain/event-catalog.js';
 import { NotFoundError } from '../../errors.js';
 import { isBuiltInEventType } from '../../publish/operational-events.js';
-import { tenantScopeFor, tenantWithQuotas } from '../access.js';
+import { tenantReaderFor, tenantScopeFor, tenantWithQuotas } from '../access.js';
 import { pageRequest, toConnection } from '../connection.js';
 import type { RequestContext } from '../context.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
@@ -17,13 +17,13 @@ async function tenantOf(context: RequestContext, tenantId: string) {
 export const eventTypeResolvers: Resolvers = {
   Query: {
     eventTypes: async (_parent, args, context) => {
-      const scope = tenantScopeFor(context, 'events:read');
+      const scope = tenantReaderFor(context, 'events:read');
       const page = pageRequest(args, context.services.config.api.maxPageSize);
       const tenant = await tenantOf(context, scope.tenantId);
       return toConnection(await listEventTypes(scope, tenant, page, { includeArchived: args.includeArchived === true }));
     },
     eventCatalog: async (_parent, _args, context) => {
-      const scope = tenantScopeFor(context, 'events:read');
+      const scope = tenantReaderFor(context, 'events:read');
       const tenant = await tenantOf(context, scope.tenantId);
       const rows = [...(await scope.eventTypes.listActive()), ...builtInEventTypeRows(tenant)];
       const eventTypes = rows.map((row) => ({ ...row, builtIn: isBuiltInEventType(row.name) }));

@@ -1,7 +1,7 @@
 import type { EventRow } from '../../db/schema.js';
 import { expungeEventPayload, replayEvent } from '../../domain/manual-control.js';
 import { publishEvent, publishEvents } from '../../publish/publish-event.js';
-import { tenantScopeFor, tenantWithQuotas } from '../access.js';
+import { tenantReaderFor, tenantScopeFor, tenantWithQuotas } from '../access.js';
 import { nestedListSize, pageRequest, toConnection } from '../connection.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 
@@ -17,7 +17,7 @@ export const eventResolvers: Resolvers = {
       return (await context.loaders(scope.tenantId).event.load(id)) ?? null;
     },
     events: async (_parent, args, context) => {
-      const scope = tenantScopeFor(context, 'events:read');
+      const scope = tenantReaderFor(context, 'events:read');
       return toConnection(await scope.events.list(pageRequest(args, context.services.config.api.maxPageSize)));
     },
   },

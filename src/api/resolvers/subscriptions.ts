@@ -8,7 +8,7 @@ import {
 } from '../../domain/subscriptions.js';
 import { previewSubscriptionFilter } from '../../domain/subscription-filters.js';
 import { sendTestEvent } from '../../domain/test-events.js';
-import { tenantScopeFor, tenantWithQuotas } from '../access.js';
+import { tenantReaderFor, tenantScopeFor, tenantWithQuotas } from '../access.js';
 import { pageRequest, toConnection } from '../connection.js';
 import type { RequestContext } from '../context.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
@@ -26,7 +26,7 @@ export const subscriptionResolvers: Resolvers = {
       return (await context.loaders(scope.tenantId).subscription.load(id)) ?? null;
     },
     subscriptions: async (_parent, args, context) => {
-      const scope = tenantScopeFor(context, 'subscriptions:read');
+      const scope = tenantReaderFor(context, 'subscriptions:read');
       return toConnection(await scope.subscriptions.list(pageRequest(args, context.services.config.api.maxPageSize)));
     },
   },
