@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percentile } from '../bench/clock.js';
 import { createEventType, createSubscription, mutate, publishBatch, webhookHeadersOf } from '../support/graphql-helpers.js';
 import { HoldingReceiver } from '../support/holding-receiver.js';
-import { eventually, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
+import { startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 import { TestReceiver } from '../support/receiver.js';
+import { EXPECTED_OUTCOMES, HostileTenant, REDOS_EVENT_TYPE, REDOS_SCHEMA, type SendOperation } from '../support/hostile-tenant.js';
 
 /**
  * A noisy neighbour (issue 22): tenant A does everything hostile the API lets it try at once —
@@ -27,49 +28,7 @@ const A_BACKLOG_EVENTS = 200;
  * refills less than a replay's worth while B publishes, so A's replays are soon refused.
  */
 const A_QUOTAS = { publishRate: 1, publishBurst: A_BACKLOG_EVENTS + HANGING_SUBSCRIPTIONS };
-/** Codes A may get back for its hostile requests. */
-const CONTRACT_REFUSALS = new Set(['BAD_USER_INPUT', 'QUOTA_EXCEEDED']);
-
 const PUBLISH = 'mutation($input: PublishEventInput!) { publishEvent(input: $input) { event { id } } }';
-const CREATE_EVENT_TYPE = 'mutation($input: CreateEventTypeInput!) { createEventType(input: $input) { eventType { id } } }';
-const REPLAY = 'mutation($input: ReplayEventInput!) { replayEvent(input: $input) { deliveries { id } } }';
-/** Ten levels deep, the depth limit: lists inside lists, each multiplying the cost of what it selects. */
-const DEEPEST_QUERY = `query Deepest($events: Int!, $inner: Int!) {
-  events(first: $events) { edges { node { id payload deliveries(first: $inner) { id status event { id deliveries(first: $inner) {
-    id event { id deliveries(first: $inner) { id attempts(first: $inner) { id statusCode error durationMs } } } } } } } } }
-}`;
-const TOO_DEEP_QUERY = `{ events { edges { node { deliveries { event { deliveries { event { deliveries { event { deliveries { id } } } } } } } } } } }`;
-const TOO_MANY_ALIASES = `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: tenant { id }`).join(' ')} }`;
-/** Four items a nested list: the cost limit, not the page size, then bounds the `events` page. */
-const INNER_LIST_SIZE = 4;
-
-interface Call {
-  ms: number;
-  code: string | undefined;
-}
-
-/** A schema near every limit at once: ~44 KB, ~990 subschemas, catastrophic-backtracking patterns. */
-function nearLimitSchema(salt: number): Record<string, unknown> {
-  const properties: Record<string, unknown> = { s: { type: 'string', pattern: '^(a+)+$' } };
-  for (let i = 0; i < 985; i++) properties[`f${salt}_${i}`] = { type: 'string', maxLength: 1_000 + i };
-  return { type: 'object', properties, patternProperties: { '^(x+x+)+y$': { type: 'string' }, '^(a|a)*$': { type: 'integer' } } };
-}
-
-/** Schemas refused at creation: by RE2, by size, by depth, by a recursive or an expanding $ref. */
-function refusedSchemas(): unknown[] {
-  let deep: Record<string, unknown> = { type: 'string' };
-  for (let i = 0; i < 40; i++) deep = { type: 'object', properties: { n: deep } };
-  const definitions: Record<string, unknown> = { d0: { type: 'string', pattern: '^(a+)+$' } };
-  for (let k = 1; k <= 30; k++) definitions[`d${k}`] = { allOf: [{ $ref: `#/definitions/d${k - 1}` }, { $ref: `#/definitions/d${k - 1}` }] };
-  return [
-    { type: 'object', properties: { s: { type: 'string', pattern: '^(a)\\1+$' } } },
-    { type: 'string', pattern: `(?=${'a'.repeat(10)})` },
-    { type: 'string', enum: Array.from({ length: 7_000 }, (_, i) => `value-${i}`) },
-    deep,
-    { definitions, $ref: '#/definitions/d30' },
-    { definitions: { node: { type: 'object', properties: { next: { $ref: '#/definitions/node' } } } }, $ref: '#/definitions/node' },
-  ];
-}
 
 function summary(values: readonly number[]) {
   const round = (value: number | undefined) => (value === undefined ? undefined : Math.round(value));
@@ -141,9 +100,9 @@ describe('a noisy neighbour', () => {
     // A: a catastrophic-backtracking pattern it publishes to, six subscriptions to endpoints that
     // hang, and a backlog that keeps them busy.
     await createEventType(hooklane, a.token, { name: 'a.bulk' });
-    await createEventType(hooklane, a.token, { name: 'a.redos', schema: { type: 'object', properties: { s: { type: 'string', pattern: '^(a+)+$' } } } });
+    await createEventType(hooklane, a.token, { name: REDOS_EVENT_TYPE, schema: REDOS_SCHEMA });
     for (let s = 0; s < HANGING_SUBSCRIPTIONS; s++) {
-      await createSubscription(hooklane, a.token, { url: `${hanging.url}?s=${s}`, eventTypes: ['a.bulk', 'a.redos'] });
+      await createSubscription(hooklane, a.token, { url: `${hanging.url}?s=${s}`, eventTypes: ['a.bulk', REDOS_EVENT_TYPE] });
     }
     const backlog = await publishBatch(
       hooklane,
@@ -155,65 +114,25 @@ describe('a noisy neighbour', () => {
     // A holds most of the worker's slots before B's attack phase starts.
     await hanging.waitFor((receiver) => receiver.open >= 8, 20_000, "8 of A's requests open");
 
-    // The costliest `events` page the cost limit admits for the deepest query: the first refused
-    // size is one above it (each probe is refused before any resolver runs).
-    let admittedEvents = 0;
-    for (let low = 1, high = 100; low <= high; ) {
-      const middle = Math.floor((low + high) / 2);
-      const response = await hooklane.gql(a.token, DEEPEST_QUERY, { events: middle, inner: INNER_LIST_SIZE });
-      if (response.errors?.length) {
-        expect(response.errors[0]!.extensions?.code, JSON.stringify(response.errors)).toBe('BAD_USER_INPUT');
-        high = middle - 1;
-      } else {
-        admittedEvents = middle;
-        low = middle + 1;
-      }
-    }
-    expect(admittedEvents).toBeGreaterThan(0);
+    const send: SendOperation = async (query, variables) => {
+      const response = await hooklane.gql(a.token, query, variables);
+      return response.errors?.length ? (response.errors[0]!.extensions?.code ?? 'NO_CODE') : 'OK';
+    };
+    const hostile = await HostileTenant.prepare(send, aEventIds);
 
-    const calls = new Map<string, Call[]>();
-    const record = async (what: string, run: () => Promise<{ errors?: { extensions?: { code?: string } }[] }>) => {
-      const t = performance.now();
-      const response = await run();
-      const list = calls.get(what) ?? [];
-      list.push({ ms: performance.now() - t, code: response.errors?.[0]?.extensions?.code });
-      calls.set(what, list);
-    };
     let attacking = true;
-    const schemaAttack = async () => {
-      for (let round = 0; attacking; round++) {
-        await record('createEventType near the limits', () => hooklane.gql(a.token, CREATE_EVENT_TYPE, { input: { name: `a.big.${round}`, schema: nearLimitSchema(round) } }));
-        await record('publish to a near-limit schema', () => hooklane.gql(a.token, PUBLISH, { input: { eventType: `a.big.${round}`, payload: { s: 'a'.repeat(50_000) } } }));
-        const refused = refusedSchemas();
-        await record('createEventType refused', () => hooklane.gql(a.token, CREATE_EVENT_TYPE, { input: { name: `a.refused.${round}`, schema: refused[round % refused.length] } }));
-        await record('publish matching ^(a+)+$', () => hooklane.gql(a.token, PUBLISH, { input: { eventType: 'a.redos', payload: { s: 'a'.repeat(200_000) } } }));
-        await record('publish backtracking bait', () => hooklane.gql(a.token, PUBLISH, { input: { eventType: 'a.redos', payload: { s: `${'a'.repeat(200_000)}!` } } }));
-      }
-    };
-    const replayAttack = async () => {
-      for (let n = 0; attacking; n++) await record('replayEvent', () => hooklane.gql(a.token, REPLAY, { input: { id: aEventIds[n % aEventIds.length] } }));
-    };
-    const queryAttack = async () => {
-      while (attacking) {
-        await record('deepest query the cost limit admits', () => hooklane.gql(a.token, DEEPEST_QUERY, { events: admittedEvents, inner: INNER_LIST_SIZE }));
-        await record('query over the cost limit', () => hooklane.gql(a.token, DEEPEST_QUERY, { events: admittedEvents + 1, inner: INNER_LIST_SIZE }));
-        await record('query over the depth limit', () => hooklane.gql(a.token, TOO_DEEP_QUERY));
-        await record('query over the alias limit', () => hooklane.gql(a.token, TOO_MANY_ALIASES));
-        await record('nested list over its size limit', () => hooklane.gql(a.token, DEEPEST_QUERY, { events: 1, inner: 5_000 }));
-      }
-    };
     const attackLoopDelay = monitorEventLoopDelay({ resolution: 10 });
     attackLoopDelay.enable();
-    const attacks = Promise.all([schemaAttack(), replayAttack(), queryAttack()]);
+    const attacks = hostile.attack(() => !attacking);
     let underAttack: Awaited<ReturnType<typeof publishAtSteadyRate>>;
     try {
       underAttack = await publishAtSteadyRate(b.token, ATTACK_MS, 'attack');
     } finally {
       attacking = false;
       await attacks;
+      attackLoopDelay.disable();
     }
 
-    attackLoopDelay.disable();
     // Every one of B's events was accepted, and every delivery arrives, signed with B's secret,
     // while A's backlog still waits on endpoints that hang.
     expect(underAttack.filter((p) => p.code !== undefined)).toEqual([]);
@@ -232,9 +151,6 @@ describe('a noisy neighbour', () => {
     }
     expect(published.filter((p) => !arrivals.has(p.id!))).toEqual([]);
 
-    // A got contract answers: every refusal a contract error, never INTERNAL_SERVER_ERROR, and
-    // each kind of hostile request was made and answered as its defence says.
-    const codes = Object.fromEntries([...calls].map(([what, list]) => [what, [...new Set(list.map((call) => call.code ?? 'OK'))].sort()]));
     const latencies = (phase: typeof baseline, loopDelay: IntervalHistogram) => ({
       publishMs: summary(phase.map((p) => p.ms)),
       deliveryMs: summary(phase.map((p) => arrivals.get(p.id!)! - p.sentAt)),
@@ -245,20 +161,17 @@ describe('a noisy neighbour', () => {
         `  baseline (B alone):  ${JSON.stringify(latencies(baseline, baselineLoopDelay))}\n` +
         `  under attack:        ${JSON.stringify(latencies(underAttack, attackLoopDelay))}\n` +
         `  A meanwhile: ${aPending!.count} deliveries PENDING, ${hanging.received.length} requests to hanging endpoints, ` +
-        `deepest admitted query events(first: ${admittedEvents}); its calls: ` +
-        JSON.stringify(Object.fromEntries([...calls].map(([what, list]) => [what, { n: list.length, codes: codes[what], p50Ms: Math.round(percentile(list.map((c) => c.ms), 50)!) }]))),
+        `deepest admitted query events(first: ${hostile.admittedEvents}); its calls: ${JSON.stringify(hostile.summary())}`,
     );
-    for (const [what, list] of calls) {
-      for (const call of list) expect(call.code === undefined || CONTRACT_REFUSALS.has(call.code), `${what}: ${call.code}`).toBe(true);
-    }
-    expect(codes['createEventType refused']).toEqual(['BAD_USER_INPUT']);
-    expect(codes['publish backtracking bait']).toEqual(['BAD_USER_INPUT']);
-    expect(codes['createEventType near the limits']).toContain('OK');
-    expect(codes['replayEvent']).toContain('QUOTA_EXCEEDED');
-    expect(codes['deepest query the cost limit admits']).toEqual(['OK']);
-    for (const refused of ['query over the cost limit', 'query over the depth limit', 'query over the alias limit', 'nested list over its size limit']) {
-      expect(codes[refused], refused).toEqual(['BAD_USER_INPUT']);
-    }
-
+    // A got contract answers, never INTERNAL_SERVER_ERROR, and each kind of hostile request was
+    // made and answered as its defence says.
+    expect(hostile.unexpected()).toEqual([]);
+    const outcomes = hostile.outcomes();
+    expect(Object.keys(outcomes).sort()).toEqual(Object.keys(EXPECTED_OUTCOMES).sort());
+    expect(outcomes['createEventType past a limit']).toContain('BAD_USER_INPUT');
+    expect(outcomes['publish backtracking bait']).toEqual(['BAD_USER_INPUT']);
+    expect(outcomes['createEventType near the limits']).toContain('OK');
+    expect(outcomes['replayEvent']).toEqual(['OK', 'QUOTA_EXCEEDED']);
+    expect(outcomes['deepest query the cost limit admits']).toEqual(['OK']);
   }, 90_000);
 });
