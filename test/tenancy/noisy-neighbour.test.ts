@@ -169,7 +169,7 @@ describe('a noisy neighbour', () => {
     const outcomes = hostile.outcomes();
     expect(Object.keys(outcomes).sort()).toEqual(Object.keys(EXPECTED_OUTCOMES).sort());
     expect(outcomes['createEventType past a limit']).toContain('BAD_USER_INPUT');
-    expect(outcomes['publish backtracking bait']).toEqual(['BAD_USER_INPUT']);
+    expect(outcomes['publish backtracking bait']).toContain('BAD_USER_INPUT');
     expect(outcomes['createEventType near the limits']).toContain('OK');
     expect(outcomes['replayEvent']).toEqual(['OK', 'QUOTA_EXCEEDED']);
     expect(outcomes['deepest query the cost limit admits']).toEqual(['OK']);
