@@ -25,7 +25,7 @@ const MAX_CACHED_VALIDATORS = 1_000;
  * tenant's requests: each tenant's compiles draw on a budget of milliseconds that refills at
  * `msPerSecond`; once it is spent, the next compile is refused with QUOTA_EXCEEDED and retryAfter.
  */
-export const SCHEMA_COMPILE_BUDGET = { msPerSecond: 100, burstMs: 1_000 };
+export const SCHEMA_COMPILE_BUDGET = { msPerSecond: 100, burstMs: 2_000 };
 
 const MAX_TRACKED_TENANTS = 10_000;
 
