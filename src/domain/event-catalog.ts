@@ -69,13 +69,13 @@ function placedSchema(schema: unknown, name: string): unknown {
  * event type's JSON Schema as `data`, an example, and the signature headers. Receivers generate
  * their types from it. `info.version` changes whenever the document does.
  */
-export function eventCatalog(tenant: { name: string }, eventTypes: readonly CatalogEventType[], examples: EventExamples): Record<string, unknown> {
+export function eventCatalog(tenant: { id: string; name: string }, eventTypes: readonly CatalogEventType[], examples: EventExamples): Record<string, unknown> {
   const sorted = [...eventTypes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const schemas: Record<string, unknown> = {};
   const webhooks: Record<string, unknown> = {};
   for (const eventType of sorted) {
     schemas[eventType.name] = placedSchema(eventType.schema, eventType.name);
-    const example = examples.exampleFor(eventType);
+    const example = examples.exampleFor(eventType, tenant.id);
     const media: Record<string, unknown> = {
       schema: {
         type: 'object',

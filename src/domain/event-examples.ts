@@ -23,21 +23,24 @@ export class EventExamples {
 
   constructor(private readonly schemas: PayloadSchemas) {}
 
-  /** The example, or undefined when no candidate passes the schema (its patterns, say): the schema needs `examples`. */
-  exampleFor(eventType: ExampleSource): { payload: unknown } | undefined {
+  /**
+   * The example, or undefined when no candidate passes the schema (its patterns, say): the schema
+   * needs `examples`. A schema not compiled yet is compiled on `tenantId`'s compile budget.
+   */
+  exampleFor(eventType: ExampleSource, tenantId?: string): { payload: unknown } | undefined {
     if (eventType.schema === null || eventType.schema === undefined) return { payload: {} };
     const key = `${eventType.id}:${eventType.version}`;
     const known = this.examples.get(key);
     if (known !== undefined) return known ?? undefined;
-    const found = this.firstPassing(eventType);
+    const found = this.firstPassing(eventType, tenantId);
     this.examples.set(key, found ?? null);
     return found;
   }
 
-  private firstPassing(eventType: ExampleSource): { payload: unknown } | undefined {
+  private firstPassing(eventType: ExampleSource, tenantId: string | undefined): { payload: unknown } | undefined {
     for (const payload of exampleCandidates(eventType.schema)) {
       try {
-        this.schemas.assertPayload(eventType, payload);
+        this.schemas.assertPayload(eventType, payload, 'payload', tenantId);
         return { payload };
       } catch (error) {
         if (!(error instanceof BadUserInputError)) throw error;

@@ -30,7 +30,7 @@ export async function createEventType(
     const existing = await tx.eventTypes.findByName(name);
     if (existing) throw taken(existing.archivedAt !== null);
     // The schema is compiled only once the event type may be created: a refused create costs none.
-    const schema = input.schema === null || input.schema === undefined ? null : schemas.checkedSchema(input.schema);
+    const schema = input.schema === null || input.schema === undefined ? null : schemas.checkedSchema(input.schema, scope.tenantId);
     return tx.eventTypes.create({ name, description, schema });
   });
   if (!eventType) throw taken(false);
@@ -62,7 +62,7 @@ export async function updateEventType(
   if (input.description !== undefined) changes.description = optionalText(input.description, 'description', MAX_DESCRIPTION_LENGTH);
   if (input.deprecated !== undefined && input.deprecated !== null) changes.deprecated = input.deprecated;
   if (input.archived !== undefined && input.archived !== null) changes.archived = input.archived;
-  if (input.schema !== undefined) changes.schema = input.schema === null ? null : schemas.checkedSchema(input.schema);
+  if (input.schema !== undefined) changes.schema = input.schema === null ? null : schemas.checkedSchema(input.schema, scope.tenantId);
   return applyChanges(publisher, scope, name, changes);
 }
 

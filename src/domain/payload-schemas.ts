@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type FuncKeywordDefinition, type Options, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { BadUserInputError } from '../errors.js';
+import { BadUserInputError, QuotaExceededError } from '../errors.js';
 import { BoundedMap } from '../bounded-map.js';
 import { LinearPatterns, linearEngine } from './linear-patterns.js';
 import { nestingDepth, SchemaAnalysis, type SchemaLimits } from './schema-analysis.js';
@@ -17,6 +17,48 @@ export const SCHEMA_LIMITS: SchemaLimits = {
 };
 
 const MAX_CACHED_VALIDATORS = 1_000;
+
+/**
+ * How much of the API's thread a tenant's schema compiles may take. A compile within SCHEMA_LIMITS
+ * holds the thread for a fraction of a second and cannot be split, so one tenant compiling in a
+ * loop (creating or changing event types, or publishing to many schemas) would hold up every other
+ * tenant's requests: each tenant's compiles draw on a budget of milliseconds that refills at
+ * `msPerSecond`; once it is spent, the next compile is refused with QUOTA_EXCEEDED and retryAfter.
+ */
+export const SCHEMA_COMPILE_BUDGET = { msPerSecond: 100, burstMs: 2_000 };
+
+const MAX_TRACKED_TENANTS = 10_000;
+
+/** Per tenant, the compile time (ms) it may still spend; a compile is charged once it is done, so a balance may go below zero. */
+export class CompileBudget {
+  private readonly balances = new BoundedMap<string, { ms: number; at: number }>(MAX_TRACKED_TENANTS, 'oldest');
+
+  constructor(
+    private readonly budget: { msPerSecond: number; burstMs: number } = SCHEMA_COMPILE_BUDGET,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Refuses, with QUOTA_EXCEEDED and retryAfter, while the tenant's balance is spent. */
+  assertAvailable(tenantId: string): void {
+    const balance = this.balance(tenantId);
+    if (balance > 0) return;
+    throw new QuotaExceededError(
+      `Schema compilation quota exceeded: a tenant's schemas may take ${this.budget.msPerSecond} ms of compiling per second ` +
+        `(burst ${this.budget.burstMs} ms); smaller schemas compile faster`,
+      Math.max(1, Math.ceil((1 - balance) / this.budget.msPerSecond)),
+    );
+  }
+
+  charge(tenantId: string, ms: number): void {
+    this.balances.set(tenantId, { ms: this.balance(tenantId) - ms, at: this.now() });
+  }
+
+  private balance(tenantId: string): number {
+    const entry = this.balances.get(tenantId);
+    if (!entry) return this.budget.burstMs;
+    return Math.min(this.budget.burstMs, entry.ms + ((this.now() - entry.at) / 1000) * this.budget.msPerSecond);
+  }
+}
 
 type Draft = 'draft-07' | '2020-12';
 
@@ -89,23 +131,33 @@ export class PayloadSchemas {
   private readonly validators: BoundedMap<string, CompiledSchema>;
   private readonly metaValidators = new Map<Draft, ValidateFunction>();
 
-  constructor(options: { maxCachedValidators?: number } = {}) {
+  private readonly compileBudget: CompileBudget;
+
+  constructor(options: { maxCachedValidators?: number; compileBudget?: CompileBudget } = {}) {
     this.validators = new BoundedMap(options.maxCachedValidators ?? MAX_CACHED_VALIDATORS, 'oldest');
+    this.compileBudget = options.compileBudget ?? new CompileBudget();
   }
 
   get cachedValidators(): number {
     return this.validators.size;
   }
 
-  /** Checks a tenant's schema and returns the plain JSON copy to store; BAD_USER_INPUT if unusable. */
-  checkedSchema(input: unknown): unknown {
-    return this.compile(input).schema;
+  /**
+   * Checks a tenant's schema and returns the plain JSON copy to store; BAD_USER_INPUT if unusable.
+   * `tenantId`: whose compile budget pays for it (QUOTA_EXCEEDED once spent); omitted only where
+   * no tenant asks.
+   */
+  checkedSchema(input: unknown, tenantId?: string): unknown {
+    return this.compileFor(tenantId, input).schema;
   }
 
-  /** Throws BAD_USER_INPUT listing what is wrong when the payload fails the event type's schema. */
-  assertPayload(eventType: { id: string; name: string; schema: unknown }, payload: unknown, field = 'payload'): void {
+  /**
+   * Throws BAD_USER_INPUT listing what is wrong when the payload fails the event type's schema.
+   * A schema not compiled yet is compiled on `tenantId`'s budget, as by checkedSchema.
+   */
+  assertPayload(eventType: { id: string; name: string; schema: unknown }, payload: unknown, field = 'payload', tenantId?: string): void {
     if (eventType.schema === null || eventType.schema === undefined) return;
-    const validate = this.validatorFor(eventType, field);
+    const validate = this.validatorFor(eventType, field, tenantId);
     if (validate(payload)) return;
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
     throw new BadUserInputError(
@@ -115,19 +167,30 @@ export class PayloadSchemas {
     );
   }
 
-  private validatorFor(eventType: { id: string; name: string; schema: unknown }, field: string): ValidateFunction {
+  private validatorFor(eventType: { id: string; name: string; schema: unknown }, field: string, tenantId: string | undefined): ValidateFunction {
     const cached = this.validators.get(eventType.id);
     // Keyed by the schema itself too, so that a changed schema is never checked by its old validator.
     if (cached && (cached.schema === eventType.schema || cached.text === JSON.stringify(eventType.schema))) return cached.validate;
     let compiled: CompiledSchema;
     try {
-      compiled = this.compile(eventType.schema);
+      compiled = this.compileFor(tenantId, eventType.schema);
     } catch (error) {
       if (!(error instanceof BadUserInputError)) throw error;
       throw new BadUserInputError(`the schema of ${eventType.name} cannot be used: ${error.message}`, field);
     }
     this.validators.set(eventType.id, { ...compiled, schema: eventType.schema });
     return compiled.validate;
+  }
+
+  private compileFor(tenantId: string | undefined, input: unknown): CompiledSchema {
+    if (tenantId === undefined) return this.compile(input);
+    this.compileBudget.assertAvailable(tenantId);
+    const started = performance.now();
+    try {
+      return this.compile(input);
+    } finally {
+      this.compileBudget.charge(tenantId, performance.now() - started);
+    }
   }
 
   private compile(input: unknown): CompiledSchema {

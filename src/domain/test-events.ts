@@ -74,7 +74,7 @@ export async function sendTestEvent(
     eventType = found;
   }
 
-  const example = examples.exampleFor(eventType);
+  const example = examples.exampleFor(eventType, scope.tenantId);
   if (!example) {
     throw new BadUserInputError(
       `No example payload passes the schema of ${eventType.name}: give the schema \`examples\` (updateEventType) and send again`,

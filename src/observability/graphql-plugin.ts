@@ -44,6 +44,7 @@ export function quotaOf(error: GraphQLFormattedError): string {
   if (/monthly event quota/i.test(message)) return 'eventsPerMonth';
   if (/ subscriptions, its quota/i.test(message)) return 'subscriptions';
   if (/ event types, its quota/i.test(message)) return 'eventTypes';
+  if (/schema compilation quota/i.test(message)) return 'schemaCompile';
   return 'other';
 }
 

@@ -118,7 +118,7 @@ export async function publishEvents(
         throw new BadUserInputError(`payload must be at most ${quotas.payloadBytes} bytes of JSON`, `${prefix}payload`);
       }
       // After the size check: a schema's work grows with the payload it reads.
-      schemas.assertPayload(eventType, payload, `${prefix}payload`);
+      schemas.assertPayload(eventType, payload, `${prefix}payload`, scope.tenantId);
       return { id: newId('event'), body, createdAt, payload, eventTypeVersion: eventType.version, ...event };
     });
     const context = { candidates: reads.candidates, backlog: await estimatedBacklog(publisher, scope) };

@@ -5,7 +5,8 @@
  * 127.0.0.1. Each scenario reports published, delivered, lost (must be 0), duplicates and
  * recoverySeconds, plus violations (exit code 1) and findings. Every scenario requires acknowledged
  * publishes and no failed publish outside the outage it injects; latency and memory go to the
- * report (details, findings), never into the pass condition.
+ * report (details, findings), never into the pass condition, but for noisy-neighbour's, which
+ * compares tenant B's publish p99 with B's own baseline measured in the same run.
  *
  *   worker-killed      ROLE=api + ROLE=worker; SIGKILL the worker 3 (quick) / 5 times under load
  *   postgres-restart   PostgreSQL stopped and started again under load
@@ -13,6 +14,8 @@
  *   hostile-receivers  500s, resets, hangs, 10 MB bodies, slow drip next to a healthy receiver
  *   scale-out          2 × ROLE=api + 3 × ROLE=worker on one PostgreSQL
  *   graceful-shutdown  SIGTERM with deliveries in flight
+ *   noisy-neighbour    tenant B at 50/s, alone and then while tenant A attacks with hostile schemas,
+ *                      replays, the costliest queries and a backlog to endpoints that hang
  *
  * Every loop is bounded in count and time; all traffic stays on 127.0.0.1; every child process and
  * the PostgreSQL are stopped on every exit path.
@@ -27,6 +30,7 @@ import { ChaosReceiver } from './receiver.js';
 import {
   gracefulShutdown,
   hostileReceivers,
+  noisyNeighbour,
   postgresCrash,
   postgresRestart,
   scaleOut,
@@ -42,6 +46,7 @@ const SCENARIOS: Record<string, (ctx: ScenarioContext) => Promise<ScenarioResult
   'hostile-receivers': hostileReceivers,
   'scale-out': scaleOut,
   'graceful-shutdown': gracefulShutdown,
+  'noisy-neighbour': noisyNeighbour,
 };
 
 const USAGE = `usage: npm run chaos -- [--quick] [--json <file>] [--only ${Object.keys(SCENARIOS).join(',')}]`;

@@ -5,13 +5,15 @@
  */
 import path from 'node:path';
 import type { Sql } from 'postgres';
-import { nowMs, round, sleep, withTimeout } from '../bench/clock.js';
+import { nowMs, percentile, round, sleep, waitUntil, withTimeout } from '../bench/clock.js';
 import { RssSampler, rssMb } from '../bench/proc.js';
 import { HooklaneNode, type ChaosPostgres, type Role } from './cluster.js';
 import { ChaosReceiver } from './receiver.js';
 import {
   CONTRACT_CODES,
   emptyLog,
+  gql,
+  gqlOk,
   jobCounts,
   jobDeliveries,
   latencySummary,
@@ -20,11 +22,14 @@ import {
   publishLoad,
   publishViolations,
   seconds,
+  type PublishLog,
   setUpTenant,
   statusCounts,
   waitProgress,
 } from './tools.js';
 import { request } from 'undici';
+import { signHs256Token } from '../../src/auth/jwt.js';
+import { HostileTenant, REDOS_EVENT_TYPE, REDOS_SCHEMA } from '../support/hostile-tenant.js';
 
 export interface ScenarioResult {
   name: string;
@@ -695,6 +700,147 @@ export async function gracefulShutdown(ctx: ScenarioContext): Promise<ScenarioRe
     });
   } finally {
     await ctx.receiver.set({ slowMs: 2_000 });
+    await closeAll([hooklane]);
+    await sql.end({ timeout: 2 });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. noisy neighbour
+
+/**
+ * Tenant B publishes at 50/s, first alone (the baseline), then while tenant A attacks with
+ * everything at once (test/support/hostile-tenant.ts) and keeps a backlog of deliveries to
+ * endpoints that hang until DELIVERY_TIMEOUT. Pass: every one of B's events is acknowledged and
+ * delivered while A's backlog is still pending, A gets only contract answers, and B's publish p99
+ * under attack stays within NOISY_P99_FACTOR × its baseline p99 + NOISY_P99_SLACK_MS.
+ */
+const NOISY_P99_FACTOR = 3;
+const NOISY_P99_SLACK_MS = 250;
+
+export async function noisyNeighbour(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const baselineMs = ctx.quick ? 6_000 : 15_000;
+  const attackMs = ctx.quick ? 12_000 : 45_000;
+  const backlogEvents = ctx.quick ? 500 : 2_000;
+  const hangingSubscriptions = 8;
+  const databaseUrl = await ctx.pg.createDatabase('chaos_noisy');
+  const sql = ctx.pg.connect(databaseUrl);
+  // A's attempts hang for the whole timeout, three times each: its backlog outlasts the scenario.
+  const hooklane = node(ctx, 'noisy-all', 'all', databaseUrl, { DELIVERY_TIMEOUT: '3s', DELIVERY_RETRY_SCHEDULE: '1s,1s' });
+  const violations: string[] = [];
+  const findings: string[] = [];
+  try {
+    await hooklane.start();
+    const b = await setUpTenant(hooklane.graphqlUrl, ctx.secret, 'chaos.noisy.steady', [ctx.receiver.url('ok', 'noisy-b')]);
+    const bPath = b.subscriptions[0]!.path;
+    const a = await setUpTenant(
+      hooklane.graphqlUrl,
+      ctx.secret,
+      'chaos.noisy.hostile',
+      Array.from({ length: hangingSubscriptions }, (_, i) => ctx.receiver.url('hang', `noisy-a${i}`)),
+    );
+    const admin = await signHs256Token(ctx.secret, { sub: 'chaos-admin', roles: ['admin'] }, { expiresIn: '2h' });
+    // A's backlog and one replay fit its burst; its rate refills slower than it replays.
+    await gqlOk(hooklane.graphqlUrl, admin, 'mutation($input: UpdateTenantQuotasInput!) { updateTenantQuotas(input: $input) { tenant { id } } }', {
+      input: { tenantId: a.id, publishRate: 2, publishBurst: backlogEvents + hangingSubscriptions },
+    });
+    await gqlOk(hooklane.graphqlUrl, a.token, 'mutation($input: CreateEventTypeInput!) { createEventType(input: $input) { eventType { id } } }', {
+      input: { name: REDOS_EVENT_TYPE, schema: REDOS_SCHEMA },
+    });
+    for (const subscription of a.subscriptions) {
+      await gqlOk(hooklane.graphqlUrl, a.token, 'mutation($input: UpdateSubscriptionInput!) { updateSubscription(input: $input) { subscription { id } } }', {
+        input: { id: subscription.id, eventTypes: [a.eventType, REDOS_EVENT_TYPE] },
+      });
+    }
+
+    const bLoad = (maxMs: number) =>
+      publishLoad({ apiUrls: () => [hooklane.graphqlUrl], token: b.token, eventType: b.eventType, concurrency: 5, ratePerCaller: 10, maxMs });
+    // Warm-up (connections, code paths), then the baseline: B alone.
+    const warmUp = await bLoad(1_000);
+    const baseline = await bLoad(baselineMs);
+
+    const aEventIds: string[] = [];
+    for (let published = 0; published < backlogEvents; published += 500) {
+      const count = Math.min(500, backlogEvents - published);
+      const data = await gqlOk(hooklane.graphqlUrl, a.token, 'mutation($input: PublishEventsInput!) { publishEvents(input: $input) { events { id } } }', {
+        input: { events: Array.from({ length: count }, (_, n) => ({ eventType: a.eventType, payload: { n: published + n, filler: 'x'.repeat(1_000) } })) },
+      });
+      aEventIds.push(...data.publishEvents.events.map((event: { id: string }) => event.id));
+    }
+    await waitUntil('A holding requests open at its hanging endpoints', async () => (await ctx.receiver.stats()).inFlight >= 8, { timeoutMs: 30_000 });
+    const hostile = await HostileTenant.prepare(async (query, variables) => {
+      const outcome = await gql(hooklane.graphqlUrl, a.token, query, variables, 30_000);
+      return outcome.kind === 'ok' ? 'OK' : outcome.kind === 'error' ? (outcome.code ?? 'NO_CODE') : outcome.kind;
+    }, aEventIds);
+
+    let attacking = true;
+    const attack = hostile.attack(() => !attacking);
+    let underAttack: PublishLog;
+    try {
+      underAttack = await bLoad(attackMs);
+    } finally {
+      attacking = false;
+      await attack;
+    }
+    const attackEndedAt = nowMs();
+
+    const ids = [...warmUp.acked, ...baseline.acked, ...underAttack.acked].map((event) => event.id);
+    const settle = await waitProgress({
+      done: async () => (await deliveredCount(ctx.receiver, ids, bPath)) === ids.length,
+      progress: () => deliveredCount(ctx.receiver, ids, bPath),
+      timeoutMs: 60_000,
+      stallMs: 20_000,
+    });
+    const [aPending] = await sql<{ n: number }[]>`select count(*)::int as n from deliveries where tenant_id = ${a.id} and status = 'PENDING'`;
+    const hangingInFlight = (await ctx.receiver.stats()).inFlight;
+    const final = ledger(ids, await ctx.receiver.dump(), bPath);
+
+    const latencies = async (log: PublishLog) => {
+      const arrivals = await ctx.receiver.arrivals(log.acked.map((event) => `${event.id} ${bPath}`));
+      return {
+        published: log.acked.length,
+        ratePerSecond: log.acked.length < 2 ? undefined : round(log.acked.length / ((log.acked.at(-1)!.sentAt - log.acked[0]!.sentAt) / 1000), 1),
+        publishMs: { ...latencySummary(log.acked.map((event) => event.ackedAt - event.sentAt)), p99: round(percentile(log.acked.map((event) => event.ackedAt - event.sentAt), 99), 0) },
+        deliveryMs: latencySummary(arrivals.flatMap((arrival, i) => (arrival === null ? [] : [arrival - log.acked[i]!.sentAt]))),
+      };
+    };
+    const bBaseline = await latencies(baseline);
+    const bUnderAttack = await latencies(underAttack);
+    const p99Bound = NOISY_P99_FACTOR * (bBaseline.publishMs.p99 ?? 0) + NOISY_P99_SLACK_MS;
+
+    for (const log of [warmUp, baseline, underAttack]) violations.push(...publishViolations(log));
+    if (final.lost > 0) violations.push(`${final.lost} of B's acknowledged events never reached B's receiver (${settle.reason}, e.g. ${final.lostIds.slice(0, 3).join(', ')})`);
+    if (aPending!.n === 0) violations.push("A's backlog had drained before B's deliveries were checked: the scenario did not test isolation");
+    if (bBaseline.publishMs.p99 !== undefined && bUnderAttack.publishMs.p99 !== undefined && bUnderAttack.publishMs.p99 > p99Bound) {
+      violations.push(`B's publish p99 under attack is ${bUnderAttack.publishMs.p99} ms, over ${NOISY_P99_FACTOR} × its baseline p99 (${bBaseline.publishMs.p99} ms) + ${NOISY_P99_SLACK_MS} ms = ${p99Bound} ms`);
+    }
+    for (const unexpected of hostile.unexpected()) violations.push(`A's hostile request got an answer outside the contract: ${unexpected}`);
+    const outcomes = hostile.outcomes();
+    if (!outcomes.replayEvent?.includes('QUOTA_EXCEEDED')) findings.push(`A's replays were never refused by its publish rate (${JSON.stringify(outcomes.replayEvent)})`);
+    if ((bUnderAttack.deliveryMs.p95 ?? 0) > 2_000) findings.push(`B's delivery p95 under attack ${bUnderAttack.deliveryMs.p95} ms (baseline ${bBaseline.deliveryMs.p95} ms)`);
+    if (hooklane.unexpectedExits.length) violations.push(hooklane.unexpectedExits.join('; '));
+    return result('noisy-neighbour', {
+      published: ids.length,
+      delivered: final.delivered,
+      lost: final.lost,
+      duplicates: final.duplicates,
+      recoverySeconds: settle.done ? seconds(nowMs() - attackEndedAt) : null,
+      violations,
+      findings,
+      details: {
+        b: { baseline: bBaseline, underAttack: bUnderAttack, publishP99BoundMs: p99Bound },
+        a: {
+          backlogEvents,
+          hangingSubscriptions,
+          pendingWhenBWasChecked: aPending!.n,
+          hangingInFlightWhenBWasChecked: hangingInFlight,
+          deepestAdmittedEventsPage: hostile.admittedEvents,
+          calls: hostile.summary(),
+        },
+        statuses: await statusCounts(sql),
+      },
+    });
+  } finally {
     await closeAll([hooklane]);
     await sql.end({ timeout: 2 });
   }

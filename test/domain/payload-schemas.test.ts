@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PayloadSchemas, SCHEMA_LIMITS } from '../../src/domain/payload-schemas.js';
+import { CompileBudget, PayloadSchemas, SCHEMA_LIMITS } from '../../src/domain/payload-schemas.js';
 import { HooklaneError } from '../../src/errors.js';
 
 // PayloadSchemas on its own: each schema compiled in isolation, a bounded cache keyed so that a
@@ -28,6 +28,45 @@ function passes(schemas: PayloadSchemas, eventType: { id: string; name: string; 
 }
 
 describe('PayloadSchemas', () => {
+  describe("a tenant's compile budget", () => {
+    it('refuses the next compile with QUOTA_EXCEEDED and retryAfter once spent, for that tenant only, until it refills', () => {
+      let now = 0;
+      const budget = new CompileBudget({ msPerSecond: 100, burstMs: 200 }, () => now);
+      budget.charge('noisy', 150);
+      expect(() => budget.assertAvailable('noisy')).not.toThrow();
+      budget.charge('noisy', 120);
+      const refused = refusal(() => budget.assertAvailable('noisy'));
+      expect(refused.code).toBe('QUOTA_EXCEEDED');
+      expect(refused.message).toContain('100 ms of compiling per second');
+      try {
+        budget.assertAvailable('noisy');
+      } catch (error) {
+        // 70 ms in debt at 100 ms/s: a second from now it has 30 ms to spend.
+        expect((error as HooklaneError).extensions.retryAfter).toBe(1);
+      }
+      expect(() => budget.assertAvailable('quiet')).not.toThrow();
+      now += 1_000;
+      expect(() => budget.assertAvailable('noisy')).not.toThrow();
+      // It refills up to the burst, no further.
+      now += 60_000;
+      budget.charge('noisy', 201);
+      expect(refusal(() => budget.assertAvailable('noisy')).code).toBe('QUOTA_EXCEEDED');
+    });
+
+    it('charges compiles to the tenant that asks, creating or publishing, and never a validator already compiled', () => {
+      // A frozen clock: the budget never refills, and any compile spends more than it holds.
+      const schemas = new PayloadSchemas({ compileBudget: new CompileBudget({ msPerSecond: 1, burstMs: 0.000_001 }, () => 0) });
+      const eventType = { id: 'et_cached', name: 'cached', schema: { type: 'integer' } };
+      expect(() => schemas.assertPayload(eventType, 1, 'payload', 'noisy')).not.toThrow();
+      expect(refusal(() => schemas.checkedSchema({ type: 'string' }, 'noisy')).code).toBe('QUOTA_EXCEEDED');
+      expect(refusal(() => schemas.assertPayload({ id: 'et_new', name: 'new', schema: { type: 'string' } }, 'x', 'payload', 'noisy')).code).toBe('QUOTA_EXCEEDED');
+      // Its compiled validators still check its payloads, and other tenants still compile.
+      expect(() => schemas.assertPayload(eventType, 2, 'payload', 'noisy')).not.toThrow();
+      expect(refusal(() => schemas.assertPayload(eventType, 'two', 'payload', 'noisy')).code).toBe('BAD_USER_INPUT');
+      expect(schemas.checkedSchema({ type: 'string' }, 'quiet')).toEqual({ type: 'string' });
+    });
+  });
+
   it('keeps at most maxCachedValidators compiled schemas, and still checks every event type', () => {
     const schemas = new PayloadSchemas({ maxCachedValidators: 3 });
     const eventTypes = Array.from({ length: 8 }, (_, i) => ({ id: `et_${i}`, name: `t${i}`, schema: { type: 'integer', minimum: i } }));

@@ -251,6 +251,7 @@ describe('metric helpers', () => {
     expect(of('Publishing 5 events at once exceeds the publish burst of 2')).toBe('publishBurst');
     expect(of('The tenant already has 3 subscriptions, its quota')).toBe('subscriptions');
     expect(of('The tenant already has 3 event types, its quota')).toBe('eventTypes');
+    expect(of("Schema compilation quota exceeded: a tenant's schemas may take 100 ms of compiling per second (burst 2000 ms)")).toBe('schemaCompile');
     expect(of('something new')).toBe('other');
   });
 });
