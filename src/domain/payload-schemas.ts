@@ -9,7 +9,7 @@ import { nestingDepth, SchemaAnalysis, type SchemaLimits } from './schema-analys
 export const SCHEMA_LIMITS: SchemaLimits = {
   bytes: 64 * 1024,
   depth: 32,
-  subschemas: 1_000,
+  subschemas: 500,
   nestedReferences: 32,
   patternLength: 1_000,
   patternCharacters: 4_000,
@@ -25,7 +25,7 @@ const MAX_CACHED_VALIDATORS = 1_000;
  * tenant's requests: each tenant's compiles draw on a budget of milliseconds that refills at
  * `msPerSecond`; once it is spent, the next compile is refused with QUOTA_EXCEEDED and retryAfter.
  */
-export const SCHEMA_COMPILE_BUDGET = { msPerSecond: 100, burstMs: 2_000 };
+export const SCHEMA_COMPILE_BUDGET = { msPerSecond: 50, burstMs: 500 };
 
 const MAX_TRACKED_TENANTS = 10_000;
 
