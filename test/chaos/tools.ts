@@ -6,6 +6,7 @@
 import { Agent, request } from 'undici';
 import type { Sql } from 'postgres';
 import { signHs256Token } from '../../src/auth/jwt.js';
+import { RETENTION_SWEEP_JOB_KEY } from '../../src/db/jobs.js';
 import { nowMs, percentile, round, sleep } from '../bench/clock.js';
 import type { ReceiverDump } from './receiver.js';
 
@@ -228,14 +229,15 @@ export async function statusCounts(sql: Sql): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((row) => [row.status, row.n]));
 }
 
-/** graphile-worker's jobs: total, locked, and locked by the given worker ids. */
+/** graphile-worker's jobs but the self-scheduling retention sweep: total, locked, and locked by the given worker ids. */
 export async function jobCounts(sql: Sql, deadWorkers: readonly string[] = []): Promise<{ total: number; locked: number; lockedByDead: number; failedOut: number }> {
   const [row] = await sql<{ total: number; locked: number; dead: number; failed: number }[]>`
     select count(*)::int as total,
       count(*) filter (where locked_by is not null)::int as locked,
       count(*) filter (where locked_by = any(${deadWorkers as string[]}::text[]))::int as dead,
       count(*) filter (where attempts >= max_attempts)::int as failed
-    from graphile_worker._private_jobs`;
+    from graphile_worker._private_jobs
+    where key is distinct from ${RETENTION_SWEEP_JOB_KEY}`;
   return { total: row!.total, locked: row!.locked, lockedByDead: row!.dead, failedOut: row!.failed };
 }
 
