@@ -57,6 +57,8 @@ export const TYPE_RULES: Record<string, Rule> = {
   Event: 'events:read',
   EventConnection: 'events:read',
   EventEdge: 'events:read',
+  DeliveryConnection: 'events:read',
+  DeliveryEdge: 'events:read',
   Delivery: 'events:read',
   DeliveryAttempt: 'events:read',
   DeliveryStats: STATS,
@@ -78,6 +80,7 @@ export const TYPE_RULES: Record<string, Rule> = {
   RetryDeliveryPayload: 'events:publish',
   ReplayEventPayload: 'events:publish',
   RecoverSubscriptionPayload: 'events:publish',
+  RetryDeliveriesPayload: 'events:publish',
   PreviewSubscriptionFilterPayload: 'events:read',
   UpdateEventTypePayload: 'subscriptions:write',
   ArchiveEventTypePayload: 'subscriptions:write',
@@ -98,6 +101,7 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Query.event': 'events:read',
   'Query.events': 'events:read',
   'Query.delivery': 'events:read',
+  'Query.deliveries': 'events:read',
   'Query.auditLog': 'subscriptions:read',
   'Mutation.createTenant': 'admin',
   'Mutation.suspendTenant': 'admin',
@@ -115,6 +119,7 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Mutation.retryDelivery': 'events:publish',
   'Mutation.replayEvent': 'events:publish',
   'Mutation.recoverSubscription': 'events:publish',
+  'Mutation.retryDeliveries': 'events:publish',
   'Mutation.previewSubscriptionFilter': 'events:read',
   'Mutation.updateEventType': 'subscriptions:write',
   'Mutation.archiveEventType': 'subscriptions:write',
@@ -124,6 +129,9 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Tenant.stats': STATS,
   // Only where the subscription is readable: events:read does not reach a delivery's subscription through it.
   'WebhookSubscription.stats': 'subscriptions:read',
+  // Both rights: subscriptions:read here, and events:read to read the DeliveryConnection it returns
+  // (an events right here would let events:read reach WebhookSubscription through Delivery.subscription).
+  'WebhookSubscription.deliveries': 'subscriptions:read',
   // What a publishing token reads back: the event's identity and its deliveries' progress.
   'Event.id': PUBLISHED,
   'Event.eventType': PUBLISHED,

@@ -229,6 +229,8 @@ export const events = pgTable(
     primaryKey({ name: 'events_pkey', columns: [table.tenantId, table.id] }),
     // The last events of given types (previewSubscriptionFilter): newest first within each type.
     index('events_tenant_type_idx').on(table.tenantId, table.eventType, table.id),
+    // events(filter: { orderingKey }), newest first; events without an ordering key add no entry.
+    index('events_tenant_ordering_key_idx').on(table.tenantId, table.orderingKey, table.id).where(sql`${table.orderingKey} is not null`),
   ],
 );
 
@@ -288,7 +290,10 @@ export const deliveries = pgTable(
     // Every read by subscription names a status, or only the subscription (a prefix of this index):
     // no (subscription_id, id) index, one index entry less per delivery written.
     index('deliveries_subscription_status_idx').on(table.subscriptionId, table.status, table.id),
-    index('deliveries_pending_by_tenant_idx').on(table.tenantId).where(sql`${table.status} = 'PENDING'`),
+    // A tenant's deliveries by status, newest first (deliveries(filter: { status }), retryDeliveries),
+    // and its pending backlog counted (countPending). A delivery that succeeds leaves it, so it holds
+    // the unsettled and failed ones only; a search for SUCCEEDED ones reads deliveries_pkey.
+    index('deliveries_tenant_status_idx').on(table.tenantId, table.status, table.id).where(sql`${table.status} <> 'SUCCEEDED'`),
     index('deliveries_counted_claims_idx').on(table.tenantId, table.subscriptionId).where(sql`${table.countedClaimUntil} is not null`),
     check('deliveries_attempt_count_nonnegative', sql`${table.attemptCount} >= 0`),
   ],

@@ -1,6 +1,8 @@
 import { and, asc, eq, getTableColumns, gt, gte, inArray, lt, lte, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
 import type { Executor, Run } from '../client.js';
+import { toPage, type Page, type PageRequest } from '../pagination.js';
+import { deliverySearchConditions, deliverySearchQuery, type DeliverySearch } from './search.js';
 import {
   deliveries,
   deliveryAttempts,
@@ -353,13 +355,50 @@ export class DeliveryStore {
     return rows.map((row) => row.id);
   }
 
-  /** These FAILED deliveries become PENDING and due now, returned in publish order. */
-  async reopenFailed(ids: readonly string[]): Promise<DeliveryRow[]> {
+  /** A page of the deliveries that match `search`, newest first. */
+  async search(search: DeliverySearch, page: PageRequest): Promise<Page<DeliveryRow>> {
+    const rows = await this.run((db) => deliverySearchQuery(db, this.tenantId, search, page.afterId, page.first + 1));
+    return toPage(rows, page.first);
+  }
+
+  /**
+   * The newest `cap` deliveries that match `search`: how many they are, and the range of their ids
+   * (a bulk retry re-sends exactly those; one made since is above `lastId`).
+   */
+  async matchingRange(search: DeliverySearch, cap: number): Promise<{ count: number; firstId: string | null; lastId: string | null }> {
+    const rows = (await this.run((db) => db.execute(sql`select count(*)::int as count, min(id) as first_id, max(id) as last_id from (
+        select ${deliveries.id} as id from ${deliveries} where ${deliverySearchConditions(this.tenantId, search)}
+        order by ${deliveries.id} desc limit ${cap}) as matching`))) as unknown as { count: number; first_id: string | null; last_id: string | null }[];
+    const row = rows[0];
+    return { count: row?.count ?? 0, firstId: row?.first_id ?? null, lastId: row?.last_id ?? null };
+  }
+
+  /**
+   * The first `limit` deliveries that match `search` with ids in [firstId, lastId] after `after`,
+   * oldest first, locked until the transaction ends (a bulk retry's next batch).
+   */
+  async lockMatchingBatch(search: DeliverySearch, firstId: string, lastId: string, after: string | null, limit: number): Promise<DeliveryRow[]> {
+    return this.run((db) => db
+      .select()
+      .from(deliveries)
+      .where(and(
+        deliverySearchConditions(this.tenantId, search),
+        gte(deliveries.id, firstId),
+        after === null ? undefined : gt(deliveries.id, after),
+        lte(deliveries.id, lastId),
+      ))
+      .orderBy(asc(deliveries.id))
+      .limit(limit)
+      .for('update'));
+  }
+
+  /** These deliveries, if still in `status`, become PENDING and due now, returned in publish order. */
+  async reopen(ids: readonly string[], status: DeliveryStatus): Promise<DeliveryRow[]> {
     if (ids.length === 0) return [];
     const rows = await this.run((db) => db
       .update(deliveries)
       .set({ status: 'PENDING', nextAttemptAt: sql`now()`, updatedAt: sql`now()` })
-      .where(and(eq(deliveries.tenantId, this.tenantId), inArray(deliveries.id, [...ids]), eq(deliveries.status, 'FAILED')))
+      .where(and(eq(deliveries.tenantId, this.tenantId), inArray(deliveries.id, [...ids]), eq(deliveries.status, status)))
       .returning());
     return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
