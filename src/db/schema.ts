@@ -290,10 +290,7 @@ export const deliveries = pgTable(
     // Every read by subscription names a status, or only the subscription (a prefix of this index):
     // no (subscription_id, id) index, one index entry less per delivery written.
     index('deliveries_subscription_status_idx').on(table.subscriptionId, table.status, table.id),
-    // A tenant's deliveries by status, newest first (deliveries(filter: { status }), retryDeliveries),
-    // and its pending backlog counted (countPending). A delivery that succeeds leaves it, so it holds
-    // the unsettled and failed ones only; a search for SUCCEEDED ones reads deliveries_pkey.
-    index('deliveries_tenant_status_idx').on(table.tenantId, table.status, table.id).where(sql`${table.status} <> 'SUCCEEDED'`),
+    index('deliveries_pending_by_tenant_idx').on(table.tenantId).where(sql`${table.status} = 'PENDING'`),
     index('deliveries_counted_claims_idx').on(table.tenantId, table.subscriptionId).where(sql`${table.countedClaimUntil} is not null`),
     check('deliveries_attempt_count_nonnegative', sql`${table.attemptCount} >= 0`),
   ],

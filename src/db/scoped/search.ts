@@ -1,7 +1,8 @@
 import { and, desc, eq, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { unionAll } from 'drizzle-orm/pg-core';
 import { idAt } from '../../ids.js';
 import type { Executor } from '../client.js';
-import { deliveries, eventIdempotencyKeys, events, type DeliveryStatus } from '../schema.js';
+import { deliveries, eventIdempotencyKeys, events, subscriptions, type DeliveryStatus } from '../schema.js';
 
 /** What `events(filter)` matches, checked (src/domain/search-filters.ts). */
 export interface EventSearch {
@@ -27,8 +28,8 @@ export interface DeliverySearch {
  * The conditions of an event search. Every one is served by an index that tenant_id leads:
  * since/until bound the id (events_pkey, and they prune partitions), eventTypes
  * events_tenant_type_idx, orderingKey events_tenant_ordering_key_idx, idempotencyKey
- * event_idempotency_keys_pkey, and a subscription or delivery status the deliveries read by
- * deliveries_subscription_status_idx or deliveries_tenant_status_idx.
+ * event_idempotency_keys_pkey, and a subscription or a delivery status the deliveries read by
+ * deliveries_subscription_status_idx (per subscription of the tenant for a status alone).
  */
 export function eventSearchConditions(tenantId: string, search: EventSearch): SQL {
   const conditions: (SQL | undefined)[] = [eq(events.tenantId, tenantId)];
@@ -44,11 +45,19 @@ export function eventSearchConditions(tenantId: string, search: EventSearch): SQ
   }
   if (search.subscriptionId !== undefined || search.deliveryStatus !== undefined) {
     const matching: SQL[] = [sql`d.tenant_id = ${tenantId}`];
-    if (search.subscriptionId !== undefined) matching.push(sql`d.subscription_id = ${search.subscriptionId}`);
     if (search.deliveryStatus !== undefined) matching.push(sql`d.status = ${search.deliveryStatus}`);
     // A delivery is made with or after its event: the window's start bounds the deliveries too.
     if (search.since) matching.push(sql`d.id >= ${idAt('delivery', search.since)}`);
-    conditions.push(sql`${events.id} in (select d.event_id from ${deliveries} d where ${sql.join(matching, sql` and `)})`);
+    if (search.subscriptionId !== undefined) {
+      matching.push(sql`d.subscription_id = ${search.subscriptionId}`);
+      conditions.push(sql`${events.id} in (select d.event_id from ${deliveries} d where ${sql.join(matching, sql` and `)})`);
+    } else {
+      // A status alone: each subscription's deliveries in it, through deliveries_subscription_status_idx
+      // (the order by, meaningless to `in`, is what that index reads in: the planner takes it).
+      conditions.push(sql`${events.id} in (select d.event_id from ${subscriptions} s cross join lateral
+        (select d.event_id from ${deliveries} d where d.subscription_id = s.id and ${sql.join(matching, sql` and `)} order by d.id desc) d
+        where s.tenant_id = ${tenantId})`);
+    }
   }
   return and(...conditions)!;
 }
@@ -56,8 +65,8 @@ export function eventSearchConditions(tenantId: string, search: EventSearch): SQ
 /**
  * The conditions of a delivery search, each served by an index that tenant_id leads (or, for the
  * subscription, that its id, unique to the tenant, leads): since/until bound the id (deliveries_pkey,
- * pruning partitions), a subscription deliveries_subscription_status_idx, a status other than
- * SUCCEEDED deliveries_tenant_status_idx, event types events_tenant_type_idx.
+ * pruning partitions), a subscription deliveries_subscription_status_idx, a status alone the same
+ * index per subscription (deliverySearchQuery), event types events_tenant_type_idx.
  */
 export function deliverySearchConditions(tenantId: string, search: DeliverySearch): SQL {
   const conditions: (SQL | undefined)[] = [eq(deliveries.tenantId, tenantId)];
@@ -74,22 +83,61 @@ export function deliverySearchConditions(tenantId: string, search: DeliverySearc
   return and(...conditions)!;
 }
 
-/** The page of an event search: newest first, `limit` rows whose id is below `beforeId`. */
+const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['PENDING', 'SUCCEEDED', 'FAILED', 'HELD'];
+
+/**
+ * The page of an event search: newest first, `limit` rows whose id is below `beforeId`. Several
+ * event types are one branch each, merged: each branch reads events_tenant_type_idx in id order
+ * and stops after `limit` rows, where one `event_type in (…)` scan would sort every match.
+ */
 export function eventSearchQuery(db: Executor, tenantId: string, search: EventSearch, beforeId: string | undefined, limit: number) {
-  return db
-    .select()
-    .from(events)
-    .where(and(eventSearchConditions(tenantId, search), beforeId ? lt(events.id, beforeId) : undefined))
-    .orderBy(desc(events.id))
-    .limit(limit);
+  const branch = (part: EventSearch) =>
+    db
+      .select()
+      .from(events)
+      .where(and(eventSearchConditions(tenantId, part), beforeId ? lt(events.id, beforeId) : undefined))
+      .orderBy(desc(events.id))
+      .limit(limit);
+  const types = search.eventTypes ?? [];
+  if (types.length <= 1) return branch(search);
+  const [first, second, ...rest] = types.map((eventType) => branch({ ...search, eventTypes: [eventType] }));
+  return unionAll(first!, second!, ...rest).orderBy(sql`id desc`).limit(limit);
 }
 
-/** The page of a delivery search: newest first, `limit` rows whose id is below `beforeId`. */
+/**
+ * The page of a delivery search: newest first, `limit` rows whose id is below `beforeId`. A
+ * subscription without a status is one branch per status, merged, each reading
+ * deliveries_subscription_status_idx in id order (see eventSearchQuery). A status other than
+ * SUCCEEDED without a subscription reads that index once per subscription of the tenant, `limit`
+ * rows at most each: no index of deliveries by tenant and status is written with every delivery.
+ * SUCCEEDED, what most deliveries come to, is found at once in deliveries_pkey, newest first.
+ */
 export function deliverySearchQuery(db: Executor, tenantId: string, search: DeliverySearch, beforeId: string | undefined, limit: number) {
-  return db
-    .select()
-    .from(deliveries)
-    .where(and(deliverySearchConditions(tenantId, search), beforeId ? lt(deliveries.id, beforeId) : undefined))
-    .orderBy(desc(deliveries.id))
-    .limit(limit);
+  const before = beforeId ? lt(deliveries.id, beforeId) : undefined;
+  const branch = (part: DeliverySearch) =>
+    db
+      .select()
+      .from(deliveries)
+      .where(and(deliverySearchConditions(tenantId, part), before))
+      .orderBy(desc(deliveries.id))
+      .limit(limit);
+  if (search.subscriptionId === undefined && search.status !== undefined && search.status !== 'SUCCEEDED') {
+    const perSubscription = db
+      .select()
+      .from(deliveries)
+      .where(and(deliverySearchConditions(tenantId, search), eq(deliveries.subscriptionId, subscriptions.id), before))
+      .orderBy(desc(deliveries.id))
+      .limit(limit)
+      .as('d');
+    return db
+      .select(perSubscription._.selectedFields)
+      .from(subscriptions)
+      .innerJoinLateral(perSubscription, sql`true`)
+      .where(eq(subscriptions.tenantId, tenantId))
+      .orderBy(desc(perSubscription.id))
+      .limit(limit);
+  }
+  if (search.subscriptionId === undefined || search.status !== undefined) return branch(search);
+  const [first, second, ...rest] = DELIVERY_STATUSES.map((status) => branch({ ...search, status }));
+  return unionAll(first!, second!, ...rest).orderBy(sql`id desc`).limit(limit);
 }
