@@ -6,6 +6,7 @@ import {
   CreateTenantDocument,
   DeleteSubscriptionDocument,
   DeleteTenantDocument,
+  DeliveriesDocument,
   DeliveryDocument,
   DiscardHeldDeliveriesDocument,
   ArchiveEventTypeDocument,
@@ -19,6 +20,7 @@ import {
   RecoverSubscriptionDocument,
   ReplayEventDocument,
   ResumeTenantDocument,
+  RetryDeliveriesDocument,
   RetryDeliveryDocument,
   RevokeTokensDocument,
   RotateSubscriptionSecretDocument,
@@ -45,6 +47,7 @@ export const QUERY_DOCUMENTS = {
   event: EventDocument,
   events: EventsDocument,
   delivery: DeliveryDocument,
+  deliveries: DeliveriesDocument,
   auditLog: AuditLogDocument,
 } as const;
 
@@ -68,6 +71,7 @@ export const MUTATION_DOCUMENTS = {
   retryDelivery: RetryDeliveryDocument,
   replayEvent: ReplayEventDocument,
   recoverSubscription: RecoverSubscriptionDocument,
+  retryDeliveries: RetryDeliveriesDocument,
   discardHeldDeliveries: DiscardHeldDeliveriesDocument,
   previewSubscriptionFilter: PreviewSubscriptionFilterDocument,
   sendTestEvent: SendTestEventDocument,

@@ -5,6 +5,7 @@
 // which needs node:crypto.
 import { createClient, type HooklaneClient } from '@hooklane/sdk';
 import { Store, type ViewContext } from './context.js';
+import { showDeliveries } from './deliveries.js';
 import { showDelivery } from './delivery.js';
 import { byId, h, replaceChildren } from './dom.js';
 import { showEvents } from './events.js';
@@ -96,7 +97,9 @@ function route(): void {
   const hash = location.hash.replace(/^#\/?/, '');
   const [page, id] = hash.split('/', 2);
   for (const link of Array.from(nav.querySelectorAll('a'))) {
-    const active = link.getAttribute('href') === `#/${page || 'subscriptions'}` || (page === 'deliveries' && link.getAttribute('href') === '#/events');
+    // One delivery (#/deliveries/<id>) is reached from the events; the list is its own page.
+    const section = page === 'deliveries' && id ? 'events' : page || 'subscriptions';
+    const active = link.getAttribute('href') === `#/${section}`;
     if (active) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
@@ -104,6 +107,7 @@ function route(): void {
   let shown: Promise<void>;
   if (page === 'events') shown = showEvents(view);
   else if (page === 'deliveries' && id) shown = showDelivery(view, decodeURIComponent(id));
+  else if (page === 'deliveries') shown = showDeliveries(view);
   else shown = showSubscriptions(view);
   shown.catch((error: unknown) => feedback.showError(error, 'Showing the page'));
   main.focus({ preventScroll: true });

@@ -366,11 +366,14 @@ export class DeliveryStore {
    * (a bulk retry re-sends exactly those; one made since is above `lastId`).
    */
   async matchingRange(search: DeliverySearch, cap: number): Promise<{ count: number; firstId: string | null; lastId: string | null }> {
-    const rows = (await this.run((db) => db.execute(sql`select count(*)::int as count, min(id) as first_id, max(id) as last_id from (
-        select ${deliveries.id} as id from ${deliveries} where ${deliverySearchConditions(this.tenantId, search)}
-        order by ${deliveries.id} desc limit ${cap}) as matching`))) as unknown as { count: number; first_id: string | null; last_id: string | null }[];
-    const row = rows[0];
-    return { count: row?.count ?? 0, firstId: row?.first_id ?? null, lastId: row?.last_id ?? null };
+    const [row] = await this.run((db) => {
+      // The search's own page query, `cap` long: read through the same indexes as `deliveries(filter)`.
+      const matching = deliverySearchQuery(db, this.tenantId, search, undefined, cap).as('matching');
+      return db
+        .select({ count: sql<number>`count(*)::int`, firstId: sql<string | null>`min(${matching.id})`, lastId: sql<string | null>`max(${matching.id})` })
+        .from(matching);
+    });
+    return { count: row?.count ?? 0, firstId: row?.firstId ?? null, lastId: row?.lastId ?? null };
   }
 
   /**
