@@ -26,6 +26,8 @@ function dateOf(value: Date | string, field: string): Date {
 
 function bounded(text: string, field: string, maxLength: number): string {
   if (text.length === 0 || text.length > maxLength) throw new BadUserInputError(`${field} must be 1 to ${maxLength} characters`, field);
+  // PostgreSQL text cannot hold NUL: refused here, with the field, rather than by the database.
+  if (text.includes('\u0000')) throw new BadUserInputError(`${field} must not contain NUL characters`, field);
   return text;
 }
 
