@@ -96,6 +96,8 @@ const CLIENT_REQUEST_CODES = new Set([
 ]);
 
 const DATABASE_RETRY_AFTER_SECONDS = 5;
+/** character_not_in_repertoire: PostgreSQL text cannot hold NUL, so a client's string with one is refused there. */
+const NUL_IN_TEXT_SQLSTATE = '22021';
 // Connection-level failures: the network, a restarting server (57P01, 57P03), class 08 errors.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P02', '57P03']);
 

@@ -7,6 +7,7 @@ import {
   CreateTenantDocument,
   DeleteSubscriptionDocument,
   DeleteTenantDocument,
+  DeliveriesDocument,
   DeliveryDocument,
   DiscardHeldDeliveriesDocument,
   ArchiveEventTypeDocument,
@@ -21,6 +22,7 @@ import {
   RecoverSubscriptionDocument,
   ReplayEventDocument,
   ResumeTenantDocument,
+  RetryDeliveriesDocument,
   RetryDeliveryDocument,
   RevokeTokensDocument,
   RotateSubscriptionSecretDocument,
@@ -47,6 +49,7 @@ export const QUERY_DOCUMENTS = {
   event: EventDocument,
   events: EventsDocument,
   delivery: DeliveryDocument,
+  deliveries: DeliveriesDocument,
   auditLog: AuditLogDocument,
 } as const;
 
@@ -72,6 +75,7 @@ export const MUTATION_DOCUMENTS = {
   replayEvent: ReplayEventDocument,
   expungeEventPayload: ExpungeEventPayloadDocument,
   recoverSubscription: RecoverSubscriptionDocument,
+  retryDeliveries: RetryDeliveriesDocument,
   discardHeldDeliveries: DiscardHeldDeliveriesDocument,
   previewSubscriptionFilter: PreviewSubscriptionFilterDocument,
   sendTestEvent: SendTestEventDocument,

@@ -39,6 +39,7 @@ export type {
   EventFieldsFragment as Event,
   DeliveryFieldsFragment as Delivery,
   DeliverySummaryFieldsFragment as DeliverySummary,
+  DeliveryListFieldsFragment as DeliveryListItem,
   DeliveryAttemptFieldsFragment as DeliveryAttempt,
   PageInfoFieldsFragment as PageInfo,
 } from './generated/graphql.js';

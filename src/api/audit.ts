@@ -43,12 +43,15 @@ export interface AuditTarget {
 export function audited<Args extends { input: unknown }, Result>(
   action: string,
   resolve: GraphQLFieldResolver<unknown, RequestContext, Args, Result | Promise<Result>>,
-  target: (args: Args, result: Result, context: RequestContext) => AuditTarget,
+  /** Null: this call is not recorded (it changed nothing, as a dry run). */
+  target: (args: Args, result: Result, context: RequestContext) => AuditTarget | null,
   logger?: Logger,
 ): GraphQLFieldResolver<unknown, RequestContext, Args, Promise<Result>> {
   return async (parent, args, context, info) => {
     const result = await resolve(parent, args, context, info);
-    const { tenantId, targetId } = target(args, result, context);
+    const recorded = target(args, result, context);
+    if (recorded === null) return result;
+    const { tenantId, targetId } = recorded;
     try {
       await writeAuditEntry(context.services.db, {
         tenantId,

@@ -62,6 +62,8 @@ export const TYPE_RULES: Record<string, Rule> = {
   Event: 'events:read',
   EventConnection: 'events:read',
   EventEdge: 'events:read',
+  DeliveryConnection: 'events:read',
+  DeliveryEdge: 'events:read',
   Delivery: 'events:read',
   DeliveryAttempt: 'events:read',
   DeliveryStats: STATS,
@@ -84,6 +86,7 @@ export const TYPE_RULES: Record<string, Rule> = {
   ReplayEventPayload: 'events:publish',
   RecoverSubscriptionPayload: 'events:publish',
   ExpungeEventPayloadPayload: 'events:publish',
+  RetryDeliveriesPayload: 'events:publish',
   PreviewSubscriptionFilterPayload: 'events:read',
   UpdateEventTypePayload: 'subscriptions:write',
   ArchiveEventTypePayload: 'subscriptions:write',
@@ -105,6 +108,7 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Query.event': 'events:read',
   'Query.events': 'events:read',
   'Query.delivery': 'events:read',
+  'Query.deliveries': 'events:read',
   'Query.auditLog': 'subscriptions:read',
   'Mutation.createTenant': 'admin',
   'Mutation.suspendTenant': 'admin',
@@ -123,6 +127,7 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Mutation.replayEvent': 'events:publish',
   'Mutation.recoverSubscription': 'events:publish',
   'Mutation.expungeEventPayload': 'events:publish',
+  'Mutation.retryDeliveries': 'events:publish',
   'Mutation.previewSubscriptionFilter': 'events:read',
   'Mutation.updateEventType': 'subscriptions:write',
   'Mutation.archiveEventType': 'subscriptions:write',
@@ -133,6 +138,9 @@ export const FIELD_RULES: Record<string, Rule> = {
   'Tenant.stats': STATS,
   // Only where the subscription is readable: events:read does not reach a delivery's subscription through it.
   'WebhookSubscription.stats': 'subscriptions:read',
+  // Both rights: subscriptions:read here, and events:read to read the DeliveryConnection it returns
+  // (an events right here would let events:read reach WebhookSubscription through Delivery.subscription).
+  'WebhookSubscription.deliveries': 'subscriptions:read',
   // What a publishing token reads back: the event's identity and its deliveries' progress.
   'Event.id': PUBLISHED,
   'Event.eventType': PUBLISHED,

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from './client.js';
+import type { StoredDeliverySearch } from '../domain/search-filters.js';
 
 /**
  * The typed catalogue of background jobs. Jobs are rows in graphile-worker's tables, so they are
@@ -25,6 +26,20 @@ export interface JobCatalogue {
    * the tenant's publish rate; `after`: the last delivery an earlier run of the recovery reopened.
    */
   recover_subscription: { tenantId: string; subscriptionId: string; since: string; until: string; after?: string };
+  /**
+   * Re-send the deliveries a retryDeliveries call counted: those with ids in [firstId, lastId]
+   * that still match `filter`, oldest first, in batches paced by the tenant's publish rate;
+   * `after`: the last one an earlier run reopened; `remaining`: how many are still to be re-sent.
+   */
+  retry_deliveries: {
+    tenantId: string;
+    retryId: string;
+    filter: StoredDeliverySearch;
+    firstId: string;
+    lastId: string;
+    remaining: number;
+    after?: string;
+  };
   /**
    * Delete what is older than its tenant's retention and create partitions ahead (src/retention).
    * One job at a time (job key RETENTION_SWEEP_JOB_KEY), which schedules the next when it ends.

@@ -239,6 +239,8 @@ export const events = pgTable(
     primaryKey({ name: 'events_pkey', columns: [table.tenantId, table.id] }),
     // The last events of given types (previewSubscriptionFilter): newest first within each type.
     index('events_tenant_type_idx').on(table.tenantId, table.eventType, table.id),
+    // events(filter: { orderingKey }), newest first; events without an ordering key add no entry.
+    index('events_tenant_ordering_key_idx').on(table.tenantId, table.orderingKey, table.id).where(sql`${table.orderingKey} is not null`),
   ],
 );
 

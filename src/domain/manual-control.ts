@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { BadUserInputError, NotFoundError } from '../errors.js';
 import { enqueueJobs, type JobCatalogue, type JobSpec } from '../db/jobs.js';
-import type { DeliveryRow, EventRow, SubscriptionRow } from '../db/schema.js';
+import type { DeliveryRow, DeliveryStatus, EventRow, SubscriptionRow } from '../db/schema.js';
+import type { DeliverySearch } from '../db/scoped/search.js';
 import type { TenantScope } from '../db/tenant-scope.js';
 import { scheduleDeliveries } from '../publish/fan-out.js';
 import { streamJob } from '../publish/job-policy.js';
 import { patternsMatching, subscriptionReceives } from '../publish/event-matching.js';
 import { storedFilterPredicate, type FilterDocument } from '../publish/payload-filter.js';
+import { loadDeliverySearch, storeDeliverySearch } from './search-filters.js';
 import { assertResendTokenLeft, takePublishTokens, takeResendTokens, type ResendBudget } from '../tenancy/quotas.js';
 
 // Every delivery re-sent here (retried, replayed, recovered) takes one token of the tenant's
@@ -156,7 +159,7 @@ export async function recoverFailedDeliveries(scope: TenantScope, job: RecoveryJ
       bucket = await takePublishTokens(tx, taken, budget);
       if (!bucket.ok) taken = 0;
     }
-    const reopened = await tx.deliveries.reopenFailed(batch.slice(0, taken));
+    const reopened = await tx.deliveries.reopen(batch.slice(0, taken), 'FAILED');
     await scheduleDeliveries(scope.tenantId, executor, reopened, new Map([[subscription.id, subscription]]), { wakeStreams: true });
     // A full batch may have more behind it; a short one has exactly what was not taken.
     const left = batch.length === RECOVERY_BATCH ? RECOVERY_BATCH : batch.length - taken;
@@ -194,5 +197,85 @@ export async function expungeEventPayload(scope: TenantScope, id: string): Promi
     }
     await enqueueJobs(executor, [...streams.values()]);
     return event;
+  });
+}
+
+/** How many deliveries one retryDeliveries call re-sends at most: the newest that match. */
+export const MAX_BULK_RETRY = 10_000;
+/** How many deliveries one run of a bulk retry job re-sends at most. */
+export const BULK_RETRY_BATCH = 500;
+/** The statuses a bulk retry may re-send: a FAILED delivery, or a SUCCEEDED one sent again on purpose. */
+const RETRYABLE: readonly DeliveryStatus[] = ['FAILED', 'SUCCEEDED'];
+
+type BulkRetryJob = JobCatalogue['retry_deliveries'];
+
+function bulkRetryJob(payload: BulkRetryJob, runAt?: Date): JobSpec {
+  // Keyed per call: a run that is repeated (its worker died after committing) replaces its
+  // successor instead of starting a second chain.
+  return { task: 'retry_deliveries', payload, jobKey: `retry-deliveries:${payload.retryId}`, ...(runAt ? { runAt } : {}) };
+}
+
+/**
+ * retryDeliveries: counts the newest MAX_BULK_RETRY deliveries that match the filter (FAILED ones
+ * when it names no status) and, unless `dryRun`, leaves re-sending exactly those to a background
+ * job paced at the tenant's publish rate (retryMatchingDeliveries). A dry run writes nothing. Refused
+ * (QUOTA_EXCEEDED, nothing started) when the tenant's publish-rate bucket is empty, as
+ * recoverSubscription is.
+ */
+export async function retryDeliveries(
+  scope: TenantScope,
+  input: { filter: DeliverySearch; dryRun: boolean },
+  budget: ResendBudget,
+): Promise<{ count: number }> {
+  const search: DeliverySearch = { ...input.filter, status: input.filter.status ?? 'FAILED' };
+  if (!RETRYABLE.includes(search.status!)) {
+    throw new BadUserInputError('A bulk retry re-sends FAILED or SUCCEEDED deliveries', 'filter.status');
+  }
+  if (input.dryRun) return { count: (await scope.deliveries.matchingRange(search, MAX_BULK_RETRY)).count };
+  return scope.transaction(async (tx, executor) => {
+    const { count, firstId, lastId } = await tx.deliveries.matchingRange(search, MAX_BULK_RETRY);
+    if (count > 0 && firstId !== null && lastId !== null) {
+      await enqueueJobs(executor, [
+        bulkRetryJob({ tenantId: scope.tenantId, retryId: randomUUID(), filter: storeDeliverySearch(search), firstId, lastId, remaining: count }),
+      ]);
+      await assertResendTokenLeft(tx, budget);
+    }
+    return { count };
+  });
+}
+
+/**
+ * One run of a bulk retry job (retry_deliveries): reopens the next deliveries of the job's range that
+ * still match its filter, oldest first, as many as the tenant's publish-rate bucket holds tokens
+ * for (at most BULK_RETRY_BATCH and the job's `remaining`), and schedules them. When some are left,
+ * the next run starts after the last one reopened and is due when the tokens for its batch are back:
+ * a short bucket defers the rest, it never drops it. Returns how many deliveries it reopened.
+ */
+export async function retryMatchingDeliveries(scope: TenantScope, job: BulkRetryJob, budget: ResendBudget): Promise<number> {
+  const search = loadDeliverySearch(job.filter);
+  return scope.transaction(async (tx, executor) => {
+    const limit = Math.min(BULK_RETRY_BATCH, job.remaining);
+    const batch = await tx.deliveries.lockMatchingBatch(search, job.firstId, job.lastId, job.after ?? null, limit);
+    if (batch.length === 0) return 0;
+    let bucket = await takePublishTokens(tx, batch.length, budget);
+    let taken = bucket.ok ? batch.length : Math.min(batch.length, Math.floor(bucket.tokens));
+    if (!bucket.ok && taken > 0) {
+      bucket = await takePublishTokens(tx, taken, budget);
+      if (!bucket.ok) taken = 0;
+    }
+    const reopened = await tx.deliveries.reopen(batch.slice(0, taken).map((row) => row.id), search.status ?? 'FAILED');
+    const subscriptionIds = [...new Set(reopened.map((row) => row.subscriptionId))];
+    const subscriptions = await tx.subscriptions.findMany(subscriptionIds);
+    await scheduleDeliveries(scope.tenantId, executor, reopened, new Map(subscriptions.map((s) => [s.id, s])), { wakeStreams: true });
+    const remaining = job.remaining - taken;
+    // A full batch may have more behind it; a short one has exactly what was not taken.
+    const left = batch.length === limit ? remaining : batch.length - taken;
+    if (left > 0) {
+      const need = Math.max(1, Math.min(left, BULK_RETRY_BATCH, Math.floor(bucket.burst)));
+      const waitMs = Math.max(0, Math.ceil(((need - bucket.tokens) / bucket.rate) * 1000));
+      const after = taken > 0 ? batch[taken - 1]!.id : job.after;
+      await enqueueJobs(executor, [bulkRetryJob({ ...job, remaining, ...(after ? { after } : {}) }, new Date(Date.now() + waitMs))]);
+    }
+    return reopened.length;
   });
 }

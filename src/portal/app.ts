@@ -5,6 +5,7 @@
 // which needs node:crypto.
 import { createClient, type HooklaneClient } from '@hooklane/sdk';
 import { Store, type ViewContext } from './context.js';
+import { showDeliveries } from './deliveries.js';
 import { showDelivery } from './delivery.js';
 import { byId, h, replaceChildren } from './dom.js';
 import { showEvents } from './events.js';
@@ -125,7 +126,9 @@ function route(): void {
   const hash = location.hash.replace(/^#\/?/, '');
   const [page, id] = hash.split('/', 2);
   for (const link of Array.from(nav.querySelectorAll('a'))) {
-    const active = link.getAttribute('href') === `#/${page || 'subscriptions'}` || (page === 'deliveries' && link.getAttribute('href') === '#/events');
+    // One delivery (#/deliveries/<id>) is reached from the events; the list is its own page.
+    const section = page === 'deliveries' && id ? 'events' : page || 'subscriptions';
+    const active = link.getAttribute('href') === `#/${section}`;
     if (active) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
@@ -136,6 +139,7 @@ function route(): void {
   else if (page === 'deliveries' && id) shown = showDelivery(view, decodeURIComponent(id));
   else if (page === 'subscriptions' && id) shown = showSubscriptionPage(view, decodeURIComponent(id));
   else if (page === 'catalog') shown = showCatalog(view);
+  else if (page === 'deliveries') shown = showDeliveries(view);
   else shown = showSubscriptions(view);
   shown.catch((error: unknown) => feedback.showError(error, 'Showing the page'));
   main.focus({ preventScroll: true });

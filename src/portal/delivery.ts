@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // One delivery: its attempts, and the Retry delivery, Replay event and Erase payload actions.
-import type { Delivery } from '@hooklane/sdk';
+import type { Delivery, DeliveryAttempt, DeliveryStatus } from '@hooklane/sdk';
 import type { ViewContext } from './context.js';
 import { badge, h, json, replaceChildren, time } from './dom.js';
 import { PortalError } from './feedback.js';
@@ -98,34 +98,7 @@ export async function showDelivery(view: ViewContext, id: string): Promise<void>
       ),
       h('div', { class: 'actions' }, retry, replay, erase),
       h('h3', {}, 'Attempts'),
-      delivery.attempts.length === 0
-        ? h('p', { class: 'empty' }, delivery.status === 'HELD' ? 'Held while the subscription is disabled.' : 'No attempt yet.')
-        : h(
-            'table',
-            { class: 'list attempts', 'aria-label': 'Attempts' },
-            h(
-              'thead',
-              {},
-              h('tr', {}, h('th', {}, '#'), h('th', {}, 'Time'), h('th', {}, 'Outcome'), h('th', {}, 'Status code'), h('th', {}, 'Duration'), h('th', {}, 'Error'), h('th', {}, 'Response body')),
-            ),
-            h(
-              'tbody',
-              {},
-              delivery.attempts.map((attempt, index) =>
-                h(
-                  'tr',
-                  { 'data-attempt-id': attempt.id },
-                  h('td', {}, String(index + 1)),
-                  h('td', {}, time(attempt.createdAt)),
-                  h('td', { class: 'outcome' }, badge(attempt.outcome, attempt.outcome === 'SUCCESS' ? 'succeeded' : 'failed')),
-                  h('td', { class: 'status-code' }, attempt.statusCode === null || attempt.statusCode === undefined ? '—' : String(attempt.statusCode)),
-                  h('td', { class: 'duration' }, `${attempt.durationMs} ms`),
-                  h('td', { class: 'error' }, attempt.error ?? '—'),
-                  h('td', {}, attempt.responseBody ? h('pre', { class: 'response-body' }, attempt.responseBody) : h('span', { class: 'hint' }, '(empty)')),
-                ),
-              ),
-            ),
-          ),
+      attemptLog(delivery.attempts, delivery.status),
       expunged
         ? h('p', { id: 'event-payload', class: 'hint payload-erased' }, 'Payload erased.')
         : h('details', { id: 'event-payload' }, h('summary', {}, 'Event payload'), h('pre', {}, json(delivery.event.payload))),
@@ -133,4 +106,35 @@ export async function showDelivery(view: ViewContext, id: string): Promise<void>
   };
 
   await load();
+}
+
+/** A delivery's attempts, oldest first: outcome, status code, duration, error and response body. */
+export function attemptLog(attempts: readonly DeliveryAttempt[], status: DeliveryStatus): HTMLElement {
+  if (attempts.length === 0) return h('p', { class: 'empty' }, status === 'HELD' ? 'Held while the subscription is disabled.' : 'No attempt yet.');
+  return h(
+    'table',
+    { class: 'list attempts', 'aria-label': 'Attempts' },
+    h(
+      'thead',
+      {},
+      h('tr', {}, h('th', {}, '#'), h('th', {}, 'Time'), h('th', {}, 'Outcome'), h('th', {}, 'Status code'), h('th', {}, 'Duration'), h('th', {}, 'Error'), h('th', {}, 'Response body')),
+    ),
+    h(
+      'tbody',
+      {},
+      attempts.map((attempt, index) =>
+        h(
+          'tr',
+          { 'data-attempt-id': attempt.id },
+          h('td', {}, String(index + 1)),
+          h('td', {}, time(attempt.createdAt)),
+          h('td', { class: 'outcome' }, badge(attempt.outcome, attempt.outcome === 'SUCCESS' ? 'succeeded' : 'failed')),
+          h('td', { class: 'status-code' }, attempt.statusCode === null || attempt.statusCode === undefined ? '—' : String(attempt.statusCode)),
+          h('td', { class: 'duration' }, `${attempt.durationMs} ms`),
+          h('td', { class: 'error' }, attempt.error ?? '—'),
+          h('td', {}, attempt.responseBody ? h('pre', { class: 'response-body' }, attempt.responseBody) : h('span', { class: 'hint' }, '(empty)')),
+        ),
+      ),
+    ),
+  );
 }

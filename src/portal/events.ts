@@ -1,9 +1,13 @@
 /// <reference lib="dom" />
-// The Events & deliveries page: events newest first, paginated with `after`, filtered client-side.
+// The Events & deliveries page: events newest first, filtered by the server (`events(filter)`) and
+// paged with cursors (Load more): a filter searches every event, not only those loaded.
 import type { Event, EventType, WebhookSubscription } from '@hooklane/sdk';
 import { EVENTS_PAGE_SIZE, type ViewContext } from './context.js';
 import { badge, h, json, replaceChildren, time } from './dom.js';
-import { DELIVERY_STATUSES, filterEvents, NO_FILTERS, unique, type EventFilters } from './filters.js';
+import { deliveriesShown, DELIVERY_STATUSES, eventFilterInput, NO_FILTERS, unique, type EventFilters } from './filters.js';
+
+/** How long the page waits after a keystroke in a filter before it asks the server. */
+const TYPING_DELAY_MS = 300;
 
 function option(value: string, label: string, selected: string): HTMLOptionElement {
   return h('option', { value, selected: value === selected }, label);
@@ -11,17 +15,20 @@ function option(value: string, label: string, selected: string): HTMLOptionEleme
 
 export async function showEvents(view: ViewContext): Promise<void> {
   const { client, feedback, store } = view;
-  const filters: EventFilters = (store.filters ??= { ...NO_FILTERS });
+  const filters: EventFilters = (store.filters = { ...NO_FILTERS, ...store.filters });
   const list = h('div', { class: 'event-list', 'aria-live': 'polite' });
   const summary = h('p', { class: 'hint', id: 'events-summary' });
-  const more = h('button', { type: 'button' }, 'Load older events');
+  const more = h('button', { type: 'button' }, 'Load more');
+  /** The newest page request: an answer to an older one (filters changed since) is dropped. */
+  let request = 0;
+  let typing: ReturnType<typeof setTimeout> | undefined;
   const refresh = h('button', { type: 'button' }, 'Refresh');
   const filterForm = h('form', { class: 'card filters', 'aria-label': 'Filters' });
   let types: EventType[] = store.eventTypes ?? [];
   let subscriptions: WebhookSubscription[] = store.subscriptions ?? [];
 
   const renderFilters = () => {
-    const typeNames = unique([...types.map((type) => type.name), ...(store.events?.items ?? []).map((event) => event.eventType)]).sort();
+    const typeNames = unique([...types.map((type) => type.name), ...(filters.eventType ? [filters.eventType] : [])]).sort();
     const status = h(
       'select',
       { id: 'filter-status', name: 'status' },
@@ -42,6 +49,7 @@ export async function showEvents(view: ViewContext): Promise<void> {
     );
     const from = h('input', { id: 'filter-from', name: 'from', type: 'datetime-local', step: 1, value: filters.from });
     const to = h('input', { id: 'filter-to', name: 'to', type: 'datetime-local', step: 1, value: filters.to });
+    const idempotencyKey = h('input', { id: 'filter-idempotency-key', name: 'idempotencyKey', type: 'search', value: filters.idempotencyKey, autocomplete: 'off' });
     const reset = h('button', { type: 'reset', class: 'link' }, 'Clear filters');
     replaceChildren(
       filterForm,
@@ -50,21 +58,34 @@ export async function showEvents(view: ViewContext): Promise<void> {
       h('div', { class: 'field' }, h('label', { for: 'filter-subscription' }, 'Subscription'), subscription),
       h('div', { class: 'field' }, h('label', { for: 'filter-from' }, 'From'), from),
       h('div', { class: 'field' }, h('label', { for: 'filter-to' }, 'Until'), to),
+      h('div', { class: 'field' }, h('label', { for: 'filter-idempotency-key' }, 'Idempotency key'), idempotencyKey),
       h('div', { class: 'field' }, reset),
     );
-    filterForm.oninput = filterForm.onchange = () => {
-      filters.status = status.value as EventFilters['status'];
-      filters.eventType = eventType.value;
-      filters.subscriptionId = subscription.value;
-      filters.from = from.value;
-      filters.to = to.value;
-      renderList();
+    const apply = () => {
+      const next: EventFilters = {
+        status: status.value as EventFilters['status'],
+        eventType: eventType.value,
+        subscriptionId: subscription.value,
+        from: from.value,
+        to: to.value,
+        idempotencyKey: idempotencyKey.value,
+      };
+      if (JSON.stringify(next) === JSON.stringify(filters)) return;
+      Object.assign(filters, next);
+      void loadPage(true);
+    };
+    filterForm.onchange = apply;
+    // Typing waits for a pause; picking from a list or a date applies at once (change).
+    filterForm.oninput = (event) => {
+      if (typing) clearTimeout(typing);
+      if (event.target === idempotencyKey) typing = setTimeout(apply, TYPING_DELAY_MS);
+      else apply();
     };
     filterForm.onreset = (event) => {
       event.preventDefault();
       Object.assign(filters, NO_FILTERS);
       renderFilters();
-      renderList();
+      void loadPage(true);
     };
     filterForm.onsubmit = (event) => event.preventDefault();
   };
@@ -87,18 +108,21 @@ export async function showEvents(view: ViewContext): Promise<void> {
 
   const renderList = () => {
     const loaded = store.events?.items ?? [];
-    const shown = filterEvents(loaded, filters);
-    const filtered = shown.length !== loaded.length || filters.status !== '' || filters.subscriptionId !== '';
+    const filtered = eventFilterInput(filters) !== null;
+    const count = `${loaded.length} ${loaded.length === 1 ? 'event' : 'events'}`;
     summary.textContent =
-      (filtered
-        ? `${shown.length} of ${loaded.length} loaded ${loaded.length === 1 ? 'event' : 'events'} ${shown.length === 1 ? 'matches' : 'match'} the filters`
-        : `${loaded.length} ${loaded.length === 1 ? 'event' : 'events'} loaded`) +
-      (store.events?.hasNextPage ? ' (filters apply to loaded events: load older events to search further back).' : '.');
+      (filtered ? `${count} ${loaded.length === 1 ? 'matches' : 'match'} the filters` : `${count} loaded`) +
+      (store.events?.hasNextPage ? ' so far: Load more for older ones.' : '.');
     more.hidden = !store.events?.hasNextPage;
-    if (shown.length === 0) {
-      replaceChildren(list, h('p', { class: 'empty' }, loaded.length === 0 ? 'No events yet.' : 'No loaded event matches the filters.'));
+    if (!store.events) {
+      replaceChildren(list);
       return;
     }
+    if (loaded.length === 0) {
+      replaceChildren(list, h('p', { class: 'empty' }, filtered ? 'No event matches the filters.' : 'No events yet.'));
+      return;
+    }
+    const shown = loaded.map((event) => ({ event, deliveries: deliveriesShown(event, filters) }));
     replaceChildren(
       list,
       h(
@@ -153,19 +177,21 @@ export async function showEvents(view: ViewContext): Promise<void> {
   };
 
   const loadPage = async (reset: boolean) => {
+    const current = ++request;
     const after = reset ? undefined : store.events?.endCursor;
-    const connection = await feedback.run(reset ? 'Loading events' : 'Loading older events', () => client.events({ first: EVENTS_PAGE_SIZE, after }), {
-      control: reset ? refresh : more,
-      keepAlert: true,
-    });
-    if (!connection || !view.isCurrent()) return;
+    const filter = eventFilterInput(filters);
+    const connection = await feedback.run(
+      reset ? 'Loading events' : 'Loading older events',
+      () => client.events({ first: EVENTS_PAGE_SIZE, after, filter }),
+      { control: reset ? refresh : more, keepAlert: true },
+    );
+    if (!connection || !view.isCurrent() || current !== request) return;
     const items = connection.edges.map((edge) => edge.node);
     store.events = {
       items: reset ? items : [...(store.events?.items ?? []), ...items],
       endCursor: connection.pageInfo.endCursor ?? store.events?.endCursor ?? null,
       hasNextPage: connection.pageInfo.hasNextPage,
     };
-    renderFilters();
     renderList();
   };
   more.onclick = () => loadPage(false);

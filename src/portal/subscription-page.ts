@@ -8,6 +8,7 @@ import { authSection, headersSection, tlsSection } from './endpoint-settings.js'
 import { PortalError, secretPanel } from './feedback.js';
 import { checkbox, commaList, FieldErrors, labelled, optionalInteger } from './fields.js';
 import { filterSection } from './subscription-filter.js';
+import { renderDeliveriesLog } from './deliveries-log.js';
 import { renderStatsPanel } from './stats-panel.js';
 import { sectionCard, thenRender, type SubscriptionChanges, type SubscriptionPage } from './subscription-settings.js';
 import { eventTypePicker, statusBadge } from './subscriptions.js';
@@ -87,6 +88,7 @@ export async function showSubscriptionPage(view: ViewContext, id: string): Promi
   ];
   renderSummary(summary, current);
   const statsContainer = h('div', { id: 'subscription-stats' });
+  const deliveriesContainer = h('div');
   replaceChildren(
     view.main,
     h('p', {}, h('a', { href: '#/subscriptions' }, '← Subscriptions')),
@@ -101,10 +103,11 @@ export async function showSubscriptionPage(view: ViewContext, id: string): Promi
     ),
     sections,
     statsContainer,
-    sectionCard('subscription-deliveries', 'Deliveries'),
+    sectionCard('subscription-deliveries', 'Deliveries', deliveriesContainer),
     dangerSection(page),
   );
-  await renderStatsPanel(statsContainer, { subscriptionId: current.id, view });
+  const deliveries = renderDeliveriesLog(deliveriesContainer, { subscriptionId: current.id }, { client: view.client, feedback: view.feedback, isCurrent: () => view.isCurrent(), subscriptions: [current] });
+  await Promise.all([renderStatsPanel(statsContainer, { subscriptionId: current.id, view }), deliveries.ready]);
 }
 
 function renderSummary(summary: HTMLElement, subscription: WebhookSubscription): void {

@@ -9,7 +9,7 @@ import type { DeliveryWork } from '../db/scoped/deliveries.js';
 import { TenantScope } from '../db/tenant-scope.js';
 import { dispatchClaimed, dispatchDelivery, drainStream, type DispatchDependencies } from '../delivery/dispatch.js';
 import { TenantBusyError, WorkerStoppingError } from '../delivery/delivery-slots.js';
-import { recoverFailedDeliveries } from '../domain/manual-control.js';
+import { recoverFailedDeliveries, retryMatchingDeliveries } from '../domain/manual-control.js';
 import type { DeliveryTelemetry } from '../observability/delivery-telemetry.js';
 
 /** Payload schemas of the job catalogue: a job is checked before any work is done for it. */
@@ -27,6 +27,21 @@ const payloadSchemas: { [Name in JobName]: z.ZodType<JobCatalogue[Name]> } = {
     subscriptionId: z.string(),
     since: z.string(),
     until: z.string(),
+    after: z.string().optional(),
+  }),
+  retry_deliveries: z.object({
+    tenantId: z.string(),
+    retryId: z.string(),
+    filter: z.object({
+      subscriptionId: z.string().optional(),
+      status: z.enum(['PENDING', 'SUCCEEDED', 'FAILED', 'HELD']).optional(),
+      eventTypes: z.array(z.string()).optional(),
+      since: z.string().optional(),
+      until: z.string().optional(),
+    }),
+    firstId: z.string(),
+    lastId: z.string(),
+    remaining: z.number().int().positive(),
     after: z.string().optional(),
   }),
   retention_sweep: z.object({}).strict() as z.ZodType<Record<string, never>>,
@@ -152,6 +167,9 @@ export function taskList(deps: DispatchDependencies, telemetry?: DeliveryTelemet
     ),
     recover_subscription: typedTask('recover_subscription', (job) =>
       recoverFailedDeliveries(new TenantScope(deps.db, job.tenantId), job, deps.resendBudget),
+    ),
+    retry_deliveries: typedTask('retry_deliveries', (job) =>
+      retryMatchingDeliveries(new TenantScope(deps.db, job.tenantId), job, deps.resendBudget),
     ),
     // On graphile-worker's connection, which is the tables' owner's and in no transaction (the sweep
     // detaches partitions CONCURRENTLY). A failed sweep is logged and the next one still scheduled:

@@ -63,6 +63,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
     event: EVENT_READERS,
     events: EVENT_READERS,
     delivery: EVENT_READERS,
+    deliveries: EVENT_READERS,
     auditLog: SUBSCRIPTION_READERS,
     eventCatalog: EVENT_READERS,
   }),
@@ -72,7 +73,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
       ['createEventType', 'createSubscription', 'updateSubscription', 'deleteSubscription', 'rotateSubscriptionSecret', 'discardHeldDeliveries'],
       scoped(SUBS_WRITE),
     ),
-    ...same(['publishEvent', 'publishEvents', 'retryDelivery', 'replayEvent', 'recoverSubscription', 'expungeEventPayload'], scoped(PUBLISH)),
+    ...same(['publishEvent', 'publishEvents', 'retryDelivery', 'replayEvent', 'recoverSubscription', 'expungeEventPayload', 'retryDeliveries'], scoped(PUBLISH)),
     previewSubscriptionFilter: EVENT_READERS,
     ...same(['updateEventType', 'archiveEventType', 'sendTestEvent'], scoped(SUBS_WRITE)),
     revokeTokens: [UNSCOPED, ADMIN, ADMIN_FOR_TENANT],
@@ -103,6 +104,7 @@ const READERS: Record<string, readonly TokenKind[]> = {
   ...fields('PreviewSubscriptionFilterPayload', same(['examined', 'matched'], EVENT_READERS)),
   ...fields('RecoverSubscriptionPayload', { subscription: scoped(), ...same(['deliveryCount', 'skippedExpungedCount'], scoped(PUBLISH)) }),
   ...fields('ExpungeEventPayloadPayload', { event: scoped(PUBLISH) }),
+  ...fields('RetryDeliveriesPayload', { count: scoped(PUBLISH) }),
   ...fields('Tenant', { ...same(['id', 'name', 'status', 'quotas', 'usage', 'tokensRevokedBefore', 'createdAt'], EVERY_TOKEN), stats: STATS_READERS }),
   ...fields(
     'TenantQuotas',
@@ -154,10 +156,14 @@ const READERS: Record<string, readonly TokenKind[]> = {
     // subscriptions:read only: subscriptions:write reads back the subscription, not its stats, and
     // events:read reaches no subscription through a delivery.
     stats: SUBSCRIPTION_READERS,
+    // An events right for the deliveries, a subscriptions right to reach the subscription.
+    deliveries: scoped(READ_BOTH),
   }),
   ...fields('SubscriptionTls', same(['clientCertificateExpiresAt', 'caConfigured'], scoped(SUBS_READ, READ_BOTH, SUBS_WRITE))),
   ...fields('EventConnection', same(CONNECTION, EVENT_READERS)),
   ...fields('EventEdge', same(EDGE, EVENT_READERS)),
+  ...fields('DeliveryConnection', same(CONNECTION, EVENT_READERS)),
+  ...fields('DeliveryEdge', same(EDGE, EVENT_READERS)),
   // events:publish reads back an event's identity and its deliveries' progress, not its payload.
   ...fields('Event', {
     ...same(
@@ -256,10 +262,12 @@ const ROOT_CALLS: Record<string, RootCall> = {
   'Query.tenants': query(() => 'tenants(first: 5)'),
   'Query.eventTypes': query(() => 'eventTypes(first: 5)'),
   'Query.subscription': query(() => `subscription(id: ${literal(subscriptionId)})`),
-  'Query.subscriptions': query(() => 'subscriptions(first: 5)'),
+  // Enough to reach the fixture's subscription (with deliveries) behind those the mutations create.
+  'Query.subscriptions': query(() => 'subscriptions(first: 50)'),
   'Query.event': query(() => `event(id: ${literal(eventId)})`),
   'Query.events': query(() => 'events(first: 3)'),
   'Query.delivery': query(() => `delivery(id: ${literal(deliveryId)})`),
+  'Query.deliveries': query(() => `deliveries(first: 3, filter: { subscriptionId: ${literal(subscriptionId)} })`),
   'Query.auditLog': query(() => 'auditLog(first: 5)'),
   'Query.eventCatalog': query(() => 'eventCatalog'),
   'Mutation.createTenant': mutation(2, 'createTenant', () => ({ name: `Created ${++unique}` })),
@@ -277,6 +285,8 @@ const ROOT_CALLS: Record<string, RootCall> = {
   'Mutation.publishEvent': mutation(1, 'publishEvent', () => PUBLISHED),
   'Mutation.publishEvents': mutation(1, 'publishEvents', () => ({ events: [PUBLISHED] })),
   'Mutation.retryDelivery': mutation(2, 'retryDelivery', () => ({ id: deliveryId })),
+  // A dry run: counts, writes nothing.
+  'Mutation.retryDeliveries': mutation(1, 'retryDeliveries', () => ({ filter: { subscriptionId }, dryRun: true })),
   'Mutation.replayEvent': mutation(2, 'replayEvent', () => ({ id: eventId, subscriptionIds: [subscriptionId] })),
   'Mutation.recoverSubscription': mutation(1, 'recoverSubscription', () => ({
     id: subscriptionId,

@@ -190,6 +190,23 @@ const queryCases: Record<string, () => Promise<void>> = {
     expect(own.data!.delivery).toEqual({ id: b.deliveryId, event: { id: b.eventId } });
   },
 
+  async deliveries() {
+    const query = 'query($filter: DeliveryFilter) { deliveries(first: 100, filter: $filter) { edges { node { id subscriptionId event { id } } } } }';
+    const all = await hooklane.gql(b.token, query, { filter: null });
+    expect(all.errors).toBeUndefined();
+    const own = await hooklane.sql<{ id: string }[]>`select id from deliveries where tenant_id = ${b.id} order by id desc`;
+    expect(all.data!.deliveries.edges.map((edge: { node: { id: string } }) => edge.node.id)).toEqual(own.map((row) => row.id));
+    expect(JSON.stringify(all.data)).not.toContain(a.deliveryId);
+    // A's subscription, or A's event type, as a filter: nothing, as for a subscription nobody has.
+    for (const filter of [{ subscriptionId: a.subscriptionId }, { subscriptionId: unknownIdLike(a.subscriptionId) }, { eventTypes: ['a.only'] }]) {
+      expect(await hooklane.gql(b.token, query, { filter })).toEqual({ status: 200, data: { deliveries: { edges: [] } } });
+    }
+    const events = await hooklane.gql(b.token, 'query($filter: EventFilter) { events(filter: $filter) { edges { node { id } } } }', {
+      filter: { subscriptionId: a.subscriptionId },
+    });
+    expect(events).toEqual({ status: 200, data: { events: { edges: [] } } });
+  },
+
   async auditLog() {
     // Both tenants made management mutations; each log holds only its own tenant's entries.
     const seen = await hooklane.gql(b.token, '{ auditLog(first: 100) { edges { node { id action targetId } } } }');
@@ -426,6 +443,19 @@ const mutationCases: Record<string, () => Promise<void>> = {
 
   async recoverSubscription() {
     await expectNotFoundLikeNobodys('recoverSubscription', 'RecoverSubscriptionInput', { since: '2020-01-01T00:00:00Z' }, a.subscriptionId);
+  },
+
+  async retryDeliveries() {
+    const jobsBefore = await jobCount();
+    const query = 'mutation($input: RetryDeliveriesInput!) { retryDeliveries(input: $input) { count } }';
+    // A's succeeded delivery, named by A's subscription: B re-sends nothing of A's.
+    for (const dryRun of [true, false]) {
+      const foreign = await hooklane.gql(b.token, query, { input: { filter: { subscriptionId: a.subscriptionId, status: 'SUCCEEDED' }, dryRun } });
+      expect(foreign).toEqual({ status: 200, data: { retryDeliveries: { count: 0 } } });
+    }
+    await expectAUntouched(jobsBefore);
+    await tenantIdle(hooklane, a.id);
+    expect(a.receiver.requests).toHaveLength(1);
   },
 
   async discardHeldDeliveries() {

@@ -148,6 +148,8 @@ describe('portal: the subscription page', () => {
     const stats = page.locator('#subscription-stats').getByRole('region', { name: 'Delivery stats', exact: true });
     await stats.locator('svg.chart').first().waitFor();
     expect(await stats.locator('svg.chart').count()).toBe(2);
+    // Its deliveries, from the server's deliveries(filter: {subscriptionId}).
+    await section('subscription-deliveries').locator('.deliveries-summary', { hasText: 'loaded' }).waitFor();
 
     // Current values are shown in the forms.
     expect(await page.getByLabel('Endpoint URL').inputValue()).toBe(receiver.url);

@@ -131,6 +131,23 @@ export type DeliveryAttemptOutcome =
   /** The TLS handshake or the certificate failed. */
   | 'TLS_ERROR';
 
+/**
+ * What `deliveries` and `retryDeliveries` act on: only deliveries that match every field set. Omitted
+ * or null fields match every delivery.
+ */
+export type DeliveryFilter = {
+  /** Deliveries of events of one of these event types (exact names, 1 to 20). */
+  eventTypes?: Array<string> | null | undefined;
+  /** Deliveries created at or after this time. */
+  since?: string | null | undefined;
+  /** Deliveries in this status. */
+  status?: DeliveryStatus | null | undefined;
+  /** Deliveries to this subscription. Another tenant's subscription matches nothing. */
+  subscriptionId?: string | number | null | undefined;
+  /** Deliveries created before this time. */
+  until?: string | null | undefined;
+};
+
 export type DeliveryStatus =
   /** The retry schedule is spent without a 2xx, or the receiver answered 410 Gone. */
   | 'FAILED'
@@ -143,6 +160,24 @@ export type DeliveryStatus =
 
 export type DiscardHeldDeliveriesInput = {
   subscriptionId: string | number;
+};
+
+/** What `events` returns: only events that match every field set. Omitted or null fields match every event. */
+export type EventFilter = {
+  /** Events with a delivery in this status (to `subscriptionId`, when it is set). */
+  deliveryStatus?: DeliveryStatus | null | undefined;
+  /** Events of one of these event types (exact names, 1 to 20). */
+  eventTypes?: Array<string> | null | undefined;
+  /** The event published with this idempotency key (at most one). */
+  idempotencyKey?: string | null | undefined;
+  /** Events published with this ordering key. */
+  orderingKey?: string | null | undefined;
+  /** Events published at or after this time. */
+  since?: string | null | undefined;
+  /** Events with a delivery to this subscription. Another tenant's subscription matches nothing. */
+  subscriptionId?: string | number | null | undefined;
+  /** Events published before this time. */
+  until?: string | null | undefined;
 };
 
 export type ExpungeEventPayloadInput = {
@@ -229,6 +264,13 @@ export type ReplayEventInput = {
 
 export type ResumeTenantInput = {
   id: string | number;
+};
+
+export type RetryDeliveriesInput = {
+  /** True: count the deliveries that would be re-sent, write nothing, start nothing. */
+  dryRun?: boolean | null | undefined;
+  /** The deliveries to re-send; a filter without `status` re-sends FAILED ones. */
+  filter: DeliveryFilter;
 };
 
 export type RetryDeliveryInput = {
@@ -402,6 +444,8 @@ export type PublishedEventFieldsFragment = { id: string, eventType: string, idem
 
 export type EventFieldsFragment = { id: string, eventType: string, payload: unknown, payloadExpunged: boolean, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, eventTypeVersion: number, test: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> };
 
+export type DeliveryListFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string, event: { id: string, eventType: string, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
+
 export type DeliveryFieldsFragment = { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscription: { id: string, url: string, eventTypes: Array<string>, description: string | null, enabled: boolean, disabledReason: SubscriptionDisabledReason | null, failingSince: string | null, channels: Array<string> | null, filter: unknown, retrySchedule: Array<string>, hasCustomRetrySchedule: boolean, ordered: boolean, payloadMode: PayloadMode, rateLimit: number | null, maxInFlight: number | null, heldDeliveryCount: number, headerNames: Array<string>, authType: string, createdAt: string, updatedAt: string, tls: { clientCertificateExpiresAt: string | null, caConfigured: boolean } }, event: { id: string, eventType: string, payload: unknown, payloadExpunged: boolean, test: boolean, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> };
 
 export type CreateTenantMutationVariables = Exact<{
@@ -544,6 +588,13 @@ export type ExpungeEventPayloadMutationVariables = Exact<{
 
 export type ExpungeEventPayloadMutation = { expungeEventPayload: { event: { id: string, eventType: string, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, payloadExpunged: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string }> } } };
 
+export type RetryDeliveriesMutationVariables = Exact<{
+  input: RetryDeliveriesInput;
+}>;
+
+
+export type RetryDeliveriesMutation = { retryDeliveries: { count: number } };
+
 export type DiscardHeldDeliveriesMutationVariables = Exact<{
   input: DiscardHeldDeliveriesInput;
 }>;
@@ -629,10 +680,21 @@ export type EventQuery = { event: { id: string, eventType: string, payload: unkn
 export type EventsQueryVariables = Exact<{
   first?: number | null | undefined;
   after?: string | null | undefined;
+  filter?: EventFilter | null | undefined;
 }>;
 
 
 export type EventsQuery = { events: { edges: Array<{ cursor: string, node: { id: string, eventType: string, payload: unknown, payloadExpunged: boolean, idempotencyKey: string | null, orderingKey: string | null, channels: Array<string> | null, eventTypeVersion: number, test: boolean, createdAt: string, deliveries: Array<{ id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+
+export type DeliveriesQueryVariables = Exact<{
+  first?: number | null | undefined;
+  after?: string | null | undefined;
+  filter?: DeliveryFilter | null | undefined;
+  attempts?: number | null | undefined;
+}>;
+
+
+export type DeliveriesQuery = { deliveries: { edges: Array<{ cursor: string, node: { id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: string | null, createdAt: string, subscriptionId: string, event: { id: string, eventType: string, createdAt: string }, attempts: Array<{ id: string, statusCode: number | null, outcome: DeliveryAttemptOutcome, error: string | null, durationMs: number, responseBody: string | null, createdAt: string }> } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
 
 export type DeliveryQueryVariables = Exact<{
   id: string | number;
@@ -851,6 +913,46 @@ export const EventFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
   createdAt
   subscriptionId
 }`, {"fragmentName":"EventFields"}) as unknown as TypedDocumentString<EventFieldsFragment, unknown>;
+export const DeliveryAttemptFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
+    fragment DeliveryAttemptFields on DeliveryAttempt {
+  id
+  statusCode
+  outcome
+  error
+  durationMs
+  responseBody
+  createdAt
+}
+    `, {"fragmentName":"DeliveryAttemptFields"}) as unknown as TypedDocumentString<DeliveryAttemptFieldsFragment, unknown>;
+export const DeliveryListFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
+    fragment DeliveryListFields on Delivery {
+  ...DeliverySummaryFields
+  event {
+    id
+    eventType
+    createdAt
+  }
+  attempts(first: $attempts) {
+    ...DeliveryAttemptFields
+  }
+}
+    fragment DeliveryAttemptFields on DeliveryAttempt {
+  id
+  statusCode
+  outcome
+  error
+  durationMs
+  responseBody
+  createdAt
+}
+fragment DeliverySummaryFields on Delivery {
+  id
+  status
+  attemptCount
+  nextAttemptAt
+  createdAt
+  subscriptionId
+}`, {"fragmentName":"DeliveryListFields"}) as unknown as TypedDocumentString<DeliveryListFieldsFragment, unknown>;
 export const WebhookSubscriptionFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
     fragment WebhookSubscriptionFields on WebhookSubscription {
   id
@@ -879,17 +981,6 @@ export const WebhookSubscriptionFieldsFragmentDoc = /*#__PURE__*/ new TypedDocum
   updatedAt
 }
     `, {"fragmentName":"WebhookSubscriptionFields"}) as unknown as TypedDocumentString<WebhookSubscriptionFieldsFragment, unknown>;
-export const DeliveryAttemptFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
-    fragment DeliveryAttemptFields on DeliveryAttempt {
-  id
-  statusCode
-  outcome
-  error
-  durationMs
-  responseBody
-  createdAt
-}
-    `, {"fragmentName":"DeliveryAttemptFields"}) as unknown as TypedDocumentString<DeliveryAttemptFieldsFragment, unknown>;
 export const DeliveryFieldsFragmentDoc = /*#__PURE__*/ new TypedDocumentString(`
     fragment DeliveryFields on Delivery {
   id
@@ -1391,6 +1482,13 @@ fragment PublishedEventFields on Event {
     ...DeliveryProgressFields
   }
 }`) as unknown as TypedDocumentString<ExpungeEventPayloadMutation, ExpungeEventPayloadMutationVariables>;
+export const RetryDeliveriesDocument = /*#__PURE__*/ new TypedDocumentString(`
+    mutation RetryDeliveries($input: RetryDeliveriesInput!) {
+  retryDeliveries(input: $input) {
+    count
+  }
+}
+    `) as unknown as TypedDocumentString<RetryDeliveriesMutation, RetryDeliveriesMutationVariables>;
 export const DiscardHeldDeliveriesDocument = /*#__PURE__*/ new TypedDocumentString(`
     mutation DiscardHeldDeliveries($input: DiscardHeldDeliveriesInput!) {
   discardHeldDeliveries(input: $input) {
@@ -1758,8 +1856,8 @@ fragment EventFields on Event {
   }
 }`) as unknown as TypedDocumentString<EventQuery, EventQueryVariables>;
 export const EventsDocument = /*#__PURE__*/ new TypedDocumentString(`
-    query Events($first: Int, $after: String) {
-  events(first: $first, after: $after) {
+    query Events($first: Int, $after: String, $filter: EventFilter) {
+  events(first: $first, after: $after, filter: $filter) {
     edges {
       cursor
       node {
@@ -1798,6 +1896,52 @@ fragment EventFields on Event {
     ...DeliverySummaryFields
   }
 }`) as unknown as TypedDocumentString<EventsQuery, EventsQueryVariables>;
+export const DeliveriesDocument = /*#__PURE__*/ new TypedDocumentString(`
+    query Deliveries($first: Int, $after: String, $filter: DeliveryFilter, $attempts: Int = 25) {
+  deliveries(first: $first, after: $after, filter: $filter) {
+    edges {
+      cursor
+      node {
+        ...DeliveryListFields
+      }
+    }
+    pageInfo {
+      ...PageInfoFields
+    }
+  }
+}
+    fragment PageInfoFields on PageInfo {
+  hasNextPage
+  endCursor
+}
+fragment DeliveryAttemptFields on DeliveryAttempt {
+  id
+  statusCode
+  outcome
+  error
+  durationMs
+  responseBody
+  createdAt
+}
+fragment DeliverySummaryFields on Delivery {
+  id
+  status
+  attemptCount
+  nextAttemptAt
+  createdAt
+  subscriptionId
+}
+fragment DeliveryListFields on Delivery {
+  ...DeliverySummaryFields
+  event {
+    id
+    eventType
+    createdAt
+  }
+  attempts(first: $attempts) {
+    ...DeliveryAttemptFields
+  }
+}`) as unknown as TypedDocumentString<DeliveriesQuery, DeliveriesQueryVariables>;
 export const DeliveryDocument = /*#__PURE__*/ new TypedDocumentString(`
     query Delivery($id: ID!) {
   delivery(id: $id) {

@@ -260,6 +260,35 @@ export type DeliveryAttemptOutcome =
   /** The TLS handshake or the certificate failed. */
   | 'TLS_ERROR';
 
+export type DeliveryConnection = {
+  __typename?: 'DeliveryConnection';
+  edges: Array<DeliveryEdge>;
+  pageInfo: PageInfo;
+};
+
+export type DeliveryEdge = {
+  __typename?: 'DeliveryEdge';
+  cursor: Scalars['String']['output'];
+  node: Delivery;
+};
+
+/**
+ * What `deliveries` and `retryDeliveries` act on: only deliveries that match every field set. Omitted
+ * or null fields match every delivery.
+ */
+export type DeliveryFilter = {
+  /** Deliveries of events of one of these event types (exact names, 1 to 20). */
+  eventTypes?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** Deliveries created at or after this time. */
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Deliveries in this status. */
+  status?: InputMaybe<DeliveryStatus>;
+  /** Deliveries to this subscription. Another tenant's subscription matches nothing. */
+  subscriptionId?: InputMaybe<Scalars['ID']['input']>;
+  /** Deliveries created before this time. */
+  until?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
 /**
  * Delivery statistics of a subscription or a tenant over a window, from `since` to the moment they are
  * asked for. They are read from per-minute totals that workers keep as they record attempts, never by
@@ -377,6 +406,24 @@ export type EventEdge = {
   __typename?: 'EventEdge';
   cursor: Scalars['String']['output'];
   node: Event;
+};
+
+/** What `events` returns: only events that match every field set. Omitted or null fields match every event. */
+export type EventFilter = {
+  /** Events with a delivery in this status (to `subscriptionId`, when it is set). */
+  deliveryStatus?: InputMaybe<DeliveryStatus>;
+  /** Events of one of these event types (exact names, 1 to 20). */
+  eventTypes?: InputMaybe<Array<Scalars['String']['input']>>;
+  /** The event published with this idempotency key (at most one). */
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  /** Events published with this ordering key. */
+  orderingKey?: InputMaybe<Scalars['String']['input']>;
+  /** Events published at or after this time. */
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Events with a delivery to this subscription. Another tenant's subscription matches nothing. */
+  subscriptionId?: InputMaybe<Scalars['ID']['input']>;
+  /** Events published before this time. */
+  until?: InputMaybe<Scalars['DateTime']['input']>;
 };
 
 /** A kind of event the tenant publishes, such as `invoice.paid`. */
@@ -497,6 +544,16 @@ export type Mutation = {
   /** Resume a suspended tenant. Admin tokens only. */
   resumeTenant: ResumeTenantPayload;
   /**
+   * Re-send, as a background job, the deliveries that match `filter` (FAILED ones when it sets no
+   * `status`), newest first and at most 10,000 per call: `count` says how many (deliveries of events
+   * whose payload is expunged are left out). With `dryRun: true`
+   * it only counts them and writes nothing. The job takes one token of the tenant's publish rate per
+   * delivery and waits for them when the bucket is short, so a bulk retry never goes faster than the
+   * publish rate; QUOTA_EXCEEDED with `retryAfter` when the bucket is empty (a dry run is never refused).
+   * `status` may be FAILED or SUCCEEDED.
+   */
+  retryDeliveries: RetryDeliveriesPayload;
+  /**
    * Send a delivery again now; a FAILED delivery returns to PENDING. Takes one token of the tenant's
    * publish rate (not of its monthly events): QUOTA_EXCEEDED with `retryAfter` when none is left.
    * BAD_USER_INPUT (`details.reason: PAYLOAD_EXPUNGED`) when its event's payload is expunged.
@@ -605,6 +662,11 @@ export type MutationReplayEventArgs = {
 
 export type MutationResumeTenantArgs = {
   input: ResumeTenantInput;
+};
+
+
+export type MutationRetryDeliveriesArgs = {
+  input: RetryDeliveriesInput;
 };
 
 
@@ -738,6 +800,11 @@ export type Query = {
   __typename?: 'Query';
   /** The tenant's audit log, newest first: every management mutation, who made it and when. */
   auditLog: AuditLogConnection;
+  /**
+   * The tenant's deliveries, newest first; with `filter`, only those that match every field it sets.
+   * Another tenant's `subscriptionId` matches nothing: the result is empty.
+   */
+  deliveries: DeliveryConnection;
   /** One delivery of the tenant with its attempts, or null. */
   delivery: Maybe<Delivery>;
   /** One event of the tenant with its deliveries, or null. */
@@ -753,7 +820,10 @@ export type Query = {
    * are left out unless `includeArchived` is true.
    */
   eventTypes: EventTypeConnection;
-  /** The tenant's events, newest first. */
+  /**
+   * The tenant's events, newest first; with `filter`, only those that match every field it sets. A
+   * filter's `since`/`until` bound the events' ids, so only the partitions of that window are read.
+   */
   events: EventConnection;
   /** One subscription of the tenant, or null. */
   subscription: Maybe<WebhookSubscription>;
@@ -768,6 +838,13 @@ export type Query = {
 
 export type QueryAuditLogArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<DeliveryFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -791,6 +868,7 @@ export type QueryEventTypesArgs = {
 
 export type QueryEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<EventFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -850,6 +928,19 @@ export type ResumeTenantInput = {
 export type ResumeTenantPayload = {
   __typename?: 'ResumeTenantPayload';
   tenant: Tenant;
+};
+
+export type RetryDeliveriesInput = {
+  /** True: count the deliveries that would be re-sent, write nothing, start nothing. */
+  dryRun?: InputMaybe<Scalars['Boolean']['input']>;
+  /** The deliveries to re-send; a filter without `status` re-sends FAILED ones. */
+  filter: DeliveryFilter;
+};
+
+export type RetryDeliveriesPayload = {
+  __typename?: 'RetryDeliveriesPayload';
+  /** How many deliveries are being re-sent (with `dryRun`: would be), at most 10,000. */
+  count: Scalars['Int']['output'];
 };
 
 export type RetryDeliveryInput = {
@@ -1126,6 +1217,8 @@ export type WebhookSubscription = {
   authType: Scalars['String']['output'];
   channels: Maybe<Array<Scalars['String']['output']>>;
   createdAt: Scalars['DateTime']['output'];
+  /** This subscription's deliveries, newest first; with `status`, only those in it. */
+  deliveries: DeliveryConnection;
   description: Maybe<Scalars['String']['output']>;
   /** Why the subscription is disabled; null while enabled. */
   disabledReason: Maybe<SubscriptionDisabledReason>;
@@ -1160,6 +1253,14 @@ export type WebhookSubscription = {
   tls: SubscriptionTls;
   updatedAt: Scalars['DateTime']['output'];
   url: Scalars['String']['output'];
+};
+
+
+/** A URL that receives the tenant's events of the listed types. */
+export type WebhookSubscriptionDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<DeliveryStatus>;
 };
 
 
@@ -1277,6 +1378,9 @@ export type ResolversTypes = {
   Delivery: ResolverTypeWrapper<DeliveryRow>;
   DeliveryAttempt: ResolverTypeWrapper<DeliveryAttemptRow>;
   DeliveryAttemptOutcome: DeliveryAttemptOutcome;
+  DeliveryConnection: ResolverTypeWrapper<Omit<DeliveryConnection, 'edges'> & { edges: Array<ResolversTypes['DeliveryEdge']> }>;
+  DeliveryEdge: ResolverTypeWrapper<Omit<DeliveryEdge, 'node'> & { node: ResolversTypes['Delivery'] }>;
+  DeliveryFilter: DeliveryFilter;
   DeliveryStats: ResolverTypeWrapper<StatsRequest>;
   DeliveryStatus: DeliveryStatus;
   DiscardHeldDeliveriesInput: DiscardHeldDeliveriesInput;
@@ -1284,6 +1388,7 @@ export type ResolversTypes = {
   Event: ResolverTypeWrapper<EventRow>;
   EventConnection: ResolverTypeWrapper<Omit<EventConnection, 'edges'> & { edges: Array<ResolversTypes['EventEdge']> }>;
   EventEdge: ResolverTypeWrapper<Omit<EventEdge, 'node'> & { node: ResolversTypes['Event'] }>;
+  EventFilter: EventFilter;
   EventType: ResolverTypeWrapper<EventTypeRow>;
   EventTypeConnection: ResolverTypeWrapper<Omit<EventTypeConnection, 'edges'> & { edges: Array<ResolversTypes['EventTypeEdge']> }>;
   EventTypeEdge: ResolverTypeWrapper<Omit<EventTypeEdge, 'node'> & { node: ResolversTypes['EventType'] }>;
@@ -1311,6 +1416,8 @@ export type ResolversTypes = {
   ReplayEventPayload: ResolverTypeWrapper<Omit<ReplayEventPayload, 'deliveries' | 'event'> & { deliveries: Array<ResolversTypes['Delivery']>, event: ResolversTypes['Event'] }>;
   ResumeTenantInput: ResumeTenantInput;
   ResumeTenantPayload: ResolverTypeWrapper<Omit<ResumeTenantPayload, 'tenant'> & { tenant: ResolversTypes['Tenant'] }>;
+  RetryDeliveriesInput: RetryDeliveriesInput;
+  RetryDeliveriesPayload: ResolverTypeWrapper<RetryDeliveriesPayload>;
   RetryDeliveryInput: RetryDeliveryInput;
   RetryDeliveryPayload: ResolverTypeWrapper<Omit<RetryDeliveryPayload, 'delivery'> & { delivery: ResolversTypes['Delivery'] }>;
   RevokeTokensInput: RevokeTokensInput;
@@ -1369,12 +1476,16 @@ export type ResolversParentTypes = {
   DeleteTenantPayload: DeleteTenantPayload;
   Delivery: DeliveryRow;
   DeliveryAttempt: DeliveryAttemptRow;
+  DeliveryConnection: Omit<DeliveryConnection, 'edges'> & { edges: Array<ResolversParentTypes['DeliveryEdge']> };
+  DeliveryEdge: Omit<DeliveryEdge, 'node'> & { node: ResolversParentTypes['Delivery'] };
+  DeliveryFilter: DeliveryFilter;
   DeliveryStats: StatsRequest;
   DiscardHeldDeliveriesInput: DiscardHeldDeliveriesInput;
   DiscardHeldDeliveriesPayload: Omit<DiscardHeldDeliveriesPayload, 'subscription'> & { subscription: ResolversParentTypes['WebhookSubscription'] };
   Event: EventRow;
   EventConnection: Omit<EventConnection, 'edges'> & { edges: Array<ResolversParentTypes['EventEdge']> };
   EventEdge: Omit<EventEdge, 'node'> & { node: ResolversParentTypes['Event'] };
+  EventFilter: EventFilter;
   EventType: EventTypeRow;
   EventTypeConnection: Omit<EventTypeConnection, 'edges'> & { edges: Array<ResolversParentTypes['EventTypeEdge']> };
   EventTypeEdge: Omit<EventTypeEdge, 'node'> & { node: ResolversParentTypes['EventType'] };
@@ -1401,6 +1512,8 @@ export type ResolversParentTypes = {
   ReplayEventPayload: Omit<ReplayEventPayload, 'deliveries' | 'event'> & { deliveries: Array<ResolversParentTypes['Delivery']>, event: ResolversParentTypes['Event'] };
   ResumeTenantInput: ResumeTenantInput;
   ResumeTenantPayload: Omit<ResumeTenantPayload, 'tenant'> & { tenant: ResolversParentTypes['Tenant'] };
+  RetryDeliveriesInput: RetryDeliveriesInput;
+  RetryDeliveriesPayload: RetryDeliveriesPayload;
   RetryDeliveryInput: RetryDeliveryInput;
   RetryDeliveryPayload: Omit<RetryDeliveryPayload, 'delivery'> & { delivery: ResolversParentTypes['Delivery'] };
   RevokeTokensInput: RevokeTokensInput;
@@ -1509,6 +1622,16 @@ export type DeliveryAttemptResolvers<ContextType = RequestContext, ParentType ex
   statusCode?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
 
+export type DeliveryConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['DeliveryConnection'] = ResolversParentTypes['DeliveryConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['DeliveryEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type DeliveryEdgeResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['DeliveryEdge'] = ResolversParentTypes['DeliveryEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Delivery'], ParentType, ContextType>;
+};
+
 export type DeliveryStatsResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['DeliveryStats'] = ResolversParentTypes['DeliveryStats']> = {
   attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   buckets?: Resolver<Array<ResolversTypes['StatsBucket']>, ParentType, ContextType, Partial<DeliveryStatsBucketsArgs>>;
@@ -1599,6 +1722,7 @@ export type MutationResolvers<ContextType = RequestContext, ParentType extends R
   recoverSubscription?: Resolver<ResolversTypes['RecoverSubscriptionPayload'], ParentType, ContextType, RequireFields<MutationRecoverSubscriptionArgs, 'input'>>;
   replayEvent?: Resolver<ResolversTypes['ReplayEventPayload'], ParentType, ContextType, RequireFields<MutationReplayEventArgs, 'input'>>;
   resumeTenant?: Resolver<ResolversTypes['ResumeTenantPayload'], ParentType, ContextType, RequireFields<MutationResumeTenantArgs, 'input'>>;
+  retryDeliveries?: Resolver<ResolversTypes['RetryDeliveriesPayload'], ParentType, ContextType, RequireFields<MutationRetryDeliveriesArgs, 'input'>>;
   retryDelivery?: Resolver<ResolversTypes['RetryDeliveryPayload'], ParentType, ContextType, RequireFields<MutationRetryDeliveryArgs, 'input'>>;
   revokeTokens?: Resolver<ResolversTypes['RevokeTokensPayload'], ParentType, ContextType, RequireFields<MutationRevokeTokensArgs, 'input'>>;
   rotateSubscriptionSecret?: Resolver<ResolversTypes['RotateSubscriptionSecretPayload'], ParentType, ContextType, RequireFields<MutationRotateSubscriptionSecretArgs, 'input'>>;
@@ -1629,6 +1753,7 @@ export type PublishEventsPayloadResolvers<ContextType = RequestContext, ParentTy
 
 export type QueryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   auditLog?: Resolver<ResolversTypes['AuditLogConnection'], ParentType, ContextType, Partial<QueryAuditLogArgs>>;
+  deliveries?: Resolver<ResolversTypes['DeliveryConnection'], ParentType, ContextType, Partial<QueryDeliveriesArgs>>;
   delivery?: Resolver<Maybe<ResolversTypes['Delivery']>, ParentType, ContextType, RequireFields<QueryDeliveryArgs, 'id'>>;
   event?: Resolver<Maybe<ResolversTypes['Event']>, ParentType, ContextType, RequireFields<QueryEventArgs, 'id'>>;
   eventCatalog?: Resolver<ResolversTypes['JSON'], ParentType, ContextType>;
@@ -1653,6 +1778,10 @@ export type ReplayEventPayloadResolvers<ContextType = RequestContext, ParentType
 
 export type ResumeTenantPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ResumeTenantPayload'] = ResolversParentTypes['ResumeTenantPayload']> = {
   tenant?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType>;
+};
+
+export type RetryDeliveriesPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RetryDeliveriesPayload'] = ResolversParentTypes['RetryDeliveriesPayload']> = {
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type RetryDeliveryPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RetryDeliveryPayload'] = ResolversParentTypes['RetryDeliveryPayload']> = {
@@ -1744,6 +1873,7 @@ export type WebhookSubscriptionResolvers<ContextType = RequestContext, ParentTyp
   authType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   channels?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  deliveries?: Resolver<ResolversTypes['DeliveryConnection'], ParentType, ContextType, Partial<WebhookSubscriptionDeliveriesArgs>>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   disabledReason?: Resolver<Maybe<ResolversTypes['SubscriptionDisabledReason']>, ParentType, ContextType>;
   ed25519PublicKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1791,6 +1921,8 @@ export type Resolvers<ContextType = RequestContext> = {
   DeleteTenantPayload?: DeleteTenantPayloadResolvers<ContextType>;
   Delivery?: DeliveryResolvers<ContextType>;
   DeliveryAttempt?: DeliveryAttemptResolvers<ContextType>;
+  DeliveryConnection?: DeliveryConnectionResolvers<ContextType>;
+  DeliveryEdge?: DeliveryEdgeResolvers<ContextType>;
   DeliveryStats?: DeliveryStatsResolvers<ContextType>;
   DiscardHeldDeliveriesPayload?: DiscardHeldDeliveriesPayloadResolvers<ContextType>;
   Event?: EventResolvers<ContextType>;
@@ -1810,6 +1942,7 @@ export type Resolvers<ContextType = RequestContext> = {
   RecoverSubscriptionPayload?: RecoverSubscriptionPayloadResolvers<ContextType>;
   ReplayEventPayload?: ReplayEventPayloadResolvers<ContextType>;
   ResumeTenantPayload?: ResumeTenantPayloadResolvers<ContextType>;
+  RetryDeliveriesPayload?: RetryDeliveriesPayloadResolvers<ContextType>;
   RetryDeliveryPayload?: RetryDeliveryPayloadResolvers<ContextType>;
   RevokeTokensPayload?: RevokeTokensPayloadResolvers<ContextType>;
   RotateSubscriptionSecretPayload?: RotateSubscriptionSecretPayloadResolvers<ContextType>;

@@ -1,8 +1,10 @@
 import { GraphQLError } from 'graphql';
 import { BadUserInputError } from '../../errors.js';
-import { recoverSubscription, retryDelivery } from '../../domain/manual-control.js';
+import { recoverSubscription, retryDeliveries, retryDelivery } from '../../domain/manual-control.js';
+import { deliverySearch } from '../../domain/search-filters.js';
+import { TenantScope } from '../../db/tenant-scope.js';
 import { tenantScopeFor } from '../access.js';
-import { nestedListSize } from '../connection.js';
+import { nestedListSize, pageRequest, toConnection } from '../connection.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 
 async function required<T>(value: Promise<T | undefined>, what: string): Promise<T> {
@@ -24,6 +26,11 @@ export const deliveryResolvers: Resolvers = {
       const scope = tenantScopeFor(context, 'events:read');
       return (await scope.deliveries.find(id)) ?? null;
     },
+    deliveries: async (_parent, args, context) => {
+      const scope = tenantScopeFor(context, 'events:read');
+      const page = pageRequest(args, context.services.config.api.maxPageSize);
+      return toConnection(await scope.deliveries.search(deliverySearch(args.filter), page));
+    },
   },
   Mutation: {
     retryDelivery: async (_parent, { input }, context) => {
@@ -34,6 +41,20 @@ export const deliveryResolvers: Resolvers = {
       const scope = tenantScopeFor(context, 'events:publish');
       const window = { id: input.id, since: toDate(input.since, 'since'), until: input.until ? toDate(input.until, 'until') : null };
       return recoverSubscription(scope, window, context.services.config.quotas);
+    },
+    retryDeliveries: async (_parent, { input }, context) => {
+      const scope = tenantScopeFor(context, 'events:publish');
+      const filter = deliverySearch(input.filter);
+      return retryDeliveries(scope, { filter, dryRun: input.dryRun === true }, context.services.config.quotas);
+    },
+  },
+  WebhookSubscription: {
+    deliveries: async (subscription, args, context) => {
+      // Field access has checked events:read; the subscription names its tenant.
+      const scope = new TenantScope(context.services.db, subscription.tenantId);
+      const page = pageRequest(args, context.services.config.api.maxPageSize);
+      const search = deliverySearch({ subscriptionId: subscription.id, status: args.status ?? null });
+      return toConnection(await scope.deliveries.search(search, page));
     },
   },
   Delivery: {

@@ -1,5 +1,6 @@
 import type { EventRow } from '../../db/schema.js';
 import { expungeEventPayload, replayEvent } from '../../domain/manual-control.js';
+import { eventSearch } from '../../domain/search-filters.js';
 import { publishEvent, publishEvents } from '../../publish/publish-event.js';
 import { tenantReaderFor, tenantScopeFor, tenantWithQuotas } from '../access.js';
 import { nestedListSize, pageRequest, toConnection } from '../connection.js';
@@ -18,7 +19,8 @@ export const eventResolvers: Resolvers = {
     },
     events: async (_parent, args, context) => {
       const scope = tenantReaderFor(context, 'events:read');
-      return toConnection(await scope.events.list(pageRequest(args, context.services.config.api.maxPageSize)));
+      const page = pageRequest(args, context.services.config.api.maxPageSize);
+      return toConnection(await scope.events.search(eventSearch(args.filter), page));
     },
   },
   Mutation: {

@@ -27,7 +27,7 @@ const namedTenant = (args: Input): AuditTarget => {
  * The management mutations written to the audit log, and which tenant each entry belongs to.
  * Publishing is data, not management, and is not audited.
  */
-const AUDITED: Record<string, (args: Input, result: unknown, context: RequestContext) => AuditTarget> = {
+const AUDITED: Record<string, (args: Input, result: unknown, context: RequestContext) => AuditTarget | null> = {
   createTenant: (_args, result) => ({ tenantId: payloadTargetId(result), targetId: payloadTargetId(result) }),
   suspendTenant: namedTenant,
   resumeTenant: namedTenant,
@@ -46,6 +46,12 @@ const AUDITED: Record<string, (args: Input, result: unknown, context: RequestCon
   replayEvent: ownTenant,
   expungeEventPayload: ownTenant,
   recoverSubscription: ownTenant,
+  // A dry run writes nothing, an audit entry included.
+  retryDeliveries: (args, _result, context) => {
+    if (args.input.dryRun === true) return null;
+    const filter = args.input.filter as { subscriptionId?: string | null } | undefined;
+    return { tenantId: context.viewer.tenantId ?? null, targetId: filter?.subscriptionId ?? null };
+  },
   discardHeldDeliveries: ownTenant,
   sendTestEvent: ownTenant,
   // Who opened a portal into which tenant, and for how long; the token itself is never recorded.

@@ -1,6 +1,8 @@
 import { and, asc, eq, getTableColumns, gt, gte, inArray, isNotNull, lt, lte, sql } from 'drizzle-orm';
 import { newId } from '../../ids.js';
 import type { Executor, Run } from '../client.js';
+import { toPage, type Page, type PageRequest } from '../pagination.js';
+import { deliverySearchConditions, deliverySearchQuery, type DeliverySearch } from './search.js';
 import {
   deliveries,
   deliveryAttempts,
@@ -411,13 +413,60 @@ export class DeliveryStore {
     return rows.map((row) => row.id);
   }
 
-  /** These FAILED deliveries become PENDING and due now, returned in publish order. */
-  async reopenFailed(ids: readonly string[]): Promise<DeliveryRow[]> {
+  /** A page of the deliveries that match `search`, newest first. */
+  async search(search: DeliverySearch, page: PageRequest): Promise<Page<DeliveryRow>> {
+    const rows = await this.run((db) => deliverySearchQuery(db, this.tenantId, search, page.afterId, page.first + 1));
+    return toPage(rows, page.first);
+  }
+
+  /**
+   * The newest `cap` deliveries that match `search`: how many they are, and the range of their ids
+   * (a bulk retry re-sends exactly those; one made since is above `lastId`).
+   */
+  async matchingRange(search: DeliverySearch, cap: number): Promise<{ count: number; firstId: string | null; lastId: string | null }> {
+    const [row] = await this.run((db) => {
+      // The search's own page query, `cap` long: read through the same indexes as `deliveries(filter)`.
+      const matching = deliverySearchQuery(db, this.tenantId, search, undefined, cap).as('matching');
+      return db
+        .select({
+          // An expunged event's deliveries are in the range but never re-sent (eventPayloadKept).
+          count: sql<number>`count(*) filter (where not exists (select from ${events} where ${events.tenantId} = ${this.tenantId}
+            and ${events.id} = ${matching.eventId} and ${events.payloadExpungedAt} is not null))::int`,
+          firstId: sql<string | null>`min(${matching.id})`,
+          lastId: sql<string | null>`max(${matching.id})`,
+        })
+        .from(matching);
+    });
+    return { count: row?.count ?? 0, firstId: row?.firstId ?? null, lastId: row?.lastId ?? null };
+  }
+
+  /**
+   * The first `limit` deliveries that match `search` with ids in [firstId, lastId] after `after`,
+   * oldest first, locked until the transaction ends (a bulk retry's next batch).
+   */
+  async lockMatchingBatch(search: DeliverySearch, firstId: string, lastId: string, after: string | null, limit: number): Promise<DeliveryRow[]> {
+    return this.run((db) => db
+      .select()
+      .from(deliveries)
+      .where(and(
+        deliverySearchConditions(this.tenantId, search),
+        gte(deliveries.id, firstId),
+        after === null ? undefined : gt(deliveries.id, after),
+        lte(deliveries.id, lastId),
+        eventPayloadKept,
+      ))
+      .orderBy(asc(deliveries.id))
+      .limit(limit)
+      .for('update'));
+  }
+
+  /** These deliveries, if still in `status`, become PENDING and due now, returned in publish order. */
+  async reopen(ids: readonly string[], status: DeliveryStatus): Promise<DeliveryRow[]> {
     if (ids.length === 0) return [];
     const rows = await this.run((db) => db
       .update(deliveries)
       .set({ status: 'PENDING', nextAttemptAt: sql`now()`, updatedAt: sql`now()` })
-      .where(and(eq(deliveries.tenantId, this.tenantId), inArray(deliveries.id, [...ids]), eq(deliveries.status, 'FAILED')))
+      .where(and(eq(deliveries.tenantId, this.tenantId), inArray(deliveries.id, [...ids]), eq(deliveries.status, status)))
       .returning());
     return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }

@@ -6,6 +6,7 @@ import { deliverBatchJobs, type FirstAttempt, type HandedOffJobs } from '../../p
 import { toPage, type Page, type PageRequest } from '../pagination.js';
 import { eventIdempotencyKeys, events, type EventRow, type EventTypeRow, type SubscriptionRow } from '../schema.js';
 import { toDeliveryWork, type DeliveryWork, type WorkRow } from './deliveries.js';
+import { eventSearchQuery, type EventSearch } from './search.js';
 
 export interface NewEvent {
   id: string;
@@ -308,6 +309,12 @@ export class EventStore {
       .select()
       .from(events)
       .where(and(eq(events.tenantId, this.tenantId), inArray(events.id, [...ids]))));
+  }
+
+  /** A page of the events that match `search`, newest first. */
+  async search(search: EventSearch, page: PageRequest): Promise<Page<EventRow>> {
+    const rows = await this.run((db) => eventSearchQuery(db, this.tenantId, search, page.afterId, page.first + 1));
+    return toPage(rows, page.first);
   }
 
   async list(page: PageRequest): Promise<Page<EventRow>> {

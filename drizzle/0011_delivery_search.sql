@@ -1,0 +1,1 @@
+CREATE INDEX "events_tenant_ordering_key_idx" ON "events" USING btree ("tenant_id","ordering_key","id") WHERE "events"."ordering_key" is not null;
