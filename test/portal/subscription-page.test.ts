@@ -149,7 +149,7 @@ describe('portal: the subscription page', () => {
     await stats.locator('svg.chart').first().waitFor();
     expect(await stats.locator('svg.chart').count()).toBe(2);
     // Its deliveries, from the server's deliveries(filter: {subscriptionId}).
-    await section('subscription-deliveries').locator('.deliveries-summary', { hasText: 'loaded' }).waitFor();
+    await section('subscription-deliveries').locator('.deliveries-summary', { hasText: /deliver(y|ies)/ }).waitFor();
 
     // Current values are shown in the forms.
     expect(await page.getByLabel('Endpoint URL').inputValue()).toBe(receiver.url);

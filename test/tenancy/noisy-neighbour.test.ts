@@ -171,7 +171,8 @@ describe('a noisy neighbour', () => {
     expect(outcomes['createEventType past a limit']).toContain('BAD_USER_INPUT');
     expect(outcomes['publish backtracking bait']).toContain('BAD_USER_INPUT');
     expect(outcomes['createEventType near the limits']).toContain('OK');
-    expect(outcomes['replayEvent']).toEqual(['OK', 'QUOTA_EXCEEDED']);
+    // Replays loop until the quota refuses them (the other attacks may have spent it first).
+    expect(outcomes['replayEvent']).toContain('QUOTA_EXCEEDED');
     expect(outcomes['deepest query the cost limit admits']).toEqual(['OK']);
   }, 90_000);
 });
