@@ -8,9 +8,7 @@
 import { readFileSync } from 'node:fs';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase } from '../../src/db/client.js';
-import { applyMigrations } from '../../src/db/migrate.js';
-import { createTestDatabase } from '../support/database.js';
+import { createMigratedDatabase } from '../support/database.js';
 
 /** Tables of the public schema without tenant_id, and why. */
 const WITHOUT_TENANT = {
@@ -30,13 +28,7 @@ describe('the key rule for distributing by tenant_id', () => {
   let sql: Sql;
 
   beforeAll(async () => {
-    const url = await createTestDatabase();
-    const owner = connectDatabase(url, { max: 1 });
-    try {
-      await applyMigrations(owner.db, url);
-    } finally {
-      await owner.close();
-    }
+    const url = await createMigratedDatabase();
     sql = postgres(url, { max: 1, onnotice: () => {} });
   });
   afterAll(async () => {

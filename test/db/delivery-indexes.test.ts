@@ -6,9 +6,7 @@
  */
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase } from '../../src/db/client.js';
-import { applyMigrations } from '../../src/db/migrate.js';
-import { createTestDatabase } from '../support/database.js';
+import { createMigratedDatabase } from '../support/database.js';
 
 interface PlanNode {
   'Node Type': string;
@@ -28,13 +26,7 @@ describe('indexes of deliveries', () => {
   let sql: Sql;
 
   beforeAll(async () => {
-    const url = await createTestDatabase();
-    const owner = connectDatabase(url, { max: 1 });
-    try {
-      await applyMigrations(owner.db, url);
-    } finally {
-      await owner.close();
-    }
+    const url = await createMigratedDatabase();
     sql = postgres(url, { max: 1, onnotice: () => {} });
   });
   afterAll(async () => {

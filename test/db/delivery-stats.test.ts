@@ -10,7 +10,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type DatabaseClient } from '../../src/db/client.js';
-import { APP_ROLE, applyMigrations, readFunctionFiles } from '../../src/db/migrate.js';
+import { APP_ROLE, readFunctionFiles } from '../../src/db/migrate.js';
 import {
   bucketsQuery,
   currentCountsQuery,
@@ -20,20 +20,14 @@ import {
 } from '../../src/db/scoped/delivery-stats.js';
 import type { AttemptRecord } from '../../src/db/scoped/deliveries.js';
 import { TenantScope } from '../../src/db/tenant-scope.js';
-import { createTestDatabase } from '../support/database.js';
+import { createMigratedDatabase } from '../support/database.js';
 
 let url: string;
 let owner: Sql;
 let app: DatabaseClient;
 
 beforeAll(async () => {
-  url = await createTestDatabase();
-  const migrator = connectDatabase(url, { max: 1 });
-  try {
-    await applyMigrations(migrator.db, url);
-  } finally {
-    await migrator.close();
-  }
+  url = await createMigratedDatabase();
   owner = postgres(url, { max: 2, onnotice: () => {} });
   app = connectDatabase(url, { max: 2, role: APP_ROLE });
 });

@@ -14,8 +14,8 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectDatabase } from '../../src/db/client.js';
-import { APP_ROLE, applyMigrations } from '../../src/db/migrate.js';
-import { createTestDatabase } from '../support/database.js';
+import { APP_ROLE } from '../../src/db/migrate.js';
+import { createMigratedDatabase } from '../support/database.js';
 import { eventually } from '../support/hooklane.js';
 
 const PGBOUNCER = '/usr/sbin/pgbouncer';
@@ -92,13 +92,7 @@ function bouncerUrl(bouncer: Bouncer): string {
 
 describe.skipIf(!existsSync(PGBOUNCER))('PgBouncer in front of Hooklane', { timeout: 60_000 }, () => {
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
-    const owner = connectDatabase(databaseUrl, { max: 1 });
-    try {
-      await applyMigrations(owner.db, databaseUrl);
-    } finally {
-      await owner.close();
-    }
+    databaseUrl = await createMigratedDatabase();
     // The server's own user, the one in inject('postgresUrl'), owns the test database.
     expect(new URL(databaseUrl).username).toBe(new URL(inject('postgresUrl')).username);
   });

@@ -7,9 +7,8 @@
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, type DatabaseClient } from '../../src/db/client.js';
-import { applyMigrations } from '../../src/db/migrate.js';
 import { deliverySearchQuery, eventSearchQuery, type DeliverySearch, type EventSearch } from '../../src/db/scoped/search.js';
-import { createTestDatabase } from '../support/database.js';
+import { createMigratedDatabase } from '../support/database.js';
 
 interface PlanNode {
   'Node Type': string;
@@ -38,13 +37,7 @@ describe('indexes and partitions of event and delivery searches', () => {
   let client: DatabaseClient;
 
   beforeAll(async () => {
-    url = await createTestDatabase();
-    const owner = connectDatabase(url, { max: 1 });
-    try {
-      await applyMigrations(owner.db, url);
-    } finally {
-      await owner.close();
-    }
+    url = await createMigratedDatabase();
     sql = postgres(url, { max: 1, onnotice: () => {} });
     client = connectDatabase(url, { max: 1 });
   });

@@ -8,11 +8,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectDatabase } from '../../src/db/client.js';
-import { applyMigrations } from '../../src/db/migrate.js';
 import { idAt, type IdKind } from '../../src/ids.js';
 import { sweepRetention, type SweepOptions } from '../../src/retention/sweep.js';
-import { createTestDatabase } from '../support/database.js';
+import { createMigratedDatabase } from '../support/database.js';
 
 const RETENTION = { defaultMs: 60_000, sweepIntervalMs: 30_000 };
 const MINUTE = 60_000;
@@ -104,13 +102,7 @@ async function sqlState(statement: Promise<unknown>): Promise<string> {
 }
 
 beforeAll(async () => {
-  url = await createTestDatabase();
-  const migrator = connectDatabase(url, { max: 1 });
-  try {
-    await applyMigrations(migrator.db, url, { retention: RETENTION });
-  } finally {
-    await migrator.close();
-  }
+  url = await createMigratedDatabase({ retention: RETENTION });
   sql = postgres(url, { max: 3, onnotice: () => {} });
   owner = new pg.Client({ connectionString: url });
   await owner.connect();
