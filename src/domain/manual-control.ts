@@ -153,12 +153,7 @@ export async function recoverFailedDeliveries(scope: TenantScope, job: RecoveryJ
     if (!subscription) return 0;
     const batch = await tx.deliveries.lockFailedBatch(subscription.id, since, until, job.after ?? null, RECOVERY_BATCH);
     if (batch.length === 0) return 0;
-    let bucket = await takePublishTokens(tx, batch.length, budget);
-    let taken = bucket.ok ? batch.length : Math.min(batch.length, Math.floor(bucket.tokens));
-    if (!bucket.ok && taken > 0) {
-      bucket = await takePublishTokens(tx, taken, budget);
-      if (!bucket.ok) taken = 0;
-    }
+    const { taken, bucket } = await takeTokensForBatch(tx, batch.length, budget);
     const reopened = await tx.deliveries.reopen(batch.slice(0, taken), 'FAILED');
     await scheduleDeliveries(scope.tenantId, executor, reopened, new Map([[subscription.id, subscription]]), { wakeStreams: true });
     // A full batch may have more behind it; a short one has exactly what was not taken.
@@ -257,12 +252,7 @@ export async function retryMatchingDeliveries(scope: TenantScope, job: BulkRetry
     const limit = Math.min(BULK_RETRY_BATCH, job.remaining);
     const batch = await tx.deliveries.lockMatchingBatch(search, job.firstId, job.lastId, job.after ?? null, limit);
     if (batch.length === 0) return 0;
-    let bucket = await takePublishTokens(tx, batch.length, budget);
-    let taken = bucket.ok ? batch.length : Math.min(batch.length, Math.floor(bucket.tokens));
-    if (!bucket.ok && taken > 0) {
-      bucket = await takePublishTokens(tx, taken, budget);
-      if (!bucket.ok) taken = 0;
-    }
+    const { taken, bucket } = await takeTokensForBatch(tx, batch.length, budget);
     const reopened = await tx.deliveries.reopen(batch.slice(0, taken).map((row) => row.id), search.status ?? 'FAILED');
     const subscriptionIds = [...new Set(reopened.map((row) => row.subscriptionId))];
     const subscriptions = await tx.subscriptions.findMany(subscriptionIds);
@@ -278,4 +268,18 @@ export async function retryMatchingDeliveries(scope: TenantScope, job: BulkRetry
     }
     return reopened.length;
   });
+}
+
+/**
+ * Takes one publish-rate token per delivery of a re-send batch, or as many as the bucket holds:
+ * how many deliveries may go now, and the bucket as it is left (to time the next batch).
+ */
+async function takeTokensForBatch(tx: Parameters<typeof takePublishTokens>[0], size: number, budget: ResendBudget) {
+  let bucket = await takePublishTokens(tx, size, budget);
+  let taken = bucket.ok ? size : Math.min(size, Math.floor(bucket.tokens));
+  if (!bucket.ok && taken > 0) {
+    bucket = await takePublishTokens(tx, taken, budget);
+    if (!bucket.ok) taken = 0;
+  }
+  return { taken, bucket };
 }
