@@ -1,17 +1,8 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startHooklane, type Hooklane } from '../../src/app.js';
+import type { Hooklane } from '../../src/app.js';
 import { tokenCommand } from '../../src/cli/token.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import {
-  eventually,
-  startTestHooklane,
-  TEST_JWT_SECRET,
-  TEST_SECRETS_KEY,
-  type GraphQLResponse,
-  type TestHooklane,
-} from '../support/hooklane.js';
+import { eventually, type GraphQLResponse, startSecondApi, startTestHooklane, TEST_JWT_SECRET, type TestHooklane } from '../support/hooklane.js';
 
 // Contract (issue 22): revokeTokens(input: { tenantId, issuedBefore }) → { tenant }. The tenant's
 // tokens whose `iat` is earlier than issuedBefore (default: now; no `iat` counts as time 0) are
@@ -34,24 +25,7 @@ let secondGql: TestHooklane['gql'];
 beforeAll(async () => {
   first = await startTestHooklane();
   // A second API process on the same database: what one process revokes, the other must refuse.
-  const config = loadConfig({
-    DATABASE_URL: first.databaseUrl,
-    PORT: '0',
-    ROLE: 'api',
-    AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    SECRETS_KEY: TEST_SECRETS_KEY,
-    LOG_LEVEL: 'silent',
-  });
-  second = await startHooklane(config, createLogger(config.logLevel));
-  const url = second.graphqlUrl!;
-  secondGql = async (token, query, variables) => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: response.status, ...((await response.json()) as object) };
-  };
+  ({ app: second, gql: secondGql } = await startSecondApi(first));
 });
 
 afterAll(async () => {

@@ -7,12 +7,10 @@
 import { validate as validateOpenApi, dereference } from '@readme/openapi-parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHooklane, type Hooklane } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import type { Hooklane } from '../../src/app.js';
 import { BUILT_IN_EVENT_TYPE_LIST } from '../../src/publish/built-in-event-types.js';
 import { createEventType, gqlData } from '../support/graphql-helpers.js';
-import { startTestHooklane, TEST_JWT_SECRET, TEST_SECRETS_KEY, type GraphQLResponse, type TestHooklane } from '../support/hooklane.js';
+import { type GraphQLResponse, startSecondApi, startTestHooklane, type TestHooklane } from '../support/hooklane.js';
 
 const EVENT_TYPE_FIELDS = 'id name description schema version deprecated archivedAt builtIn';
 const UPDATE = `mutation($input: UpdateEventTypeInput!) { updateEventType(input: $input) { eventType { ${EVENT_TYPE_FIELDS} } } }`;
@@ -46,24 +44,7 @@ describe('event types that evolve', () => {
 
   beforeAll(async () => {
     hooklane = await startTestHooklane();
-    const config = loadConfig({
-      DATABASE_URL: hooklane.databaseUrl,
-      PORT: '0',
-      ROLE: 'api',
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
-      SECRETS_KEY: TEST_SECRETS_KEY,
-      LOG_LEVEL: 'silent',
-    });
-    second = await startHooklane(config, createLogger(config.logLevel));
-    const url = second.graphqlUrl!;
-    secondGql = async (token, query, variables) => {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query, variables }),
-      });
-      return { status: response.status, ...((await response.json()) as object) };
-    };
+    ({ app: second, gql: secondGql } = await startSecondApi(hooklane));
   });
   afterAll(async () => {
     await second?.stop();

@@ -66,14 +66,7 @@ export async function startTestHooklane(
   const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
   const adminToken = await signHs256Token(TEST_JWT_SECRET, { sub: 'test-admin', roles: ['admin'] }, { expiresIn: '1h' });
 
-  const gql: TestHooklane['gql'] = async (token, query, variables) => {
-    const response = await fetch(graphqlUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...options.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: response.status, ...((await response.json()) as object) };
-  };
+  const gql = gqlClient(graphqlUrl, options.headers);
   const tenantToken = (tenantId: string, extra: Record<string, unknown> = {}) =>
     signHs256Token(TEST_JWT_SECRET, { sub: `user-of-${tenantId}`, tenant_id: tenantId, ...extra }, { expiresIn: '1h' });
 
@@ -105,6 +98,35 @@ export async function startTestHooklane(
  * A starter for a `ROLE=worker` process of the test's own against `databaseUrl` (another instance's
  * database), with the test settings and `env`: each call starts one.
  */
+/** POSTs GraphQL to `graphqlUrl` as TestHooklane's `gql` does, with `headers` on every request. */
+function gqlClient(graphqlUrl: string, headers: Record<string, string> = {}): TestHooklane['gql'] {
+  return async (token, query, variables) => {
+    const response = await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, ...((await response.json()) as object) };
+  };
+}
+
+/**
+ * A second ROLE=api process on the database of `hooklane`, with caches of its own: what one API
+ * process changes, the other must see. The caller stops `app`.
+ */
+export async function startSecondApi(hooklane: Pick<TestHooklane, 'databaseUrl'>): Promise<{ app: Hooklane; gql: TestHooklane['gql'] }> {
+  const config = loadConfig({
+    DATABASE_URL: hooklane.databaseUrl,
+    PORT: '0',
+    ROLE: 'api',
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    SECRETS_KEY: TEST_SECRETS_KEY,
+    LOG_LEVEL: 'silent',
+  });
+  const app = await startHooklane(config, createLogger(config.logLevel));
+  return { app, gql: gqlClient(app.graphqlUrl!) };
+}
+
 export function testWorker(databaseUrl: string, env: Record<string, string> = {}): () => Promise<Hooklane> {
   const config = loadConfig({
     DATABASE_URL: databaseUrl,

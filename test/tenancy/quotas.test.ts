@@ -1,8 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHooklane, type Hooklane } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import type { Hooklane } from '../../src/app.js';
 import {
   createEventType,
   createSubscription,
@@ -13,7 +11,7 @@ import {
   waitForDelivery,
 } from '../support/graphql-helpers.js';
 import { receiverPool } from '../support/fixtures.js';
-import { eventually, startTestHooklane, tenantIdle, TEST_JWT_SECRET, TEST_SECRETS_KEY, type GraphQLResponse, type TestHooklane } from '../support/hooklane.js';
+import { eventually, type GraphQLResponse, startSecondApi, startTestHooklane, tenantIdle, type TestHooklane } from '../support/hooklane.js';
 
 // Contract: QUOTA_EXCEEDED (with extensions.retryAfter in seconds when waiting helps); a refused
 // mutation writes nothing. Quotas: QUOTA_* defaults, overridden per tenant by updateTenantQuotas.
@@ -351,24 +349,9 @@ describe('publish rate across two API processes', () => {
   });
 
   it('admits exactly the shared burst when two processes publish for one tenant at once', async () => {
-    const config = loadConfig({
-      DATABASE_URL: hooklane.databaseUrl,
-      PORT: '0',
-      ROLE: 'api',
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
-      SECRETS_KEY: TEST_SECRETS_KEY,
-      LOG_LEVEL: 'silent',
-    });
-    second = await startHooklane(config, createLogger(config.logLevel));
-    const secondUrl = second.graphqlUrl!;
-    const secondGql: TestHooklane['gql'] = async (token, query, variables) => {
-      const response = await fetch(secondUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query, variables }),
-      });
-      return { status: response.status, ...((await response.json()) as object) };
-    };
+    const secondApi = await startSecondApi(hooklane);
+    second = secondApi.app;
+    const secondGql = secondApi.gql;
 
     const tenant = await tenantWithType('race');
     // A sustained rate of 1/s keeps the refill during the race negligible, so the burst is the
