@@ -6,6 +6,7 @@ import type { DeliveryFilter, WebhookSubscription } from '@hooklane/sdk';
 import type { ViewContext } from './context.js';
 import { renderDeliveriesLog, type DeliveriesLog } from './deliveries-log.js';
 import { h, replaceChildren } from './dom.js';
+import { field } from './fields.js';
 import { deliveryFilterInput, DELIVERY_STATUSES, NO_DELIVERY_FILTERS, type DeliveryFilters } from './filters.js';
 
 /** How long the page waits after a keystroke in a filter before it asks the server. */
@@ -51,11 +52,11 @@ export async function showDeliveries(view: ViewContext): Promise<void> {
     const reset = h('button', { type: 'reset', class: 'link' }, 'Clear filters');
     replaceChildren(
       filterForm,
-      h('div', { class: 'field' }, h('label', { for: 'deliveries-subscription' }, 'Subscription'), subscription),
-      h('div', { class: 'field' }, h('label', { for: 'deliveries-status' }, 'Status'), status),
-      h('div', { class: 'field' }, h('label', { for: 'deliveries-event-types' }, 'Event types'), eventTypes),
-      h('div', { class: 'field' }, h('label', { for: 'deliveries-from' }, 'From'), from),
-      h('div', { class: 'field' }, h('label', { for: 'deliveries-to' }, 'Until'), to),
+      field('Subscription', subscription),
+      field('Status', status),
+      field('Event types', eventTypes),
+      field('From', from),
+      field('Until', to),
       h('div', { class: 'field' }, reset),
     );
     const apply = () => {

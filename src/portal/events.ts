@@ -4,6 +4,7 @@
 import type { Event, EventType, WebhookSubscription } from '@hooklane/sdk';
 import { EVENTS_PAGE_SIZE, type ViewContext } from './context.js';
 import { badge, h, json, replaceChildren, time } from './dom.js';
+import { field } from './fields.js';
 import { deliveriesShown, DELIVERY_STATUSES, eventFilterInput, NO_FILTERS, unique, type EventFilters } from './filters.js';
 
 /** How long the page waits after a keystroke in a filter before it asks the server. */
@@ -53,12 +54,12 @@ export async function showEvents(view: ViewContext): Promise<void> {
     const reset = h('button', { type: 'reset', class: 'link' }, 'Clear filters');
     replaceChildren(
       filterForm,
-      h('div', { class: 'field' }, h('label', { for: 'filter-status' }, 'Delivery status'), status),
-      h('div', { class: 'field' }, h('label', { for: 'filter-event-type' }, 'Event type'), eventType),
-      h('div', { class: 'field' }, h('label', { for: 'filter-subscription' }, 'Subscription'), subscription),
-      h('div', { class: 'field' }, h('label', { for: 'filter-from' }, 'From'), from),
-      h('div', { class: 'field' }, h('label', { for: 'filter-to' }, 'Until'), to),
-      h('div', { class: 'field' }, h('label', { for: 'filter-idempotency-key' }, 'Idempotency key'), idempotencyKey),
+      field('Delivery status', status),
+      field('Event type', eventType),
+      field('Subscription', subscription),
+      field('From', from),
+      field('Until', to),
+      field('Idempotency key', idempotencyKey),
       h('div', { class: 'field' }, reset),
     );
     const apply = () => {

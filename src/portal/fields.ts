@@ -17,6 +17,11 @@ export function labelled(label: string, input: Input, hint?: Child | Child[]): H
   return parts;
 }
 
+/** A form field: its label, then the input, in a `.field` box. */
+export function field(label: string, input: Input): HTMLElement {
+  return h('div', { class: 'field' }, ...labelled(label, input));
+}
+
 /** A checkbox with its label after it. */
 export function checkbox(id: string, label: string, checked: boolean): { element: HTMLLabelElement; input: HTMLInputElement } {
   const input = h('input', { type: 'checkbox', id, name: id, checked });
