@@ -4,13 +4,11 @@
  * stops it at once, and should the watchdog be gone too, the next start stops it.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../support/dist.js';
 import { eventually, TEST_JWT_SECRET } from '../support/hooklane.js';
-import { processExists, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { processExists, scratchFolders, type ServerProcess, startServerProcess } from '../support/server-process.js';
 
 /** Processes whose command line holds every one of `parts` (Linux: /proc). */
 function processesWith(...parts: string[]): number[] {
@@ -29,17 +27,8 @@ function processesWith(...parts: string[]): number[] {
 
 describe.runIf(process.platform === 'linux')('an embedded PostgreSQL whose Hooklane was SIGKILLed', { timeout: 180_000 }, () => {
   beforeAll(() => ensureBuilt(), BUILD_TIMEOUT_MS);
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
-
-  const dataDirectory = async () => {
-    const parent = await mkdtemp(path.join(os.tmpdir(), 'hooklane-orphans-'));
-    await chmod(parent, 0o755);
-    cleanups.push(() => rm(parent, { recursive: true, force: true }));
-    return path.join(parent, 'data');
-  };
+  const { cleanups, folder } = scratchFolders('hooklane-orphans-');
+  const dataDirectory = async () => path.join(await folder(), 'data');
 
   const start = async (dataDir: string): Promise<{ server: ServerProcess; postgresPid: number; port: number }> => {
     const server = startServerProcess({

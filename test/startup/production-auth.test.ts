@@ -5,30 +5,20 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../support/dist.js';
 import { refusingPort } from '../support/ports.js';
-import { cleanEnvironment, REPO_ROOT, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { cleanEnvironment, REPO_ROOT, scratchFolders, type ServerProcess, startServerProcess } from '../support/server-process.js';
 
 const ADMIN_QUERY = '{ tenants(first: 1) { edges { node { id } } } }';
 
 describe('authentication at start-up', { timeout: 120_000 }, () => {
   beforeAll(() => ensureBuilt(), BUILD_TIMEOUT_MS);
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  const { cleanups, folder } = scratchFolders('hooklane-auth-');
 
   /** A DATA_DIR (not created yet) in a folder the embedded PostgreSQL's user can enter. */
-  const dataDir = async () => {
-    const folder = await mkdtemp(path.join(os.tmpdir(), 'hooklane-auth-'));
-    await chmod(folder, 0o755);
-    cleanups.push(() => rm(folder, { recursive: true, force: true }));
-    return path.join(folder, 'data');
-  };
+  const dataDir = async () => path.join(await folder(), 'data');
 
   const start = (env: Record<string, string>): ServerProcess => {
     const server = startServerProcess({ env: { HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env } });

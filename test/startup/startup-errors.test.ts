@@ -8,28 +8,18 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../support/dist.js';
 import { refusingPort } from '../support/ports.js';
 import { TEST_JWT_SECRET } from '../support/hooklane.js';
-import { processExists, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { processExists, scratchFolders, type ServerProcess, startServerProcess } from '../support/server-process.js';
 
 const isRoot = process.getuid?.() === 0;
 
 describe('start-up failures: one line with the cause and the fix', { timeout: 120_000 }, () => {
   beforeAll(() => ensureBuilt(), BUILD_TIMEOUT_MS);
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
-
-  /** A folder for DATA_DIR that PostgreSQL's user (under root) can enter. */
-  const reachableFolder = async () => {
-    const folder = await mkdtemp(path.join(os.tmpdir(), 'hooklane-startup-'));
-    await chmod(folder, 0o755);
-    cleanups.push(() => rm(folder, { recursive: true, force: true }));
-    return folder;
-  };
+  /** `reachableFolder()`: a folder for DATA_DIR that PostgreSQL's user (under root) can enter. */
+  const { cleanups, folder: reachableFolder } = scratchFolders('hooklane-startup-');
 
   const baseEnv = async (extra: Record<string, string> = {}) => ({
     DATA_DIR: path.join(await reachableFolder(), 'data'),

@@ -5,7 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -135,4 +138,23 @@ export function processExists(pid: number): boolean {
   } catch {
     return process.platform !== 'linux';
   }
+}
+
+/**
+ * For a describe block of tests that start servers: `cleanups` run after each test (last first),
+ * and `folder()` makes a temporary folder the embedded PostgreSQL's user can enter (under root
+ * too), removed after the test.
+ */
+export function scratchFolders(prefix: string): { cleanups: (() => Promise<unknown>)[]; folder: () => Promise<string> } {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+  const folder = async () => {
+    const created = await mkdtemp(path.join(os.tmpdir(), prefix));
+    await chmod(created, 0o755);
+    cleanups.push(() => rm(created, { recursive: true, force: true }));
+    return created;
+  };
+  return { cleanups, folder };
 }
